@@ -1,0 +1,135 @@
+"""Source schemas (NCC, HPLT v1.2 and v2, CulturaX, plain files, our own) mapped onto Document.
+
+Each adapter takes one raw row (already checked to carry a string ``text``) and returns a
+Document. Fields the Document has no slot for go to ``metadata`` unchanged, so nothing a source
+provides is lost. ``detect_schema`` guesses the schema from the field names of a row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from curate.documents import Document
+
+# ISO 639-3 and HPLT v2 script-tagged codes -> the ISO 639-1 codes the rest of curate uses.
+_LANG_CODES = {
+    "nob": "nb", "nno": "nn", "nor": "no", "swe": "sv", "dan": "da", "fin": "fi", "eng": "en",
+    "isl": "is", "fao": "fo", "sme": "se", "deu": "de", "est": "et",
+    "no": "no", "nb": "nb", "nn": "nn", "sv": "sv", "da": "da", "fi": "fi", "en": "en",
+}
+
+
+def normalize_lang(code: Any) -> str | None:
+    """Map 'nob', 'nob_Latn', 'NB' and similar onto ISO 639-1 ('nb'); unknown codes pass through."""
+    if not isinstance(code, str) or not code.strip():
+        return None
+    base = code.strip().split("_")[0].split("-")[0].lower()
+    return _LANG_CODES.get(base, base)
+
+
+def _rest(row: dict, used: set[str]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in used}
+
+
+def _fallback_id(path: Path, line: int) -> str:
+    return f"{path.stem.split('.')[0]}/{line}"
+
+
+def from_ncc(row: dict, path: Path, line: int) -> Document:
+    """Norwegian Colossal Corpus: id, doc_type, publish_year, lang_fyear, ocr_date, text."""
+    return Document(
+        id=str(row.get("id") or _fallback_id(path, line)),
+        text=row["text"],
+        lang=normalize_lang(row.get("lang_fyear") or row.get("lang_fasttext")),
+        source="ncc",
+        metadata=_rest(row, {"id", "text"}),
+    )
+
+
+def from_hplt_v1(row: dict, path: Path, line: int) -> Document:
+    """HPLT v1.2: id, document_lang (CLD2), scores, langs (per paragraph), text, url, collection."""
+    return Document(
+        id=str(row.get("id") or _fallback_id(path, line)),
+        text=row["text"],
+        lang=normalize_lang(row.get("document_lang")),
+        source="hplt",
+        metadata=_rest(row, {"id", "text"}),
+    )
+
+
+def from_hplt_v2(row: dict, path: Path, line: int) -> Document:
+    """HPLT v2: id, text, url, lang (top-3 list), prob, seg_langs, robotstxt, filter, pii,
+    doc_scores."""
+    lang = row.get("lang")
+    if isinstance(lang, list):
+        lang = lang[0] if lang else None
+    return Document(
+        id=str(row.get("id") or _fallback_id(path, line)),
+        text=row["text"],
+        lang=normalize_lang(lang),
+        source="hplt",
+        metadata=_rest(row, {"id", "text"}),
+    )
+
+
+def from_culturax(row: dict, path: Path, line: int) -> Document:
+    """CulturaX: text, timestamp, url, source (mC4 or OSCAR-xxxx). It has no id: file/line is one."""
+    return Document(
+        id=_fallback_id(path, line),
+        text=row["text"],
+        lang=normalize_lang(row.get("lang")),
+        source="culturax",
+        metadata=_rest(row, {"text"}),
+    )
+
+
+def from_curate(row: dict, path: Path, line: int) -> Document:
+    """Our own Document rows (and plain text files): id, text, lang, source, metadata."""
+    metadata = row.get("metadata") or {}
+    if isinstance(metadata, str):  # parquet files written by curate store metadata as JSON
+        metadata = json.loads(metadata)
+    if not isinstance(metadata, dict):
+        raise ValueError(f"metadata is not an object: got {type(metadata).__name__}")
+    extra = _rest(row, {"id", "text", "lang", "source", "metadata"})
+    return Document(
+        id=str(row.get("id") or _fallback_id(path, line)),
+        text=row["text"],
+        lang=normalize_lang(row.get("lang")),
+        source=row.get("source") if isinstance(row.get("source"), str) else None,
+        metadata={**metadata, **extra},
+    )
+
+
+ADAPTERS: dict[str, Callable[[dict, Path, int], Document]] = {
+    "ncc": from_ncc,
+    "hplt_v1": from_hplt_v1,
+    "hplt_v2": from_hplt_v2,
+    "culturax": from_culturax,
+    "curate": from_curate,
+}
+SCHEMAS = ("auto", *ADAPTERS)
+
+
+def detect_schema(row: dict) -> str:
+    """Guess a row's schema from its field names."""
+    keys = row.keys()
+    if "doc_type" in keys and ("publish_year" in keys or "lang_fyear" in keys):
+        return "ncc"
+    if "document_lang" in keys or "collection" in keys:
+        return "hplt_v1"
+    if "seg_langs" in keys or "doc_scores" in keys or "robotstxt" in keys:
+        return "hplt_v2"
+    if "timestamp" in keys and "url" in keys and "id" not in keys:
+        return "culturax"
+    return "curate"
+
+
+def row_to_document(row: dict, schema: str, path: Path, line: int) -> Document:
+    """Map one raw row onto a Document; raises ValueError naming what is wrong."""
+    if schema not in SCHEMAS:
+        raise ValueError(f"unknown source schema {schema!r}; choose one of {', '.join(SCHEMAS)}")
+    name = detect_schema(row) if schema == "auto" else schema
+    return ADAPTERS[name](row, path, line)
