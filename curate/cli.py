@@ -32,13 +32,28 @@ def cli(verbose: int) -> None:
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--source", type=click.Choice(SCHEMAS), default="auto", show_default=True,
-              help="Schema of the rows; 'auto' guesses per row from its field names.")
+@click.option(
+    "--source",
+    type=click.Choice(SCHEMAS),
+    default="auto",
+    show_default=True,
+    help="Schema of the rows; 'auto' guesses per row from its field names.",
+)
 @click.option("--strict", is_flag=True, help="Stop with an error at the first bad row.")
-@click.option("--max-chars", type=int, default=DEFAULT_MAX_CHARS, show_default=True,
-              help="Longer documents are reported as bad rows and set aside.")
-@click.option("--show-bad", type=int, default=20, show_default=True,
-              help="How many bad rows to list (all are counted).")
+@click.option(
+    "--max-chars",
+    type=int,
+    default=DEFAULT_MAX_CHARS,
+    show_default=True,
+    help="Longer documents are reported as bad rows and set aside.",
+)
+@click.option(
+    "--show-bad",
+    type=int,
+    default=20,
+    show_default=True,
+    help="How many bad rows to list (all are counted).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def inspect(inputs, source, strict, max_chars, show_bad, as_json) -> None:
     """Count documents, languages, sources and lengths in INPUTS, and report bad rows.
@@ -49,8 +64,9 @@ def inspect(inputs, source, strict, max_chars, show_bad, as_json) -> None:
     from curate.corpus_stats import inspect_corpus
 
     try:
-        stats = inspect_corpus(inputs, source=source, strict=strict, max_chars=max_chars,
-                               progress=not as_json)
+        stats = inspect_corpus(
+            inputs, source=source, strict=strict, max_chars=max_chars, progress=not as_json
+        )
     except BadInputError as err:
         raise click.ClickException(f"bad input: {err}") from err
     summary = stats.to_dict()
@@ -61,9 +77,11 @@ def inspect(inputs, source, strict, max_chars, show_bad, as_json) -> None:
 
 
 def _print_inspect_summary(s: dict, show_bad: int) -> None:
-    console.print(f"[bold]{s['documents']:,}[/bold] documents from {s['rows']:,} rows in "
-                  f"{s['files']} files; [bold]{s['bad_rows']:,}[/bold] bad rows; "
-                  f"{s['total_words']:,} words")
+    console.print(
+        f"[bold]{s['documents']:,}[/bold] documents from {s['rows']:,} rows in "
+        f"{s['files']} files; [bold]{s['bad_rows']:,}[/bold] bad rows; "
+        f"{s['total_words']:,} words"
+    )
     for title, counts in (("language", s["languages"]), ("source", s["sources"])):
         table = Table(title=f"documents per {title}")
         table.add_column(title)

@@ -29,7 +29,10 @@ class CorpusStats:
         if not values:
             return {f"p{p}": 0 for p in PERCENTILES}
         arr = np.frombuffer(values, dtype=np.int64)
-        return {f"p{p}": int(v) for p, v in zip(PERCENTILES, np.percentile(arr, PERCENTILES))}
+        return {
+            f"p{p}": int(v)
+            for p, v in zip(PERCENTILES, np.percentile(arr, PERCENTILES), strict=True)
+        }
 
     def to_dict(self) -> dict[str, Any]:
         r = self.report
@@ -57,8 +60,9 @@ def inspect_corpus(
     progress: bool = True,
 ) -> CorpusStats:
     stats = CorpusStats()
-    docs = read_documents(paths, source=source, report=stats.report, strict=strict,
-                          max_chars=max_chars)
+    docs = read_documents(
+        paths, source=source, report=stats.report, strict=strict, max_chars=max_chars
+    )
     for doc in tqdm(docs, desc="inspect", unit=" docs", disable=not progress):
         stats.languages[doc.lang or "unknown"] += 1
         stats.sources[doc.source or "unknown"] += 1

@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import zstandard
+
 logger = logging.getLogger(__name__)
 
 JSONL_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".jsonl.zst", ".json.zst")
@@ -80,7 +82,7 @@ class ReadReport:
         self.bad_reasons[bad.reason.split(":")[0]] += 1
         if len(self.bad_examples) < MAX_BAD_EXAMPLES:
             self.bad_examples.append(bad)
-        logger.warning("bad input: %s", bad)
+        logger.info("bad input: %s", bad)
 
 
 def list_input_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
@@ -88,9 +90,7 @@ def list_input_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files.extend(
-                f for f in sorted(p.rglob("*")) if f.is_file() and has_supported_suffix(f)
-            )
+            files.extend(f for f in sorted(p.rglob("*")) if f.is_file() and has_supported_suffix(f))
         elif p.exists():
             files.append(p)
         else:
@@ -102,7 +102,9 @@ def has_supported_suffix(path: Path) -> bool:
     return path.name.endswith(SUPPORTED_SUFFIXES)
 
 
-def iter_raw_rows(path: Path, report: ReadReport, strict: bool = False) -> Iterator[tuple[int, Any]]:
+def iter_raw_rows(
+    path: Path, report: ReadReport, strict: bool = False
+) -> Iterator[tuple[int, Any]]:
     """Yield (line number, decoded row) from one file; problems go to `report`.
 
     Line numbers are 1-based. Parquet rows are numbered like lines; a plain text file is one
@@ -117,7 +119,9 @@ def iter_raw_rows(path: Path, report: ReadReport, strict: bool = False) -> Itera
     elif name.endswith(JSONL_SUFFIXES):
         yield from _iter_jsonl(path, report, strict)
     else:
-        _bad(report, strict, path, 0, f"unsupported file type: expected one of {SUPPORTED_SUFFIXES}")
+        _bad(
+            report, strict, path, 0, f"unsupported file type: expected one of {SUPPORTED_SUFFIXES}"
+        )
 
 
 def _bad(report: ReadReport, strict: bool, path: Path, line: int, reason: str) -> None:
@@ -131,8 +135,6 @@ def _open_binary(path: Path) -> io.BufferedIOBase:
     if path.name.endswith(".gz"):
         return gzip.open(path, "rb")
     if path.name.endswith(".zst"):
-        import zstandard
-
         return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(open(path, "rb")))
     return open(path, "rb")
 
@@ -154,8 +156,8 @@ def _iter_jsonl(path: Path, report: ReadReport, strict: bool) -> Iterator[tuple[
                 try:
                     yield line_no, json.loads(line)
                 except json.JSONDecodeError as err:
-                    _bad(report, strict, path, line_no, f"not JSON: {err.msg} at column {err.colno}")
-    except (EOFError, OSError, zlib.error) as err:
+                    _bad(report, strict, path, line_no, f"not JSON: {err.msg} (column {err.colno})")
+    except (EOFError, OSError, zlib.error, zstandard.ZstdError) as err:
         # Truncated or corrupt compressed stream: keep what was read, report where it broke.
         _bad(report, strict, path, line_no + 1, f"corrupt or truncated file: {err}")
         return
@@ -193,7 +195,7 @@ def _iter_text_file(path: Path, report: ReadReport, strict: bool) -> Iterator[tu
     except UnicodeDecodeError as err:
         _bad(report, strict, path, 1, f"invalid UTF-8: byte {err.start}")
         return
-    yield 1, {"id": path.stem, "text": text}
+    yield 1, {"id": path.stem, "text": text, "source": "plain"}
 
 
 def validate_text(row: Any, max_chars: int) -> str | None:
@@ -252,7 +254,9 @@ class DocumentWriter:
         if not self.path.name.endswith(JSONL_SUFFIXES + PARQUET_SUFFIXES):
             raise ValueError(f"{self.path}: unsupported output type {SUPPORTED_SUFFIXES[:-2]}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(
+            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
+        )
         os.close(fd)
         self._tmp = Path(tmp)
         self._parquet = self.path.name.endswith(PARQUET_SUFFIXES)
@@ -266,8 +270,6 @@ class DocumentWriter:
         if self.path.name.endswith(".gz"):
             return gzip.open(self._tmp, "wt", encoding="utf-8")
         if self.path.name.endswith(".zst"):
-            import zstandard
-
             raw = open(self._tmp, "wb")
             return io.TextIOWrapper(zstandard.ZstdCompressor().stream_writer(raw), encoding="utf-8")
         return open(self._tmp, "w", encoding="utf-8")
@@ -288,8 +290,12 @@ class DocumentWriter:
 
         if not self._batch:
             return
-        rows = [{**r, "metadata": json.dumps(r.get("metadata") or {}, ensure_ascii=False)}
-                if "metadata" in r else r for r in self._batch]
+        rows = [
+            {**r, "metadata": json.dumps(r.get("metadata") or {}, ensure_ascii=False)}
+            if "metadata" in r
+            else r
+            for r in self._batch
+        ]
         table = pa.Table.from_pylist(rows)
         if self._pq_writer is None:
             self._pq_writer = pq.ParquetWriter(self._tmp, table.schema)
@@ -303,8 +309,10 @@ class DocumentWriter:
                 import pyarrow as pa
                 import pyarrow.parquet as pq
 
-                pq.write_table(pa.table({"id": pa.array([], pa.string()),
-                                         "text": pa.array([], pa.string())}), self._tmp)
+                pq.write_table(
+                    pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.string())}),
+                    self._tmp,
+                )
             else:
                 self._pq_writer.close()
         else:

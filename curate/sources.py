@@ -8,6 +8,7 @@ provides is lost. ``detect_schema`` guesses the schema from the field names of a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,25 @@ from curate.documents import Document
 
 # ISO 639-3 and HPLT v2 script-tagged codes -> the ISO 639-1 codes the rest of curate uses.
 _LANG_CODES = {
-    "nob": "nb", "nno": "nn", "nor": "no", "swe": "sv", "dan": "da", "fin": "fi", "eng": "en",
-    "isl": "is", "fao": "fo", "sme": "se", "deu": "de", "est": "et",
-    "no": "no", "nb": "nb", "nn": "nn", "sv": "sv", "da": "da", "fi": "fi", "en": "en",
+    "nob": "nb",
+    "nno": "nn",
+    "nor": "no",
+    "swe": "sv",
+    "dan": "da",
+    "fin": "fi",
+    "eng": "en",
+    "isl": "is",
+    "fao": "fo",
+    "sme": "se",
+    "deu": "de",
+    "est": "et",
+    "no": "no",
+    "nb": "nb",
+    "nn": "nn",
+    "sv": "sv",
+    "da": "da",
+    "fi": "fi",
+    "en": "en",
 }
 
 
@@ -34,14 +51,21 @@ def _rest(row: dict, used: set[str]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k not in used}
 
 
-def _fallback_id(path: Path, line: int) -> str:
-    return f"{path.stem.split('.')[0]}/{line}"
+def fallback_id(path: Path, line: int) -> str:
+    """An id for rows that carry none: file name without suffixes, then the line number."""
+    return f"{path.name.split('.')[0]}/{line}"
+
+
+def culturax_lang(path: Path) -> str | None:
+    """CulturaX is split by language: files are named like ``no/no_part_00000.parquet``."""
+    match = re.match(r"([a-z]{2,3})_part_\d+", path.name)
+    return match.group(1) if match else None
 
 
 def from_ncc(row: dict, path: Path, line: int) -> Document:
     """Norwegian Colossal Corpus: id, doc_type, publish_year, lang_fyear, ocr_date, text."""
     return Document(
-        id=str(row.get("id") or _fallback_id(path, line)),
+        id=str(row.get("id") or fallback_id(path, line)),
         text=row["text"],
         lang=normalize_lang(row.get("lang_fyear") or row.get("lang_fasttext")),
         source="ncc",
@@ -52,7 +76,7 @@ def from_ncc(row: dict, path: Path, line: int) -> Document:
 def from_hplt_v1(row: dict, path: Path, line: int) -> Document:
     """HPLT v1.2: id, document_lang (CLD2), scores, langs (per paragraph), text, url, collection."""
     return Document(
-        id=str(row.get("id") or _fallback_id(path, line)),
+        id=str(row.get("id") or fallback_id(path, line)),
         text=row["text"],
         lang=normalize_lang(row.get("document_lang")),
         source="hplt",
@@ -67,7 +91,7 @@ def from_hplt_v2(row: dict, path: Path, line: int) -> Document:
     if isinstance(lang, list):
         lang = lang[0] if lang else None
     return Document(
-        id=str(row.get("id") or _fallback_id(path, line)),
+        id=str(row.get("id") or fallback_id(path, line)),
         text=row["text"],
         lang=normalize_lang(lang),
         source="hplt",
@@ -76,11 +100,11 @@ def from_hplt_v2(row: dict, path: Path, line: int) -> Document:
 
 
 def from_culturax(row: dict, path: Path, line: int) -> Document:
-    """CulturaX: text, timestamp, url, source (mC4 or OSCAR-xxxx). It has no id: file/line is one."""
+    """CulturaX: text, timestamp, url, source (mC4 or OSCAR-xxxx). No id: file/line is one."""
     return Document(
-        id=_fallback_id(path, line),
+        id=fallback_id(path, line),
         text=row["text"],
-        lang=normalize_lang(row.get("lang")),
+        lang=normalize_lang(row.get("lang") or culturax_lang(path)),
         source="culturax",
         metadata=_rest(row, {"text"}),
     )
@@ -95,7 +119,7 @@ def from_curate(row: dict, path: Path, line: int) -> Document:
         raise ValueError(f"metadata is not an object: got {type(metadata).__name__}")
     extra = _rest(row, {"id", "text", "lang", "source", "metadata"})
     return Document(
-        id=str(row.get("id") or _fallback_id(path, line)),
+        id=str(row.get("id") or fallback_id(path, line)),
         text=row["text"],
         lang=normalize_lang(row.get("lang")),
         source=row.get("source") if isinstance(row.get("source"), str) else None,
