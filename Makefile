@@ -5,7 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out
 
-.PHONY: setup demo test lint bench inspect clean
+# Without GEMINI_API_KEY the annotation step talks to the local fake LLM server (labelled so).
+FAKE_LLM := $(if $(GEMINI_API_KEY),,CURATE_FAKE_LLM=1)
+SAMPLE ?= 200
+
+.PHONY: setup demo test lint bench inspect annotate clean
 
 setup: $(STAMP)
 
@@ -17,10 +21,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]' torch==2.13.0
 	touch $(STAMP)
 
-demo: setup inspect
+demo: setup inspect annotate
 
 inspect: setup
 	$(BIN)/curate inspect data/demo
+
+annotate: setup
+	$(FAKE_LLM) $(BIN)/curate annotate data/demo --sample $(SAMPLE) --rpm 60000 -o $(OUT)/annotations
+
+bench: setup
+	$(BIN)/python benchmarks/annotate_throughput.py
 
 test: setup
 	$(BIN)/pytest -q

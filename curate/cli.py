@@ -104,6 +104,101 @@ def _print_inspect_summary(s: dict, show_bad: int) -> None:
             console.print(f"  {line}", markup=False, highlight=False)
 
 
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option(
+    "--task",
+    type=click.Choice(["educational_value", "linguistic_quality", "both"]),
+    default="both",
+    show_default=True,
+    help="Which scale to annotate.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Annotation config YAML (default: annotations/<backend>.yaml).",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["gemini", "openai"]),
+    default=None,
+    help="LLM backend; overrides the config.",
+)
+@click.option("--model", default=None, help="Model name; overrides the config.")
+@click.option("--base-url", default=None, help="Endpoint; overrides the config.")
+@click.option(
+    "--instruction-language",
+    type=click.Choice(["nb", "nn"]),
+    default=None,
+    help="Language the prompt is written in.",
+)
+@click.option(
+    "--sample",
+    type=int,
+    default=None,
+    help="Annotate a seeded sample of N documents, stratified by source and language.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
+@click.option("--concurrency", type=int, default=None, help="Requests in flight at once.")
+@click.option("--rpm", type=float, default=None, help="Requests-per-minute cap.")
+@click.option(
+    "--fake-llm",
+    is_flag=True,
+    envvar="CURATE_FAKE_LLM",
+    help="Use the local test server instead of an LLM (also CURATE_FAKE_LLM=1). "
+    "Its scores are text heuristics, not an LLM's judgement.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="Directory for <task>.jsonl and <task>.failures.jsonl.",
+)
+def annotate(
+    inputs,
+    task,
+    config_path,
+    backend,
+    model,
+    base_url,
+    instruction_language,
+    sample,
+    seed,
+    concurrency,
+    rpm,
+    fake_llm,
+    out_dir,
+) -> None:
+    """Score documents in INPUTS with an LLM on educational value and/or linguistic quality.
+
+    Resumable: annotations already in OUTPUT (same text, task, prompt, model and generation
+    settings) are never requested again, and failed requests are retried on the next run.
+    The API key is read from the environment variable named in the config (GEMINI_API_KEY by
+    default) and never written anywhere.
+    """
+    from curate.annotate.cli_support import run_annotate
+
+    run_annotate(
+        inputs,
+        task,
+        config_path,
+        backend,
+        model,
+        base_url,
+        instruction_language,
+        sample,
+        seed,
+        concurrency,
+        rpm,
+        fake_llm,
+        out_dir,
+        console,
+    )
+
+
 def main() -> None:
     cli(prog_name="curate")
 

@@ -1,0 +1,72 @@
+"""Annotation configs (annotations/*.yaml) with CLI overrides; unknown keys are errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+BACKENDS = ("gemini", "openai")
+
+
+@dataclass
+class AnnotateConfig:
+    backend: str = "gemini"
+    model: str = "gemini-2.5-flash"
+    api_key_env: str = "GEMINI_API_KEY"
+    base_url: str | None = None
+    api_version: str = "v1beta"
+    instruction_language: str = "nb"
+    concurrency: int = 32
+    requests_per_minute: float = 900
+    timeout_s: float = 60
+    max_attempts: int = 6
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 60.0
+    max_document_chars: int = 12000
+    response_format: str = "json_schema"
+    generation: dict[str, Any] = field(
+        default_factory=lambda: {"temperature": 0.0, "max_output_tokens": 512}
+    )
+    safety_settings: list[dict[str, str]] = field(default_factory=list)
+    price_per_million_tokens: dict[str, float] = field(
+        default_factory=lambda: {"input": 0.0, "output": 0.0}
+    )
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        if self.concurrency < 1 or self.requests_per_minute <= 0 or self.max_attempts < 1:
+            raise ValueError("concurrency, requests_per_minute and max_attempts must be positive")
+
+    def generation_key(self) -> str:
+        """What, besides text, prompt and model, changes an answer: part of the cache key."""
+        return json.dumps(self.generation, sort_keys=True)
+
+    def cost(self, input_tokens: int, output_tokens: int) -> float:
+        price = self.price_per_million_tokens
+        return (input_tokens * price.get("input", 0) + output_tokens * price.get("output", 0)) / 1e6
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> AnnotateConfig:
+    """Read a YAML config and apply overrides (None values are ignored)."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in dataclasses.fields(AnnotateConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        where = f" in {path}" if path else ""
+        raise ValueError(f"unknown config keys{where}: {unknown}; allowed: {sorted(known)}")
+    return AnnotateConfig(**data)
+
+
+def cache_key(text_sha256: str, task: str, prompt_sha256: str, model: str, generation: str) -> str:
+    raw = "\x1f".join([text_sha256, task, prompt_sha256, model, generation])
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()

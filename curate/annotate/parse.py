@@ -1,0 +1,49 @@
+"""Turn an LLM's answer text into (score, rationale), or say why it cannot."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+_SCORE_RE = re.compile(r'"?(?:score|poeng|poengsum)"?\s*[:=]\s*"?(-?\d+(?:\.\d+)?)', re.IGNORECASE)
+_RATIONALE_RE = re.compile(r'"?rationale"?\s*[:=]\s*"((?:[^"\\]|\\.)*)', re.IGNORECASE)
+
+
+@dataclass
+class Parsed:
+    score: int | None
+    rationale: str
+    method: str  # json | regex
+    error: str | None = None
+
+
+def parse_answer(text: str | None, scale: tuple[int, int]) -> Parsed:
+    if not text or not text.strip():
+        return Parsed(None, "", "none", "empty answer")
+    score, rationale, method = _from_json(text)
+    if score is None:
+        match = _SCORE_RE.search(text)
+        if not match:
+            return Parsed(None, "", "none", f"unparseable answer: {text[:200]!r}")
+        score, method = match.group(1), "regex"
+        rat = _RATIONALE_RE.search(text)
+        rationale = rat.group(1) if rat else ""
+    try:
+        value = float(score)
+    except (TypeError, ValueError):
+        return Parsed(None, rationale, method, f"score is not a number: {score!r}")
+    if value != int(value) or not scale[0] <= value <= scale[1]:
+        return Parsed(None, rationale, method, f"score out of range {scale}: {score!r}")
+    return Parsed(int(value), str(rationale), method)
+
+
+def _from_json(text: str):
+    cleaned = text.strip().removeprefix("```json").removeprefix("```").removesuffix("```").strip()
+    try:
+        data = json.loads(cleaned)
+    except json.JSONDecodeError:
+        return None, "", "none"
+    if isinstance(data, dict) and "score" in data:
+        return data["score"], data.get("rationale", ""), "json"
+    return None, "", "none"

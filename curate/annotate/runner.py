@@ -1,0 +1,364 @@
+"""The annotation runner: sample, render, request concurrently within rate limits, retry with
+backoff, parse, store. Every document ends as exactly one annotation or one failure record."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tqdm import tqdm
+
+from curate.annotate.backends import (
+    Answer,
+    Backend,
+    RequestFailed,
+    RetryableError,
+    make_backend,
+)
+from curate.annotate.config import AnnotateConfig, cache_key
+from curate.annotate.parse import parse_answer
+from curate.annotate.prompts import Prompt, load_prompt
+from curate.annotate.store import AnnotationStore
+from curate.documents import Document
+
+logger = logging.getLogger(__name__)
+
+BLOCKING_FINISH = {
+    "SAFETY",
+    "RECITATION",
+    "BLOCKLIST",
+    "PROHIBITED_CONTENT",
+    "SPII",
+    "IMAGE_SAFETY",
+    "content_filter",
+}
+TRUNCATING_FINISH = {"MAX_TOKENS", "length"}
+
+
+@dataclass
+class AnnotationSummary:
+    task: str
+    selected: int = 0
+    cached: int = 0
+    annotated: int = 0
+    failed: int = 0
+    requests: int = 0
+    retries: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    seconds: float = 0.0
+    failure_reasons: Counter = field(default_factory=Counter)
+    parsed_by: Counter = field(default_factory=Counter)
+    output: str = ""
+    failures_output: str = ""
+
+    @property
+    def requests_per_s(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+class RateLimiter:
+    """Spaces request starts at least 60/rpm seconds apart (a smooth requests-per-minute cap)."""
+
+    def __init__(self, requests_per_minute: float):
+        self.interval = 60.0 / requests_per_minute
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        if start > now:
+            await asyncio.sleep(start - now)
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Annotator:
+    def __init__(
+        self,
+        config: AnnotateConfig,
+        prompt: Prompt,
+        backend: Backend,
+        store: AnnotationStore,
+        summary: AnnotationSummary,
+        progress: tqdm,
+    ):
+        self.config, self.prompt, self.backend = config, prompt, backend
+        self.store, self.summary, self.progress = store, summary, progress
+        self.limiter = RateLimiter(config.requests_per_minute)
+        self.slots = asyncio.Semaphore(config.concurrency)  # requests in flight
+        self.rng = random.Random()
+
+    def key(self, doc: Document) -> str:
+        return cache_key(
+            text_sha256(doc.text),
+            self.prompt.task,
+            self.prompt.sha256,
+            self.config.model,
+            self.config.generation_key(),
+        )
+
+    async def worker(self, queue: asyncio.Queue) -> None:
+        while True:
+            group = await queue.get()
+            try:
+                await self.annotate_group(group)
+            finally:
+                queue.task_done()
+
+    async def annotate_group(self, group: list[Document]) -> None:
+        """One request for documents that share a text (duplicates are paid for once)."""
+        doc = group[0]
+        text = doc.text[: self.config.max_document_chars]
+        prompt = self.prompt.render(text, doc.lang)
+        try:
+            answer, attempts = await self.request_with_retries(prompt)
+        except (RetryableError, RequestFailed) as err:
+            for d in group:
+                self.fail(d, str(err), attempts=getattr(err, "attempts", 1))
+            return
+        self.account(answer)
+        reason = self.answer_problem(answer)
+        if reason is None:
+            parsed = parse_answer(answer.text, self.prompt.scale)
+            reason = parsed.error
+        if reason is not None:
+            for d in group:
+                self.fail(d, reason, attempts=attempts, answer=answer)
+            return
+        self.summary.parsed_by[parsed.method] += 1
+        for d in group:
+            self.store.add(
+                self.record(
+                    d,
+                    parsed.score,
+                    parsed.rationale,
+                    parsed.method,
+                    answer,
+                    truncated=len(doc.text) > len(text),
+                )
+            )
+            self.summary.annotated += 1
+            self.tick()
+
+    async def request_with_retries(self, prompt: str) -> tuple[Answer, int]:
+        cfg = self.config
+        for attempt in range(1, cfg.max_attempts + 1):
+            try:
+                async with self.slots:  # held only while a request is in flight, not in backoff
+                    await self.limiter.wait()
+                    self.summary.requests += 1
+                    answer = await asyncio.wait_for(self.backend.generate(prompt), cfg.timeout_s)
+                return answer, attempt
+            except TimeoutError:
+                err: Exception = RetryableError(f"timeout after {cfg.timeout_s}s")
+            except RetryableError as e:
+                err = e
+            except RequestFailed as e:
+                e.attempts = attempt
+                raise
+            if attempt == cfg.max_attempts:
+                err.attempts = attempt
+                raise RetryableError(f"{err} (gave up after {attempt} attempts)") from None
+            self.summary.retries += 1
+            await asyncio.sleep(self.backoff(attempt, err.retry_after))
+        raise AssertionError("unreachable")
+
+    def backoff(self, attempt: int, retry_after: float | None) -> float:
+        """The server's retryDelay when it sends one, else exponential backoff, with jitter."""
+        cfg = self.config
+        if retry_after is not None:
+            return retry_after + self.rng.uniform(0, 0.1 * retry_after + 0.05)
+        ceiling = min(cfg.backoff_max_s, cfg.backoff_initial_s * 2 ** (attempt - 1))
+        return self.rng.uniform(ceiling / 2, ceiling)
+
+    @staticmethod
+    def answer_problem(answer: Answer) -> str | None:
+        if answer.block_reason:
+            return f"prompt blocked: {answer.block_reason}"
+        if answer.finish_reason in BLOCKING_FINISH:
+            return f"answer blocked: finishReason {answer.finish_reason}"
+        if answer.finish_reason in TRUNCATING_FINISH:
+            return f"answer truncated: finishReason {answer.finish_reason}"
+        if answer.text is None:
+            return f"no answer text (finishReason {answer.finish_reason})"
+        return None
+
+    def account(self, answer: Answer) -> None:
+        s = self.summary
+        s.input_tokens += answer.input_tokens
+        s.output_tokens += answer.output_tokens + answer.thinking_tokens
+        s.cost_usd = self.config.cost(s.input_tokens, s.output_tokens)
+
+    def record(
+        self,
+        doc: Document,
+        score: int,
+        rationale: str,
+        method: str,
+        answer: Answer,
+        truncated: bool,
+    ) -> dict:
+        return {
+            "id": doc.id,
+            "text_sha256": text_sha256(doc.text),
+            "task": self.prompt.task,
+            "score": score,
+            "rationale": rationale,
+            "annotator": {
+                "backend": self.backend.name,
+                "model": self.config.model,
+                "prompt_sha256": self.prompt.sha256,
+                "prompt_version": self.prompt.version,
+                "instruction_language": self.prompt.instruction_language,
+            },
+            "usage": {
+                "input_tokens": answer.input_tokens,
+                "output_tokens": answer.output_tokens,
+                "thinking_tokens": answer.thinking_tokens,
+            },
+            "finish_reason": answer.finish_reason,
+            "parsed_by": method,
+            "document_truncated": truncated,
+            "lang": doc.lang,
+            "source": doc.source,
+            "cache_key": self.key(doc),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+
+    def fail(self, doc: Document, reason: str, attempts: int, answer: Answer | None = None) -> None:
+        self.store.add_failure(
+            {
+                "id": doc.id,
+                "text_sha256": text_sha256(doc.text),
+                "task": self.prompt.task,
+                "reason": reason,
+                "attempts": attempts,
+                "finish_reason": answer.finish_reason if answer else None,
+                "answer_text": (answer.text or "")[:500] if answer else None,
+                "model": self.config.model,
+                "cache_key": self.key(doc),
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+        )
+        self.summary.failed += 1
+        self.summary.failure_reasons[reason.split(":")[0]] += 1
+        self.tick()
+
+    def tick(self) -> None:
+        s = self.summary
+        self.progress.update(1)
+        self.progress.set_postfix(
+            cost=f"${s.cost_usd:.4f}", failed=s.failed, retries=s.retries, refresh=False
+        )
+
+
+def plan(
+    docs: list[Document], annotator: Annotator, store: AnnotationStore, summary: AnnotationSummary
+) -> list[list[Document]]:
+    """Group documents by cache key; finished keys are not requested again. A document whose
+    text was annotated under another id gets a copy of that annotation, for free."""
+    groups: dict[str, list[Document]] = {}
+    for doc in docs:
+        groups.setdefault(annotator.key(doc), []).append(doc)
+    todo = []
+    for key, group in groups.items():
+        if key not in store.first:
+            todo.append(group)
+            continue
+        summary.cached += len(group)
+        for doc in group:
+            if (key, doc.id) not in store.ids:
+                first = store.first[key]
+                store.add(
+                    {
+                        **first,
+                        "id": doc.id,
+                        "lang": doc.lang,
+                        "source": doc.source,
+                        "copied_from": first["id"],
+                    }
+                )
+    return todo
+
+
+async def _run(groups: list[list[Document]], annotator: Annotator, concurrency: int) -> None:
+    queue: asyncio.Queue = asyncio.Queue()
+    for group in groups:
+        queue.put_nowait(group)
+    workers = [asyncio.create_task(annotator.worker(queue)) for _ in range(concurrency)]
+    try:
+        done_waiting = asyncio.create_task(queue.join())
+        # A worker only ends by raising (FatalBackendError): stop everything then.
+        await asyncio.wait([done_waiting, *workers], return_when=asyncio.FIRST_COMPLETED)
+        for w in workers:
+            if w.done() and not w.cancelled() and w.exception() is not None:
+                raise w.exception()
+    finally:
+        for w in workers:
+            w.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        await annotator.backend.aclose()
+
+
+def annotate(
+    docs: Iterable[Document],
+    task: str,
+    config: AnnotateConfig,
+    out_dir: str | Path,
+    progress: bool = True,
+) -> AnnotationSummary:
+    """Annotate `docs` for `task`, skipping those already in `out_dir` (the cache)."""
+    prompt = load_prompt(task, config.instruction_language)
+    store = AnnotationStore(Path(out_dir), task)
+    summary = AnnotationSummary(
+        task=task, output=str(store.path), failures_output=str(store.failures_path)
+    )
+    docs = list(docs)
+    summary.selected = len(docs)
+    backend = make_backend(config)
+    bar = tqdm(total=len(docs), desc=f"annotate {task}", unit=" docs", disable=not progress)
+    annotator = Annotator(config, prompt, backend, store, summary, bar)
+    todo = plan(docs, annotator, store, summary)
+    bar.update(summary.cached)
+    start = time.monotonic()
+    try:
+        # Twice as many workers as request slots: while some back off, others keep slots busy.
+        asyncio.run(_run(todo, annotator, min(2 * config.concurrency, max(len(todo), 1))))
+    finally:
+        summary.seconds = time.monotonic() - start
+        bar.close()
+        store.close()
+    return summary
+
+
+def describe(summary: AnnotationSummary) -> str:
+    s = summary
+    lines = [
+        f"{s.task}: {s.selected} selected, {s.cached} already annotated (not re-requested), "
+        f"{s.annotated} annotated, {s.failed} failed",
+        f"  {s.requests} requests ({s.retries} retries) in {s.seconds:.1f}s = "
+        f"{s.requests_per_s:.1f} req/s; tokens in {s.input_tokens:,} out {s.output_tokens:,}; "
+        f"cost ${s.cost_usd:.4f}",
+        f"  annotations: {s.output}",
+    ]
+    if s.failed:
+        reasons = ", ".join(f"{k}: {v}" for k, v in s.failure_reasons.most_common())
+        lines.append(f"  failures (retried on the next run): {s.failures_output} [{reasons}]")
+    if s.parsed_by.get("regex"):
+        lines.append(f"  {s.parsed_by['regex']} answers were not valid JSON; score read by regex")
+    return "\n".join(lines)
