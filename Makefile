@@ -9,7 +9,7 @@ OUT ?= out
 FAKE_LLM := $(if $(GEMINI_API_KEY),,CURATE_FAKE_LLM=1)
 SAMPLE ?= 200
 
-.PHONY: setup demo test lint bench inspect annotate clean
+.PHONY: setup demo test lint bench inspect annotate train clean
 
 setup: $(STAMP)
 
@@ -21,13 +21,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]' torch==2.13.0
 	touch $(STAMP)
 
-demo: setup inspect annotate
+demo: setup inspect annotate train
 
 inspect: setup
 	$(BIN)/curate inspect data/demo
 
 annotate: setup
 	$(FAKE_LLM) $(BIN)/curate annotate data/demo --sample $(SAMPLE) --rpm 60000 -o $(OUT)/annotations
+
+# The demo classifiers learn from the hand-labelled seed set only: the fake LLM's heuristic
+# labels would teach them the heuristic. With a real key, the LLM's annotations join in.
+TRAIN_LABELS := annotations/seed $(if $(GEMINI_API_KEY),$(OUT)/annotations,)
+
+train: setup
+	for task in educational_value linguistic_quality; do \
+	  $(BIN)/curate train --config classifiers/$$task.demo.yaml \
+	    $(foreach a,$(TRAIN_LABELS),--annotations $(a)) -o classifiers/$$task || exit 1; \
+	done
 
 bench: setup
 	$(BIN)/python benchmarks/annotate_throughput.py

@@ -1,7 +1,7 @@
 """Annotation throughput against the local LLM server: requests/s versus the bound
 concurrency / latency, with injected 429/500 faults, and the number of lost records.
 
-    python benchmarks/annotate_throughput.py [--latency 0.1] [--fault-rate 0.1] [--rounds 8]
+    python benchmarks/annotate_throughput.py [--latency 0.1] [--fault-rate 0.1] [--rounds 30]
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--latency", type=float, default=0.1)
     ap.add_argument("--fault-rate", type=float, default=0.1)
-    ap.add_argument("--rounds", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--concurrency", type=int, nargs="+", default=[16, 64, 256])
     ap.add_argument("--backends", nargs="+", default=["gemini", "openai"])
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "annotate.json"))

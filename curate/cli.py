@@ -199,6 +199,111 @@ def annotate(
     )
 
 
+@cli.command()
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Classifier config, e.g. classifiers/educational_value.demo.yaml.",
+)
+@click.option(
+    "--annotations",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True),
+    help="Annotation files or directories (repeatable); rows of other tasks are ignored.",
+)
+@click.option(
+    "--corpus",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Documents the annotations refer to (repeatable; default: the config's corpus).",
+)
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    help="Output directory (default: classifiers/<task>/).",
+)
+@click.option("--resume", is_flag=True, help="Continue from OUTPUT/checkpoints/last.ckpt.")
+@click.option("--epochs", type=int, default=None, help="Override training.epochs.")
+@click.option("--max-steps", type=int, default=None, help="Stop after N optimizer steps.")
+@click.option("--devices", default=None, help="Override training.devices (e.g. 1, 4, auto).")
+def train(config_path, annotations, corpus, out_dir, resume, epochs, max_steps, devices) -> None:
+    """Train a quality classifier on annotations: an encoder with a regression head (MSE on the
+    score), evaluated on a held-out split against majority-class and length-only baselines,
+    with a keep threshold calibrated on the validation split. Writes model/ (safetensors),
+    metrics.json, confusion_matrix.png, score_distribution.png and a model card README.md."""
+    from curate.classify.config import load_classifier_config
+    from curate.classify.train import train_classifier
+
+    training = {
+        k: v
+        for k, v in (("epochs", epochs), ("max_steps", max_steps), ("devices", devices))
+        if v is not None
+    }
+    try:
+        config = load_classifier_config(config_path, training=training)
+        corpus = corpus or ((config.corpus,) if config.corpus else ())
+        if not corpus:
+            raise ValueError("no corpus: pass --corpus or set `corpus` in the config")
+        out_dir = out_dir or f"classifiers/{config.task}"
+        metrics = train_classifier(config, annotations, corpus, out_dir, resume=resume)
+    except (ValueError, FileNotFoundError) as err:
+        raise click.ClickException(str(err)) from err
+    _print_metrics(metrics, out_dir)
+
+
+def _print_metrics(m: dict, out_dir: str) -> None:
+    table = Table(title=f"{m['task']} on the test split (n = {m['test']['n']})")
+    for col in ("model", "macro-F1", "MSE", "Spearman", "accuracy"):
+        table.add_column(col)
+    rows = [("classifier", m["test"])] + list(m["baselines_test"].items())
+    for name, r in rows:
+        table.add_row(name, *(f"{r[k]:.3f}" for k in ("macro_f1", "mse", "spearman", "accuracy")))
+    console.print(table)
+    th = m["threshold"]
+    console.print(
+        f"threshold {th['value']:.3f} ({th['chosen_by']}): keeps "
+        f"{th['test']['keep_rate']:.1%} of test, precision {th['test']['precision']:.2f}"
+        f", recall {th['test']['recall']:.2f}"
+    )
+    console.print(f"model, metrics, plots and model card in {out_dir}/")
+
+
+@cli.command("evaluate")
+@click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("data", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option(
+    "--annotations",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True),
+    help="Labels to evaluate against (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print all metrics as JSON.")
+def evaluate_cmd(model_dir, data, annotations, as_json) -> None:
+    """Evaluate the classifier in MODEL_DIR (written by `curate train`) on the labelled
+    documents in DATA."""
+    from curate.classify.evaluate import evaluate_classifier
+
+    try:
+        m = evaluate_classifier(model_dir, annotations, data)
+    except (ValueError, FileNotFoundError) as err:
+        raise click.ClickException(str(err)) from err
+    if as_json:
+        click.echo(json.dumps(m, indent=2))
+        return
+    console.print(
+        f"{m['task']}: n={m['n']} macro-F1 {m['macro_f1']:.3f} MSE {m['mse']:.3f} "
+        f"Spearman {m['spearman']:.3f} accuracy {m['accuracy']:.3f}; threshold "
+        f"{m['threshold']['threshold']:.3f} keeps {m['threshold']['keep_rate']:.1%} "
+        f"(precision {m['threshold']['precision']:.2f})"
+    )
+
+
 def main() -> None:
     cli(prog_name="curate")
 

@@ -1,0 +1,1 @@
+"""Quality classifiers: training (Lightning), evaluation (scikit-learn), export and runtime."""

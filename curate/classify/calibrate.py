@@ -1,0 +1,49 @@
+"""Pick a keep threshold on the validation split from a target keep-rate or a minimum precision,
+and say what it does on the test split."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from curate.classify.config import ThresholdConfig
+
+
+def choose_threshold(pred, y_true, cfg: ThresholdConfig) -> tuple[float, str]:
+    """Returns (threshold on the continuous score, a note on how it was chosen)."""
+    pred = np.asarray(pred, dtype=float)
+    if cfg.policy == "fixed":
+        return float(cfg.value), f"fixed at {cfg.value}"
+    if cfg.policy == "keep_rate":
+        if not 0 < cfg.value <= 1:
+            raise ValueError(f"keep_rate must be in (0, 1]: {cfg.value}")
+        t = float(np.quantile(pred, 1 - cfg.value, method="higher"))
+        return t, f"keeps {cfg.value:.1%} of the validation split"
+    positive = np.asarray(y_true) >= cfg.positive_label
+    for t in np.unique(pred):  # ascending: the first that qualifies keeps the most
+        kept = pred >= t
+        if kept.any() and positive[kept].mean() >= cfg.value:
+            return float(t), (
+                f"lowest threshold with validation precision >= {cfg.value:.0%} "
+                f"for score >= {cfg.positive_label}"
+            )
+    t = float(pred.max())
+    return t, (
+        f"no threshold reaches precision {cfg.value:.0%} on validation; "
+        "using the highest prediction"
+    )
+
+
+def threshold_effect(pred, y_true, threshold: float, positive_label: int) -> dict[str, Any]:
+    pred = np.asarray(pred, dtype=float)
+    positive = np.asarray(y_true) >= positive_label
+    kept = pred >= threshold
+    tp = int((kept & positive).sum())
+    return {
+        "threshold": threshold,
+        "keep_rate": float(kept.mean()),
+        "precision": tp / int(kept.sum()) if kept.any() else 0.0,
+        "recall": tp / int(positive.sum()) if positive.any() else 0.0,
+        "n": int(len(pred)),
+    }

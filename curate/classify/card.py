@@ -1,0 +1,88 @@
+"""The model card (README.md) written beside a trained classifier."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from curate.classify.config import ClassifierConfig
+
+
+def write_model_card(path: Path, config: ClassifierConfig, m: dict[str, Any]) -> None:
+    t, test, th = config.training, m["test"], m["threshold"]
+    rows = [("this classifier", test)] + [
+        (name.replace("_", " "), b) for name, b in m["baselines_test"].items()
+    ]
+    table = "\n".join(
+        f"| {name} | {r['macro_f1']:.3f} | {r['mse']:.3f} | {r['spearman']:.3f} | "
+        f"{r['accuracy']:.3f} |"
+        for name, r in rows
+    )
+    per_class = "\n".join(
+        f"| {label} | {v['precision']:.2f} | {v['recall']:.2f} | {v['f1-score']:.2f} | "
+        f"{int(v['support'])} |"
+        for label, v in test["classification_report"].items()
+        if label.isdigit()
+    )
+    binary = "\n".join(
+        f"| >= {k} | {v['precision']:.2f} | {v['recall']:.2f} | {v['f1']:.2f} | {v['kept']:.1%} |"
+        for k, v in test["binary_at_threshold"].items()
+    )
+    splits = ", ".join(f"{k} {v['n']}" for k, v in m["splits"].items())
+    skipped = ", ".join(f"{k}: {v}" for k, v in m["labels"]["skipped"].items()) or "none"
+    text = f"""# {config.task} classifier
+
+Scores a document's **{config.task.replace("_", " ")}** on {config.scale[0]}–{config.scale[1]}
+(a regression head; round and clip for the integer score).
+
+## Data
+- {m["labels"]["used"]} labelled documents used of {m["labels"]["annotations"]} annotations
+  (skipped: {skipped}).
+- Stratified split by score: {splits}. Score counts per split are in `metrics.json`.
+
+## Model and training
+- Base encoder: `{config.base_model}`, max length {config.max_length} tokens,
+  {"frozen encoder (head only)" if t.freeze_encoder else "full fine-tuning"}.
+- AdamW, lr {t.learning_rate} (head {t.head_learning_rate}), weight decay {t.weight_decay},
+  linear schedule with {t.warmup_ratio:.0%} warmup, batch {t.batch_size}, up to {t.epochs}
+  epochs with early stopping (patience {t.patience}) on validation macro-F1;
+  loss weights per score: `{t.class_balance}`; seed {t.seed}.
+- Ran {m["training"]["epochs_run"]} epochs, {m["training"]["global_steps"]} steps; best
+  validation macro-F1 {m["training"]["best_val_macro_f1"]}.
+
+## Evaluation (test split, n = {test["n"]})
+
+| model | macro-F1 | MSE | Spearman | accuracy |
+| --- | --- | --- | --- | --- |
+{table}
+
+Per class:
+
+| score | precision | recall | F1 | support |
+| --- | --- | --- | --- | --- |
+{per_class}
+
+Binary, kept when the rounded score is at least k:
+
+| k | precision | recall | F1 | kept |
+| --- | --- | --- | --- | --- |
+{binary}
+
+![confusion matrix](confusion_matrix.png) ![score distribution](score_distribution.png)
+
+## Threshold
+Keep a document when its score is >= **{th["value"]:.3f}** ({th["chosen_by"]}).
+On validation it keeps {th["validation"]["keep_rate"]:.1%} with precision
+{th["validation"]["precision"]:.2f} and recall {th["validation"]["recall"]:.2f} for
+score >= {th["positive_label"]}; on test it keeps {th["test"]["keep_rate"]:.1%} with precision
+{th["test"]["precision"]:.2f} and recall {th["test"]["recall"]:.2f}.
+
+## Limitations
+- The labels are only as good as their annotator (hand labels or an LLM's, see the data
+  section); a small test split gives wide error bars on every figure above.
+- The encoder truncates at {config.max_length} tokens: only the start of a long document is
+  scored.
+- Trained on the languages present in the labelled set; scores on other languages are not
+  meaningful.
+"""
+    path.write_text(text, encoding="utf-8")

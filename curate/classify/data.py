@@ -1,0 +1,135 @@
+"""Join annotations with their documents, check them, and split them by score."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sklearn.model_selection import train_test_split
+
+from curate.documents import list_input_files, read_documents
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Example:
+    id: str
+    text: str
+    score: int
+    lang: str | None = None
+    source: str | None = None
+
+
+@dataclass
+class LabelReport:
+    annotations: int = 0
+    used: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    examples: list[str] = field(default_factory=list)
+
+    def skip(self, reason: str, where: str) -> None:
+        self.skipped[reason] += 1
+        if len(self.examples) < 50:
+            self.examples.append(f"{where}: {reason}")
+        logger.info("annotation skipped: %s: %s", where, reason)
+
+
+def read_annotations(
+    paths: Iterable[str | os.PathLike], task: str, report: LabelReport
+) -> dict[str, tuple[dict, str]]:
+    """id -> (annotation, 'file:line') for `task`; a later duplicate replaces an earlier one."""
+    found: dict[str, tuple[dict, str]] = {}
+    files = [
+        f
+        for f in list_input_files(paths)
+        if f.name.endswith((".jsonl", ".json")) and "failures" not in f.name
+    ]
+    for path in files:
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{n}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                report.skip("not JSON", where)
+                continue
+            if row.get("task") != task:
+                continue
+            report.annotations += 1
+            if row.get("id") in found:
+                report.skip("duplicate id (the later annotation is used)", where)
+            found[str(row.get("id"))] = (row, where)
+    return found
+
+
+def load_examples(
+    annotations: Iterable[str | os.PathLike],
+    corpus: Iterable[str | os.PathLike],
+    task: str,
+    scale: tuple[int, int],
+) -> tuple[list[Example], LabelReport]:
+    report = LabelReport()
+    wanted = read_annotations(annotations, task, report)
+    if not wanted:
+        raise ValueError(f"no annotations for task {task!r} in {list(map(str, annotations))}")
+    examples = []
+    seen = set()
+    for doc in read_documents(corpus):
+        if doc.id not in wanted or doc.id in seen:
+            continue
+        seen.add(doc.id)
+        row, where = wanted[doc.id]
+        score = row.get("score")
+        if (
+            not isinstance(score, int)
+            or isinstance(score, bool)
+            or not scale[0] <= score <= scale[1]
+        ):
+            report.skip(f"score {score!r} outside the scale {scale}", where)
+            continue
+        sha = row.get("text_sha256")
+        if sha and sha != _sha256(doc.text):
+            report.skip("the document's text changed since it was annotated", where)
+            continue
+        examples.append(Example(doc.id, doc.text, score, doc.lang, doc.source))
+    for doc_id in wanted.keys() - seen:
+        report.skip("document not found in the corpus", wanted[doc_id][1])
+    report.used = len(examples)
+    return examples, report
+
+
+def _sha256(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def split_examples(
+    examples: list[Example], validation: float, test: float, seed: int
+) -> dict[str, list[Example]]:
+    """Train/validation/test, stratified by score and seeded. Every split must be non-empty and
+    every score needs at least 3 examples so that each split can hold one."""
+    counts = Counter(e.score for e in examples)
+    rare = {s: n for s, n in counts.items() if n < 3}
+    if rare:
+        raise ValueError(
+            f"scores with fewer than 3 examples cannot be split: {rare}; "
+            "annotate more documents or merge classes"
+        )
+    labels = [e.score for e in examples]
+    rest, test_set = train_test_split(examples, test_size=test, random_state=seed, stratify=labels)
+    rest_labels = [e.score for e in rest]
+    train, val = train_test_split(
+        rest, test_size=validation / (1 - test), random_state=seed, stratify=rest_labels
+    )
+    splits = {"train": train, "validation": val, "test": test_set}
+    for name, part in splits.items():
+        if not part:
+            raise ValueError(f"the {name} split is empty: {len(examples)} examples are too few")
+    return splits

@@ -1,0 +1,189 @@
+"""The Lightning side: an encoder with a one-output regression head (MSE on the score), the
+data module that feeds it, and length-sorted batch prediction."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    get_linear_schedule_with_warmup,
+)
+from transformers.utils import logging as hf_logging
+
+from curate.classify.config import ClassifierConfig
+from curate.classify.data import Example
+from curate.classify.metrics import macro_f1
+
+
+def load_encoder(path: str):
+    # eager attention: the same graph exports to ONNX and fuses (see PITFALLS.md); float32 master
+    # weights even when the checkpoint is stored in half precision.
+    hf_logging.disable_progress_bar()  # a bar per weight load is noise in a training log
+    model = AutoModelForSequenceClassification.from_pretrained(
+        path,
+        num_labels=1,
+        problem_type="regression",
+        dtype=torch.float32,
+        attn_implementation="eager",
+    )
+    return model, AutoTokenizer.from_pretrained(path)
+
+
+def loss_weights(scores: list[int], mode: str) -> dict[int, float]:
+    """Per-score loss weights so rare scores are not drowned out (mean weight 1)."""
+    counts = Counter(scores)
+    if mode == "none":
+        return {s: 1.0 for s in counts}
+    power = 0.5 if mode == "sqrt" else 1.0
+    raw = {s: (max(counts.values()) / n) ** power for s, n in counts.items()}
+    mean = sum(raw[s] * n for s, n in counts.items()) / len(scores)
+    return {s: w / mean for s, w in raw.items()}
+
+
+class ScoreRegressor(pl.LightningModule):
+    def __init__(
+        self, model_path: str, config: ClassifierConfig, weights: dict[int, float], total_steps: int
+    ):
+        super().__init__()
+        self.save_hyperparameters(
+            {
+                "model_path": model_path,
+                "config": config.to_dict(),
+                "weights": weights,
+                "total_steps": total_steps,
+            }
+        )
+        self.cfg = config
+        self.model, _ = load_encoder(model_path)
+        self.weights = weights
+        self.total_steps = total_steps
+        self._val_pred: list[torch.Tensor] = []
+        self._val_true: list[torch.Tensor] = []
+        if config.training.freeze_encoder:
+            self.freeze_encoder()
+
+    def freeze_encoder(self) -> None:
+        """FineWeb-Edu's recipe: only the head learns. The pooler stays trainable because it
+        belongs to the head in BERT's classification architecture."""
+        for name, param in self.model.base_model.named_parameters():
+            param.requires_grad = name.startswith("pooler")
+
+    def forward(self, batch) -> torch.Tensor:
+        inputs = {
+            k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")
+        }
+        return self.model(**inputs).logits.squeeze(-1).float()
+
+    def training_step(self, batch, _):
+        pred = self(batch)
+        labels = batch["labels"].float()
+        w = torch.tensor([self.weights.get(int(y), 1.0) for y in labels], device=pred.device)
+        loss = (w * (pred - labels) ** 2).mean()
+        self.log("train_loss", loss, prog_bar=True, batch_size=len(labels))
+        return loss
+
+    def validation_step(self, batch, _):
+        pred = self(batch)
+        labels = batch["labels"].float()
+        self.log("val_mse", torch.mean((pred - labels) ** 2), prog_bar=True, batch_size=len(labels))
+        self._val_pred.append(pred.detach().cpu())
+        self._val_true.append(labels.detach().cpu())
+
+    def on_validation_epoch_end(self) -> None:
+        pred = torch.cat(self._val_pred).numpy()
+        true = torch.cat(self._val_true).numpy().astype(int)
+        self._val_pred.clear()
+        self._val_true.clear()
+        self.log("val_macro_f1", macro_f1(true, pred, self.cfg.scale), prog_bar=True)
+
+    def configure_optimizers(self):
+        t = self.cfg.training
+        head = [
+            p
+            for n, p in self.model.named_parameters()
+            if p.requires_grad and not n.startswith(self.model.base_model_prefix)
+        ]
+        body = [
+            p
+            for n, p in self.model.named_parameters()
+            if p.requires_grad and n.startswith(self.model.base_model_prefix)
+        ]
+        groups = [{"params": head, "lr": t.head_learning_rate}]
+        if body:
+            groups.append({"params": body, "lr": t.learning_rate})
+        optimizer = torch.optim.AdamW(groups, weight_decay=t.weight_decay)
+        scheduler = get_linear_schedule_with_warmup(
+            optimizer, int(t.warmup_ratio * self.total_steps), self.total_steps
+        )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
+
+
+class ScoreDataModule(pl.LightningDataModule):
+    def __init__(
+        self, splits: dict[str, list[Example]], tokenizer, max_length: int, batch_size: int
+    ):
+        super().__init__()
+        self.splits, self.tokenizer = splits, tokenizer
+        self.max_length, self.batch_size = max_length, batch_size
+        self.collate = DataCollatorWithPadding(tokenizer)
+
+    def encode(self, examples: list[Example]) -> list[dict]:
+        enc = self.tokenizer(
+            [e.text for e in examples], truncation=True, max_length=self.max_length
+        )
+        return [
+            {**{k: enc[k][i] for k in enc}, "labels": examples[i].score}
+            for i in range(len(examples))
+        ]
+
+    def train_dataloader(self):
+        return DataLoader(
+            self.encode(self.splits["train"]),
+            batch_size=self.batch_size,
+            shuffle=True,
+            collate_fn=self.collate,
+        )
+
+    def val_dataloader(self):
+        return DataLoader(
+            self.encode(self.splits["validation"]),
+            batch_size=self.batch_size,
+            collate_fn=self.collate,
+        )
+
+
+@torch.inference_mode()
+def predict(
+    model,
+    tokenizer,
+    texts: list[str],
+    max_length: int,
+    batch_size: int = 32,
+    device: str | None = None,
+) -> np.ndarray:
+    """Scores for `texts` with a transformers model, in length-sorted batches, input order kept."""
+    model.eval()
+    device = device or next(model.parameters()).device
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    out = np.empty(len(texts), dtype=np.float32)
+    for start in range(0, len(texts), batch_size):
+        idx = order[start : start + batch_size]
+        enc = tokenizer(
+            [texts[i] for i in idx],
+            truncation=True,
+            max_length=max_length,
+            padding=True,
+            return_tensors="pt",
+        ).to(device)
+        out[idx] = model(**enc).logits.squeeze(-1).float().cpu().numpy()
+    return out
