@@ -14,7 +14,7 @@ from curate import __version__
 from curate.documents import DEFAULT_MAX_CHARS, BadInputError
 from curate.sources import SCHEMAS
 
-console = Console()
+console = Console(soft_wrap=True)  # no hard wraps in logs and pipes
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -301,6 +301,137 @@ def evaluate_cmd(model_dir, data, annotations, as_json) -> None:
         f"Spearman {m['spearman']:.3f} accuracy {m['accuracy']:.3f}; threshold "
         f"{m['threshold']['threshold']:.3f} keeps {m['threshold']['keep_rate']:.1%} "
         f"(precision {m['threshold']['precision']:.2f})"
+    )
+
+
+@cli.command("export")
+@click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Bundle directory to write (replaced atomically).",
+)
+@click.option(
+    "--data",
+    multiple=True,
+    type=click.Path(exists=True),
+    default=("data/demo",),
+    show_default=True,
+    help="Documents for the parity check (repeatable).",
+)
+@click.option(
+    "--parity-docs",
+    type=int,
+    default=300,
+    show_default=True,
+    help="How many documents (seeded sample) the parity check scores.",
+)
+@click.option(
+    "--min-agreement",
+    type=float,
+    default=0.99,
+    show_default=True,
+    help="Refuse the bundle when int8 keep/drop agreement with torch is lower.",
+)
+@click.option(
+    "--max-length",
+    type=int,
+    default=None,
+    help="Token limit for scoring (default: the one the model was trained with).",
+)
+def export_cmd(model_dir, out_dir, data, parity_docs, min_agreement, max_length) -> None:
+    """Export the classifier in MODEL_DIR (written by `curate train`) to an ONNX bundle: fused
+    fp32 and int8 models, tokenizer, classifier.json (task, scale, threshold, sha256 of each
+    file, parity figures) and a model card. Runs with onnxruntime + tokenizers alone."""
+    import random
+
+    from curate.classify.export import ParityError, export_bundle
+    from curate.documents import read_documents
+
+    texts = [d.text for d in read_documents(data)]
+    texts = random.Random(0).sample(texts, min(parity_docs, len(texts)))
+    try:
+        spec = export_bundle(model_dir, out_dir, texts, min_agreement, max_length)
+    except (ParityError, FileNotFoundError) as err:
+        raise click.ClickException(str(err)) from err
+    for variant in ("fp32", "int8"):
+        p = spec["parity"][variant]
+        console.print(
+            f"{variant}: max |Δ| {p['max_abs_delta']:.4f}, mean |Δ| "
+            f"{p['mean_abs_delta']:.4f}, keep/drop agreement {p['keep_agreement']:.2%}"
+            f" on {p['n']} documents"
+        )
+    console.print(f"fused: {spec['fused_ops']}; bundle written to {out_dir}/")
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Classifier bundle (repeatable: one score per bundle's task).",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Output file: .jsonl, .jsonl.gz, .jsonl.zst or .parquet.",
+)
+@click.option(
+    "--variant",
+    type=click.Choice(["int8", "fp32"]),
+    default="int8",
+    show_default=True,
+    help="Which ONNX model of the bundle to run.",
+)
+@click.option("--threads", type=int, default=None, help="onnxruntime intra-op threads.")
+@click.option(
+    "--batch-tokens",
+    type=int,
+    default=16384,
+    show_default=True,
+    help="Token budget per batch (documents are length-sorted first).",
+)
+@click.option(
+    "--chunking",
+    type=click.Choice(["first", "mean", "max"]),
+    default="first",
+    show_default=True,
+    help="Long documents: score the first max_length tokens, or "
+    "overlapping windows aggregated by mean or max.",
+)
+def score(inputs, models, output, variant, threads, batch_tokens, chunking) -> None:
+    """Add classifier scores to every document in INPUTS: metadata[<task>] (float) and
+    metadata[<task>_int] (rounded, clipped). Needs onnxruntime and tokenizers only."""
+    from curate.classify.runtime import BundleError, QualityClassifier
+    from curate.classify.scoring import score_corpus
+
+    try:
+        classifiers = [
+            QualityClassifier.load(
+                m,
+                variant=variant,
+                intra_op_num_threads=threads,
+                batch_tokens=batch_tokens,
+                chunking=chunking,
+            )
+            for m in models
+        ]
+    except BundleError as err:
+        raise click.ClickException(str(err)) from err
+    summary, report = score_corpus(classifiers, inputs, output)
+    kept = ", ".join(f"{task} >= threshold: {n:,}" for task, n in summary.kept.items())
+    console.print(
+        f"scored {summary.documents:,} documents in {summary.seconds:.1f}s "
+        f"({summary.docs_per_s:,.0f} docs/s); {kept}; {summary.bad_rows} bad rows set "
+        f"aside; written to {output}"
     )
 
 

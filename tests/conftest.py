@@ -1,6 +1,13 @@
+import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
+
+from curate.classify.config import load_classifier_config
+from curate.classify.train import train_classifier
+
+TASK = "educational_value"
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -8,3 +15,39 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def small_labels(tmp_path_factory, repo_root):
+    """8 seed labels per score: enough to split, small enough to train in seconds."""
+    rows = [
+        json.loads(line)
+        for line in (repo_root / "annotations" / "seed" / f"{TASK}.jsonl").read_text().splitlines()
+    ]
+    picked, per = [], Counter()
+    for r in rows:
+        if per[r["score"]] < 8:
+            per[r["score"]] += 1
+            picked.append(r)
+    path = tmp_path_factory.mktemp("labels") / f"{TASK}.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in picked) + "\n")
+    return path
+
+
+def tiny_config(repo_root, **training):
+    cfg = load_classifier_config(
+        repo_root / "classifiers" / f"{TASK}.demo.yaml",
+        max_length=32,
+        split={"validation": 0.2, "test": 0.2, "seed": 1},
+        training={"epochs": 2, "batch_size": 8, **training},
+    )
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, small_labels, repo_root):
+    out = tmp_path_factory.mktemp("clf")
+    metrics = train_classifier(
+        tiny_config(repo_root), [small_labels], [repo_root / "data/demo"], out, progress=False
+    )
+    return out, metrics

@@ -1,1 +1,9 @@
-"""Quality classifiers: training (Lightning), evaluation (scikit-learn), export and runtime."""
+"""Quality classifiers: training (Lightning), evaluation (scikit-learn), export and runtime.
+
+Only the runtime is imported here, so `from curate.classify import QualityClassifier` needs
+neither torch nor transformers.
+"""
+
+from curate.classify.runtime import BundleError, QualityClassifier
+
+__all__ = ["BundleError", "QualityClassifier"]

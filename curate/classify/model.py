@@ -62,6 +62,9 @@ class ScoreRegressor(pl.LightningModule):
         )
         self.cfg = config
         self.model, _ = load_encoder(model_path)
+        # transformers 5 returns models in eval mode and Lightning keeps submodule modes as it
+        # finds them: without this, dropout would stay off during training.
+        self.model.train()
         self.weights = weights
         self.total_steps = total_steps
         self._val_pred: list[torch.Tensor] = []

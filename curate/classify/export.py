@@ -1,0 +1,257 @@
+"""`curate export`: a trained classifier -> a bundle that runs with onnxruntime + tokenizers.
+
+Steps: torch.onnx.export of the eager-attention model (the sdpa graph does not fuse, see
+PITFALLS.md) -> onnxruntime's transformer optimizer (Attention, EmbedLayerNormalization,
+SkipLayerNormalization and Gelu fusions) -> dynamic int8 quantisation -> a parity check of both
+ONNX models against torch on held-out documents. A bundle whose int8 keep/drop agreement is
+under the bar is not written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from curate.classify.model import load_encoder, predict
+
+logger = logging.getLogger(__name__)
+
+BUNDLE_FORMAT_VERSION = 1
+ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+)
+
+
+class ParityError(RuntimeError):
+    """The exported model disagrees with the original more than allowed."""
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def export_onnx(model, path: Path, opset: int = 17) -> None:
+    """The TorchScript exporter (dynamo=False): its BERT graph is the one onnxruntime's fusion
+    patterns recognise."""
+    model.eval()
+    names = [n for n in ONNX_INPUTS if n != "token_type_ids" or model.config.type_vocab_size > 0]
+    dummy = tuple(
+        torch.ones(2, 16, dtype=torch.long)
+        if n != "token_type_ids"
+        else torch.zeros(2, 16, dtype=torch.long)
+        for n in names
+    )
+
+    class ScoreOnly(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *inputs):
+            return self.inner(**dict(zip(names, inputs, strict=True))).logits.squeeze(-1)
+
+    axes = {n: {0: "batch", 1: "sequence"} for n in names} | {"score": {0: "batch"}}
+    torch.onnx.export(
+        ScoreOnly(model),
+        dummy,
+        str(path),
+        input_names=names,
+        output_names=["score"],
+        dynamic_axes=axes,
+        opset_version=opset,
+        dynamo=False,
+        do_constant_folding=True,
+    )
+
+
+def fuse(src: Path, dst: Path, num_heads: int, hidden_size: int) -> dict[str, int]:
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    opt = optimize_model(
+        str(src), model_type="bert", num_heads=num_heads, hidden_size=hidden_size, opt_level=1
+    )
+    opt.save_model_to_file(str(dst))
+    ops = Counter(node.op_type for node in opt.model.graph.node)
+    return {
+        k: ops[k]
+        for k in (
+            "Attention",
+            "EmbedLayerNormalization",
+            "SkipLayerNormalization",
+            "BiasGelu",
+            "Gelu",
+            "FastGelu",
+        )
+        if ops[k]
+    }
+
+
+def quantize(src: Path, dst: Path) -> list[str]:
+    """Dynamic int8, per channel, leaving the feed-forward down-projections in fp32: their
+    inputs carry BERT's outlier activations. Measured on the demo classifier (200 documents):
+    per-tensor int8 moved scores by 0.24 on average (90% keep/drop agreement), per-channel by
+    0.030 (98.5%), per-channel without the down-projections by 0.021 (99.5%)."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    graph = onnx.load(str(src), load_external_data=False).graph
+    keep_fp32 = [
+        n.name
+        for n in graph.node
+        if n.op_type == "MatMul" and re.search(r"layer\.\d+/output/dense/MatMul$", n.name)
+    ]
+    quantize_dynamic(
+        str(src),
+        str(dst),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        nodes_to_exclude=keep_fp32,
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
+    return keep_fp32
+
+
+def parity(torch_scores: np.ndarray, onnx_scores: np.ndarray, threshold: float) -> dict:
+    delta = np.abs(torch_scores - onnx_scores)
+    agree = (torch_scores >= threshold) == (onnx_scores >= threshold)
+    return {
+        "max_abs_delta": float(delta.max()),
+        "mean_abs_delta": float(delta.mean()),
+        "keep_agreement": float(agree.mean()),
+        "n": int(len(delta)),
+    }
+
+
+def export_bundle(
+    model_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    texts: list[str],
+    min_agreement: float = 0.99,
+    max_length: int | None = None,
+) -> dict[str, Any]:
+    """Export `model_dir` (written by `curate train`) to the bundle directory `out`, checking
+    parity on `texts`. Returns the bundle's classifier.json content."""
+    from curate.classify.runtime import QualityClassifier
+
+    src = Path(model_dir)
+    info = json.loads((src / "metrics.json").read_text())
+    max_length = max_length or info["max_length"]
+    threshold = info["threshold"]["value"]
+    model, tokenizer = load_encoder(str(src / "model"))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    try:
+        export_onnx(model, tmp / "raw.onnx")
+        fused = fuse(
+            tmp / "raw.onnx",
+            tmp / "model.onnx",
+            model.config.num_attention_heads,
+            model.config.hidden_size,
+        )
+        (tmp / "raw.onnx").unlink()
+        fp32_nodes = quantize(tmp / "model.onnx", tmp / "model.int8.onnx")
+        tokenizer.save_pretrained(tmp)
+        for extra in ("confusion_matrix.png", "score_distribution.png"):
+            if (src / extra).exists():
+                shutil.copy(src / extra, tmp / extra)
+        spec = classifier_spec(info, model, max_length, fused, tmp)
+        spec["int8_fp32_nodes"] = len(fp32_nodes)
+        (tmp / "classifier.json").write_text(json.dumps(spec, indent=2))
+        reference = predict(model, tokenizer, texts, max_length)
+        spec["parity"] = {
+            variant: parity(
+                reference,
+                QualityClassifier.load(tmp, variant=variant, verify=False).score(texts),
+                threshold,
+            )
+            for variant in ("fp32", "int8")
+        }
+        spec["parity"]["min_agreement"] = min_agreement
+        int8 = spec["parity"]["int8"]
+        if int8["keep_agreement"] < min_agreement:
+            raise ParityError(
+                f"int8 model keeps/drops differently from torch on "
+                f"{1 - int8['keep_agreement']:.2%} of {int8['n']} documents (bar: "
+                f"{min_agreement:.2%} agreement; max |Δ| {int8['max_abs_delta']:.4f}, mean "
+                f"{int8['mean_abs_delta']:.4f}); no bundle written"
+            )
+        (tmp / "classifier.json").write_text(json.dumps(spec, indent=2))
+        write_bundle_card(tmp / "README.md", src / "README.md", spec)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return spec
+
+
+def classifier_spec(info: dict, model, max_length: int, fused: dict, bundle: Path) -> dict:
+    files = [
+        f for f in ("model.onnx", "model.int8.onnx", *TOKENIZER_FILES) if (bundle / f).exists()
+    ]
+    return {
+        "format_version": BUNDLE_FORMAT_VERSION,
+        "task": info["task"],
+        "scale": info["scale"],
+        "threshold": info["threshold"]["value"],
+        "threshold_policy": info["threshold"]["chosen_by"],
+        "max_length": max_length,
+        "base_model": info.get("base_model"),
+        "inputs": [
+            n for n in ONNX_INPUTS if n != "token_type_ids" or model.config.type_vocab_size > 0
+        ],
+        "fused_ops": fused,
+        "metrics": {k: info["test"][k] for k in ("macro_f1", "mse", "spearman", "accuracy")},
+        "sha256": {f: sha256_file(bundle / f) for f in files},
+    }
+
+
+def write_bundle_card(path: Path, training_card: Path, spec: dict) -> None:
+    card = training_card.read_text() if training_card.exists() else f"# {spec['task']}\n"
+    rows = "\n".join(
+        f"| {v} | {p['max_abs_delta']:.4f} | {p['mean_abs_delta']:.4f} | "
+        f"{p['keep_agreement']:.2%} |"
+        for v, p in spec["parity"].items()
+        if isinstance(p, dict)
+    )
+    card += f"""
+## ONNX bundle
+`model.onnx` (fp32, fused: {spec["fused_ops"]}) and `model.int8.onnx` (dynamic int8) run with
+onnxruntime and tokenizers alone:
+
+```python
+from curate.classify import QualityClassifier
+clf = QualityClassifier.load("{path.parent.name}")
+clf.score(["Fotosyntese er prosessen der ..."])   # float scores on {spec["scale"]}
+clf.keep(texts)                                   # score >= {spec["threshold"]:.3f}
+```
+
+Parity with the torch model on {spec["parity"]["int8"]["n"]} held-out documents (max length
+{spec["max_length"]}):
+
+| model | max abs Δ | mean abs Δ | keep/drop agreement |
+| --- | --- | --- | --- |
+{rows}
+"""
+    path.write_text(card, encoding="utf-8")

@@ -1,0 +1,222 @@
+"""QualityClassifier: score texts with an exported bundle, using onnxruntime + tokenizers only.
+
+No torch, no transformers: this module imports neither, so a scoring worker stays small.
+The object is picklable (sessions are created lazily, per process), as datatrove workers need.
+
+Speed: texts are tokenised in one Rust call, sorted by length and packed into batches under a
+token budget (padding is what costs time on mixed-length web text), then restored to input
+order. Long documents are scored on their first ``max_length`` tokens by default;
+``chunking="mean"`` or ``"max"`` scores overlapping windows and aggregates them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SUPPORTED_FORMAT = 1
+CHARS_PER_TOKEN_CAP = 24  # no wordpiece token spans more characters: safe pre-truncation
+
+
+class BundleError(ValueError):
+    """The bundle is missing, tampered with, or from a newer curate."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class QualityClassifier:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        spec: dict[str, Any],
+        variant: str = "int8",
+        providers: list[str] | None = None,
+        intra_op_num_threads: int | None = None,
+        batch_tokens: int = 16384,
+        chunking: str = "first",
+        stride: int = 64,
+    ):
+        if chunking not in ("first", "mean", "max"):
+            raise ValueError(f"chunking must be first, mean or max: {chunking!r}")
+        self.path = Path(path)
+        self.spec = spec
+        self.variant = variant
+        self.providers = providers
+        self.intra_op_num_threads = intra_op_num_threads
+        self.batch_tokens = batch_tokens
+        self.chunking = chunking
+        self.stride = stride
+        self._session = None
+        self._tokenizer = None
+
+    # --- loading ---------------------------------------------------------------------------
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike, variant: str = "int8", verify: bool = True, **kwargs: Any
+    ) -> QualityClassifier:
+        """Open a bundle. `variant` is "int8" (model.int8.onnx) or "fp32" (model.onnx).
+        With `verify`, every file's sha256 is checked against classifier.json."""
+        path = Path(path)
+        spec_path = path / "classifier.json"
+        if not spec_path.exists():
+            raise BundleError(f"{path} is not a classifier bundle: no classifier.json")
+        spec = json.loads(spec_path.read_text())
+        version = spec.get("format_version")
+        if not isinstance(version, int) or version > SUPPORTED_FORMAT:
+            raise BundleError(
+                f"{path}: bundle format {version!r} is newer than this curate "
+                f"supports ({SUPPORTED_FORMAT}); upgrade curate"
+            )
+        if variant not in ("int8", "fp32"):
+            raise ValueError(f"variant must be int8 or fp32: {variant!r}")
+        clf = cls(path, spec, variant, **kwargs)
+        if verify:
+            clf.verify()
+        return clf
+
+    def verify(self) -> None:
+        for name, expected in self.spec.get("sha256", {}).items():
+            file = self.path / name
+            if not file.exists():
+                raise BundleError(f"{self.path}: {name} is missing")
+            if _sha256(file) != expected:
+                raise BundleError(
+                    f"{self.path}: {name} does not match its sha256 in "
+                    "classifier.json (modified or corrupt)"
+                )
+
+    @property
+    def model_file(self) -> Path:
+        return self.path / ("model.int8.onnx" if self.variant == "int8" else "model.onnx")
+
+    @property
+    def session(self):
+        if self._session is None:
+            import onnxruntime as ort
+
+            opts = ort.SessionOptions()
+            if self.intra_op_num_threads:
+                opts.intra_op_num_threads = self.intra_op_num_threads
+            providers = self.providers or [
+                p
+                for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
+                if p in ort.get_available_providers()
+            ]
+            self._session = ort.InferenceSession(str(self.model_file), opts, providers=providers)
+        return self._session
+
+    @property
+    def tokenizer(self):
+        if self._tokenizer is None:
+            from tokenizers import Tokenizer
+
+            tok = Tokenizer.from_file(str(self.path / "tokenizer.json"))
+            tok.no_padding()
+            # overlap between windows; at most half a window (the limit tokenizers enforces)
+            stride = min(self.stride, (self.max_length - 2) // 2) if self.chunking != "first" else 0
+            tok.enable_truncation(self.max_length, stride=stride)
+            self._tokenizer = tok
+        return self._tokenizer
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_session": None, "_tokenizer": None}
+
+    # --- properties of the bundle ----------------------------------------------------------
+
+    @property
+    def task(self) -> str:
+        return self.spec["task"]
+
+    @property
+    def threshold(self) -> float:
+        return float(self.spec["threshold"])
+
+    @property
+    def max_length(self) -> int:
+        return int(self.spec["max_length"])
+
+    @property
+    def scale(self) -> tuple[int, int]:
+        lo, hi = self.spec["scale"]
+        return int(lo), int(hi)
+
+    # --- scoring ---------------------------------------------------------------------------
+
+    def score(self, texts: list[str]) -> np.ndarray:
+        """Float scores on the bundle's scale, in input order. Empty or whitespace-only texts
+        score the bottom of the scale without running the model."""
+        texts = list(texts)
+        scores = np.full(len(texts), float(self.scale[0]), dtype=np.float32)
+        live = [i for i, t in enumerate(texts) if t and t.strip()]
+        if not live:
+            return scores
+        cut = None if self.chunking != "first" else self.max_length * CHARS_PER_TOKEN_CAP
+        encodings = self.tokenizer.encode_batch([texts[i][:cut] for i in live])
+        windows, owner = [], []
+        for pos, enc in enumerate(encodings):
+            parts = [enc] + (list(enc.overflowing) if self.chunking != "first" else [])
+            windows.extend(parts)
+            owner.extend([pos] * len(parts))
+        window_scores = self._run(windows)
+        per_doc = self._aggregate(window_scores, np.asarray(owner), len(live))
+        scores[live] = per_doc
+        return scores
+
+    def int_scores(self, texts: list[str]) -> np.ndarray:
+        lo, hi = self.scale
+        return np.clip(np.rint(self.score(texts)), lo, hi).astype(int)
+
+    def keep(self, texts: list[str]) -> np.ndarray:
+        return self.score(texts) >= self.threshold
+
+    def _aggregate(self, window_scores: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+        if self.chunking == "max":
+            out = np.full(n, -np.inf, dtype=np.float32)
+            np.maximum.at(out, owner, window_scores)
+            return out
+        sums = np.bincount(owner, weights=window_scores, minlength=n)
+        return (sums / np.bincount(owner, minlength=n)).astype(np.float32)
+
+    def _run(self, encodings) -> np.ndarray:
+        lengths = np.array([len(e.ids) for e in encodings])
+        order = np.argsort(lengths, kind="stable")
+        out = np.empty(len(encodings), dtype=np.float32)
+        for batch in self._batches(order, lengths):
+            out[batch] = self._run_batch([encodings[i] for i in batch])
+        return out
+
+    def _batches(self, order: np.ndarray, lengths: np.ndarray):
+        """Consecutive runs of the length-sorted order whose padded size fits the budget."""
+        start = 0
+        while start < len(order):
+            end = start + 1
+            while end < len(order) and lengths[order[end]] * (end + 1 - start) <= self.batch_tokens:
+                end += 1
+            yield order[start:end]
+            start = end
+
+    def _run_batch(self, encodings) -> np.ndarray:
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        types = np.zeros_like(ids)
+        for row, enc in enumerate(encodings):
+            n = len(enc.ids)
+            ids[row, :n] = enc.ids
+            mask[row, :n] = 1
+            types[row, :n] = enc.type_ids
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        feed = {k: v for k, v in feed.items() if k in self.spec["inputs"]}
+        return self.session.run(["score"], feed)[0].reshape(-1)

@@ -1,0 +1,145 @@
+import json
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from curate.classify import BundleError, QualityClassifier
+from curate.classify.export import ParityError, export_bundle
+from curate.classify.model import load_encoder, predict
+from curate.cli import cli
+from curate.documents import read_documents
+
+TEXTS = [
+    "Fotosyntese er prosessen der grønne planter lager sukker av karbondioksid og vann.",
+    "billig forsikring | beste pris | kjøp nå",
+    "Hei! Kommer du i morgen?",
+    "Plantane lagar sukker ved fotosyntese. " * 40,
+    "光合作用是植物利用光能的过程。",
+    "التمثيل الضوئي عملية حيوية 🌿🌞",
+]
+
+
+@pytest.fixture(scope="module")
+def bundle(trained, tmp_path_factory, repo_root):
+    model_dir, _ = trained
+    docs = [d.text for d in read_documents([repo_root / "data/demo"])][:60]
+    out = tmp_path_factory.mktemp("bundles") / "edu"
+    spec = export_bundle(model_dir, out, docs, min_agreement=0.0)
+    return out, spec, model_dir
+
+
+def test_bundle_has_fused_fp32_int8_tokenizer_and_spec(bundle):
+    out, spec, _ = bundle
+    for name in ("model.onnx", "model.int8.onnx", "tokenizer.json", "classifier.json", "README.md"):
+        assert (out / name).exists(), name
+    saved = json.loads((out / "classifier.json").read_text())
+    assert saved["format_version"] == 1 and saved["task"] == "educational_value"
+    assert saved["fused_ops"]["Attention"] == 6 and saved["fused_ops"]["EmbedLayerNormalization"]
+    assert set(saved["sha256"]) >= {"model.onnx", "model.int8.onnx", "tokenizer.json"}
+    assert saved["parity"]["fp32"]["max_abs_delta"] < 1e-3
+    assert saved["parity"]["fp32"]["keep_agreement"] == 1.0
+    assert saved["parity"]["int8"]["n"] == 60
+    assert "keep/drop agreement" in (out / "README.md").read_text()
+
+
+def test_onnx_scores_match_torch_in_input_order(bundle):
+    out, spec, model_dir = bundle
+    model, tok = load_encoder(str(model_dir / "model"))
+    reference = predict(model, tok, TEXTS, spec["max_length"])
+    clf = QualityClassifier.load(out, variant="fp32")
+    np.testing.assert_allclose(clf.score(TEXTS), reference, atol=1e-4)
+    one_by_one = np.array([clf.score([t])[0] for t in TEXTS])
+    np.testing.assert_allclose(one_by_one, reference, atol=1e-4)
+    tiny_batches = QualityClassifier.load(out, variant="fp32", batch_tokens=16)
+    np.testing.assert_allclose(tiny_batches.score(TEXTS), reference, atol=1e-4)
+    assert (clf.keep(TEXTS) == (reference >= spec["threshold"])).all()
+    assert set(clf.int_scores(TEXTS)) <= set(range(6))
+
+
+def test_empty_huge_and_foreign_texts(bundle):
+    clf = QualityClassifier.load(bundle[0])
+    scores = clf.score(["", "   \n\t", "ord " * 1_250_000, *TEXTS[4:]])
+    assert scores[0] == scores[1] == 0.0
+    assert np.isfinite(scores).all() and len(scores) == 5
+    assert clf.score([]).shape == (0,)
+
+
+def test_chunking_aggregates_windows_of_long_documents(bundle):
+    out = bundle[0]
+    long_text = TEXTS[1] + " " + TEXTS[0] * 30
+    first = QualityClassifier.load(out, variant="fp32").score([long_text])[0]
+    mean = QualityClassifier.load(out, variant="fp32", chunking="mean").score([long_text])[0]
+    top = QualityClassifier.load(out, variant="fp32", chunking="max").score([long_text])[0]
+    assert top >= mean and top >= first - 1e-5 and mean != pytest.approx(first, abs=1e-6)
+
+
+def test_classifier_pickles_without_its_session(bundle):
+    clf = QualityClassifier.load(bundle[0])
+    before = clf.score(TEXTS)
+    clone = pickle.loads(pickle.dumps(clf))
+    assert clone._session is None
+    np.testing.assert_allclose(clone.score(TEXTS), before)
+
+
+def test_tampered_missing_and_newer_bundles_are_refused(bundle, tmp_path):
+    import shutil
+
+    copy = tmp_path / "b"
+    shutil.copytree(bundle[0], copy)
+    with open(copy / "model.int8.onnx", "ab") as fh:
+        fh.write(b"\0")
+    with pytest.raises(BundleError, match="model.int8.onnx does not match its sha256"):
+        QualityClassifier.load(copy)
+    (copy / "model.int8.onnx").unlink()
+    with pytest.raises(BundleError, match="model.int8.onnx is missing"):
+        QualityClassifier.load(copy)
+    spec = json.loads((copy / "classifier.json").read_text())
+    (copy / "classifier.json").write_text(json.dumps({**spec, "format_version": 99}))
+    with pytest.raises(BundleError, match="bundle format 99 is newer"):
+        QualityClassifier.load(copy)
+    with pytest.raises(BundleError, match="no classifier.json"):
+        QualityClassifier.load(tmp_path)
+
+
+def test_export_refuses_a_bundle_below_the_agreement_bar(trained, tmp_path):
+    with pytest.raises(ParityError, match="no bundle written"):
+        export_bundle(trained[0], tmp_path / "never", TEXTS, min_agreement=1.01)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bundle_scores_in_a_process_where_torch_cannot_be_imported(bundle):
+    code = f"""
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('torch', 'transformers'):
+            raise ImportError('blocked: ' + name)
+sys.meta_path.insert(0, Block())
+from curate.classify import QualityClassifier
+clf = QualityClassifier.load({str(bundle[0])!r})
+print(clf.score({TEXTS!r}).round(4).tolist())
+assert 'torch' not in sys.modules and 'transformers' not in sys.modules
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)) == len(TEXTS)
+
+
+def test_score_cli_adds_metadata(bundle, tmp_path, repo_root):
+    out = tmp_path / "scored.jsonl"
+    result = CliRunner().invoke(
+        cli, ["score", "--model", str(bundle[0]), str(repo_root / "data/demo"), "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "3 bad rows set aside" in result.output
+    docs = list(read_documents([out]))
+    assert len(docs) == 627
+    assert all(
+        isinstance(d.metadata["educational_value"], float)
+        and d.metadata["educational_value_int"] in range(6)
+        for d in docs
+    )
