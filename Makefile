@@ -9,7 +9,7 @@ OUT ?= out
 FAKE_LLM := $(if $(GEMINI_API_KEY),,CURATE_FAKE_LLM=1)
 SAMPLE ?= 200
 
-.PHONY: setup demo test lint bench inspect annotate train clean
+.PHONY: setup demo test lint bench inspect annotate train export score clean
 
 setup: $(STAMP)
 
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]' torch==2.13.0
 	touch $(STAMP)
 
-demo: setup inspect annotate train
+demo: setup inspect annotate train export score
 
 inspect: setup
 	$(BIN)/curate inspect data/demo
@@ -39,8 +39,19 @@ train: setup
 	    $(foreach a,$(TRAIN_LABELS),--annotations $(a)) -o classifiers/$$task || exit 1; \
 	done
 
+# Bundles go beside the trained model: classifiers/<task>/bundle (git-ignored).
+export: setup
+	for task in educational_value linguistic_quality; do \
+	  $(BIN)/curate export classifiers/$$task -o classifiers/$$task/bundle || exit 1; \
+	done
+
+score: setup
+	$(BIN)/curate score data/demo --model classifiers/educational_value/bundle \
+	  --model classifiers/linguistic_quality/bundle -o $(OUT)/scored/demo.jsonl.gz
+
 bench: setup
 	$(BIN)/python benchmarks/annotate_throughput.py
+	$(BIN)/python benchmarks/score_throughput.py
 
 test: setup
 	$(BIN)/pytest -q

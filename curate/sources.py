@@ -121,10 +121,15 @@ def from_curate(row: dict, path: Path, line: int) -> Document:
     return Document(
         id=str(row.get("id") or fallback_id(path, line)),
         text=row["text"],
-        lang=normalize_lang(row.get("lang")),
-        source=row.get("source") if isinstance(row.get("source"), str) else None,
+        # datatrove's writers keep lang and source inside metadata
+        lang=normalize_lang(row.get("lang") or metadata.get("lang")),
+        source=_str_or_none(row.get("source") or metadata.get("source")),
         metadata={**metadata, **extra},
     )
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 ADAPTERS: dict[str, Callable[[dict, Path, int], Document]] = {

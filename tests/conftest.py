@@ -5,7 +5,9 @@ from pathlib import Path
 import pytest
 
 from curate.classify.config import load_classifier_config
+from curate.classify.export import export_bundle
 from curate.classify.train import train_classifier
+from curate.documents import read_documents
 
 TASK = "educational_value"
 
@@ -51,3 +53,12 @@ def trained(tmp_path_factory, small_labels, repo_root):
         tiny_config(repo_root), [small_labels], [repo_root / "data/demo"], out, progress=False
     )
     return out, metrics
+
+
+@pytest.fixture(scope="session")
+def bundle(trained, tmp_path_factory, repo_root):
+    model_dir, _ = trained
+    docs = [d.text for d in read_documents([repo_root / "data/demo"])][:60]
+    out = tmp_path_factory.mktemp("bundles") / "edu"
+    spec = export_bundle(model_dir, out, docs, min_agreement=0.0)
+    return out, spec, model_dir

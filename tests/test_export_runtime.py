@@ -23,15 +23,6 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def bundle(trained, tmp_path_factory, repo_root):
-    model_dir, _ = trained
-    docs = [d.text for d in read_documents([repo_root / "data/demo"])][:60]
-    out = tmp_path_factory.mktemp("bundles") / "edu"
-    spec = export_bundle(model_dir, out, docs, min_agreement=0.0)
-    return out, spec, model_dir
-
-
 def test_bundle_has_fused_fp32_int8_tokenizer_and_spec(bundle):
     out, spec, _ = bundle
     for name in ("model.onnx", "model.int8.onnx", "tokenizer.json", "classifier.json", "README.md"):

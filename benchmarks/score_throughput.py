@@ -1,0 +1,190 @@
+"""Scorer throughput on the same documents in one run: (a) the transformers text-classification
+pipeline, fp32, batch 32, truncation at the bundle's max length (how FineWeb-Edu applied its
+classifier), (b) torch fp32 with length-sorted batches, (c) onnxruntime fp32 fused, (d)
+onnxruntime int8 fused, each with the score difference to (a) and keep/drop agreement at the
+bundle's threshold, docs/s per thread count and peak memory (each variant in its own process).
+
+    python benchmarks/score_throughput.py --model classifiers/educational_value [--docs 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+VARIANTS = {
+    "a": "transformers pipeline fp32",
+    "b": "torch fp32, length-sorted",
+    "c": "onnxruntime fp32 fused",
+    "d": "onnxruntime int8 fused",
+}
+
+
+def load_texts(n: int) -> list[str]:
+    from curate.documents import read_documents
+
+    docs = [d.text for d in read_documents([ROOT / "data" / "demo"])]
+    return list(itertools.islice(itertools.cycle(docs), n))
+
+
+def run_variant(
+    variant: str, threads: int, model_dir: Path, bundle: Path, texts: list[str], max_length: int
+) -> np.ndarray:
+    if variant in ("a", "b"):
+        import torch
+
+        torch.set_num_threads(threads)
+        from curate.classify.model import load_encoder, predict
+
+        model, tok = load_encoder(str(model_dir / "model"))
+        if variant == "b":
+            return predict(model, tok, texts, max_length, batch_size=32)
+        from transformers import pipeline
+
+        pipe = pipeline(
+            "text-classification",
+            model=model,
+            tokenizer=tok,
+            device="cpu",
+            function_to_apply="none",
+        )
+        out = pipe(texts, batch_size=32, truncation=True, max_length=max_length)
+        return np.array([o["score"] for o in out], dtype=np.float32)
+    from curate.classify import QualityClassifier
+
+    clf = QualityClassifier.load(
+        bundle, variant="fp32" if variant == "c" else "int8", intra_op_num_threads=threads
+    )
+    return clf.score(texts)
+
+
+def peak_rss_mb() -> float:
+    """VmHWM, not ru_maxrss: ru_maxrss carries the parent's peak across fork + exec."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(args) -> None:
+    texts = load_texts(args.docs)
+    start = time.perf_counter()
+    scores = run_variant(
+        args.variant, args.threads, Path(args.model), Path(args.bundle), texts, args.max_length
+    )
+    seconds = time.perf_counter() - start
+    np.save(args.scores, scores)
+    peak_mb = peak_rss_mb()
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--model", default=str(ROOT / "classifiers" / "educational_value"))
+    ap.add_argument("--docs", type=int, default=2000)
+    ap.add_argument("--max-length", type=int, default=512)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "score.json"))
+    ap.add_argument("--variant", help=argparse.SUPPRESS)
+    ap.add_argument("--threads", type=int, default=2, help=argparse.SUPPRESS)
+    ap.add_argument("--bundle", help=argparse.SUPPRESS)
+    ap.add_argument("--scores", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.variant:
+        return child(args)
+    from curate.classify.export import export_bundle
+
+    tmp = Path(tempfile.mkdtemp())
+    bundle = tmp / "bundle"
+    spec = export_bundle(
+        args.model, bundle, load_texts(200), min_agreement=0.0, max_length=args.max_length
+    )
+    threshold = spec["threshold"]
+    runs = [("a", 2), ("b", 2), ("c", 2), ("d", 2), ("c", 1), ("d", 1)]
+    results, scores = [], {}
+    for variant, threads in runs:
+        path = tmp / f"{variant}{threads}.npy"
+        proc = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--variant",
+                variant,
+                "--threads",
+                str(threads),
+                "--model",
+                args.model,
+                "--bundle",
+                str(bundle),
+                "--scores",
+                str(path),
+                "--docs",
+                str(args.docs),
+                "--max-length",
+                str(args.max_length),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        timing = json.loads(proc.stdout.strip().splitlines()[-1])
+        scores[(variant, threads)] = np.load(path)
+        results.append(
+            {
+                "variant": variant,
+                "name": VARIANTS[variant],
+                "threads": threads,
+                "docs_per_s": args.docs / timing["seconds"],
+                "peak_mb": timing["peak_mb"],
+            }
+        )
+    base = scores[("a", 2)]
+    base_rate = results[0]["docs_per_s"]
+    for r in results:
+        s = scores[(r["variant"], r["threads"])]
+        r["speedup_vs_a"] = r["docs_per_s"] / base_rate
+        r["mean_abs_delta"] = float(np.abs(s - base).mean())
+        r["max_abs_delta"] = float(np.abs(s - base).max())
+        r["keep_agreement"] = float(((s >= threshold) == (base >= threshold)).mean())
+    print(
+        f"scorer throughput: {args.docs} demo documents, max length {args.max_length}, "
+        f"threshold {threshold:.3f}; {platform.machine()}, {os.cpu_count()} cores"
+    )
+    print(
+        "| variant | threads | docs/s | × (a) | mean abs Δ vs (a) | max abs Δ | keep agreement "
+        "| peak MB |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for r in results:
+        print(
+            f"| ({r['variant']}) {r['name']} | {r['threads']} | {r['docs_per_s']:.1f} | "
+            f"{r['speedup_vs_a']:.2f} | {r['mean_abs_delta']:.4f} | {r['max_abs_delta']:.4f} "
+            f"| {r['keep_agreement']:.2%} | {r['peak_mb']:.0f} |"
+        )
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(
+        json.dumps(
+            {
+                "docs": args.docs,
+                "max_length": args.max_length,
+                "fused_ops": spec["fused_ops"],
+                "rows": results,
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""datatrove pipeline steps. They follow datatrove's conventions: counters through
+`stat_update`, timing through `track_time`, and nothing unpicklable built in `__init__` (models
+and sessions load lazily in each worker)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
+
+from datatrove.data import Document as DTDocument
+from datatrove.data import DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+from datatrove.pipeline.filters.base_filter import BaseFilter
+from datatrove.pipeline.readers.base import BaseDiskReader
+from datatrove.pipeline.writers.disk_base import DiskWriter
+
+from curate.documents import (
+    DEFAULT_MAX_CHARS,
+    BadRow,
+    ReadReport,
+    iter_raw_rows,
+    validate_text,
+)
+from curate.sources import row_to_document
+
+
+class CurateReader(BaseDiskReader):
+    """Reads jsonl(.gz/.zst), parquet and txt in any source schema (NCC, HPLT, CulturaX, curate)
+    through curate's adapters. Bad rows are counted per reason in the step's stats and logged
+    with file and line; they never stop the task. Local files only (the adapters open paths)."""
+
+    name = "📖 curate reader"
+
+    def __init__(
+        self,
+        data_folder,
+        source: str = "auto",
+        max_chars: int = DEFAULT_MAX_CHARS,
+        glob_pattern: str | None = None,
+        limit: int = -1,
+    ):
+        super().__init__(
+            data_folder, limit=limit, glob_pattern=glob_pattern, recursive=True, add_file_path=False
+        )
+        self.source = source
+        self.max_chars = max_chars
+
+    def read_file(self, filepath: str) -> Iterator[DTDocument]:
+        path = Path(self.data_folder.resolve_paths(filepath))
+        report = ReadReport()
+        for line, row in iter_raw_rows(path, report):
+            problem = validate_text(row, self.max_chars)
+            if problem is None:
+                try:
+                    doc = row_to_document(row, self.source, path, line)
+                except ValueError as err:
+                    problem = str(err)
+            if problem is not None:
+                report.add_bad(BadRow(str(path), line, problem))
+                continue
+            metadata = {
+                **doc.metadata,
+                "lang": doc.lang,
+                "source": doc.source,
+                "file": str(filepath),
+                "line": line,
+            }
+            yield DTDocument(text=doc.text, id=doc.id, metadata=metadata)
+        for reason, count in report.bad_reasons.items():
+            self.stat_update(f"bad_rows: {reason}", value=count)
+        if report.bad_count:
+            self.stat_update("bad_rows", value=report.bad_count)
+
+
+class QualityScorer(PipelineStep):
+    """Adds metadata[<task>] and metadata[<task>_int] from one or more classifier bundles,
+    scoring `batch_size` documents at a time (length-sorted inside the classifier)."""
+
+    name = "🎯 quality scorer"
+    type = "🔢 - SCORER"
+
+    def __init__(
+        self,
+        bundles: list[str],
+        batch_size: int = 256,
+        variant: str = "int8",
+        threads: int | None = None,
+    ):
+        super().__init__()
+        self.bundles = [str(b) for b in bundles]
+        for bundle in self.bundles:  # fail before any task starts, not in every worker
+            if not (Path(bundle) / "classifier.json").exists():
+                raise FileNotFoundError(f"classifier bundle not found: {bundle}")
+        self.batch_size, self.variant, self.threads = batch_size, variant, threads
+        self._classifiers = None
+
+    @property
+    def classifiers(self):
+        if self._classifiers is None:
+            from curate.classify import QualityClassifier
+
+            self._classifiers = [
+                QualityClassifier.load(b, variant=self.variant, intra_op_num_threads=self.threads)
+                for b in self.bundles
+            ]
+        return self._classifiers
+
+    def __getstate__(self):
+        return {**self.__dict__, "_classifiers": None}
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1):
+        from curate.classify.scoring import add_scores
+
+        data = iter(data or [])
+        while batch := list(islice(data, self.batch_size)):
+            with self.track_time(unit="batch"):
+                add_scores(batch, self.classifiers)
+            for doc in batch:
+                self.stat_update("scored")
+                yield doc
+
+
+def bundle_threshold(bundle: str) -> tuple[str, float]:
+    spec = json.loads((Path(bundle) / "classifier.json").read_text())
+    return spec["task"], float(spec["threshold"])
+
+
+class ScoreFilter(BaseFilter):
+    """Keeps a document when every task's score reaches its threshold. Thresholds come from
+    the bundles (calibrated at training) unless given; dropped documents go to the exclusion
+    writer with `filter_reason` naming the task, score and threshold."""
+
+    name = "🎚 score filter"
+
+    def __init__(
+        self,
+        bundles: list[str] | None = None,
+        thresholds: dict[str, float] | None = None,
+        exclusion_writer: DiskWriter | None = None,
+    ):
+        super().__init__(exclusion_writer)
+        self.thresholds = dict(bundle_threshold(b) for b in bundles or [])
+        self.thresholds.update(thresholds or {})
+        if not self.thresholds:
+            raise ValueError("ScoreFilter needs bundles or thresholds")
+
+    def filter(self, doc: DTDocument) -> bool | tuple[bool, str]:
+        for task, threshold in self.thresholds.items():
+            score = doc.metadata.get(task)
+            if score is None:
+                return False, f"{task} missing (run QualityScorer first)"
+            if score < threshold:
+                return False, f"{task} < {threshold:.2f}"  # stable: datatrove counts reasons
+        return True
