@@ -157,21 +157,7 @@ def _print_inspect_summary(s: dict, show_bad: int) -> None:
     required=True,
     help="Directory for <task>.jsonl and <task>.failures.jsonl.",
 )
-def annotate(
-    inputs,
-    task,
-    config_path,
-    backend,
-    model,
-    base_url,
-    instruction_language,
-    sample,
-    seed,
-    concurrency,
-    rpm,
-    fake_llm,
-    out_dir,
-) -> None:
+def annotate(**options) -> None:
     """Score documents in INPUTS with an LLM on educational value and/or linguistic quality.
 
     Resumable: annotations already in OUTPUT (same text, task, prompt, model and generation
@@ -181,22 +167,7 @@ def annotate(
     """
     from curate.annotate.cli_support import run_annotate
 
-    run_annotate(
-        inputs,
-        task,
-        config_path,
-        backend,
-        model,
-        base_url,
-        instruction_language,
-        sample,
-        seed,
-        concurrency,
-        rpm,
-        fake_llm,
-        out_dir,
-        console,
-    )
+    run_annotate(console=console, **options)
 
 
 @cli.command()

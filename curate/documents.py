@@ -8,6 +8,7 @@ bad row and never drops one silently. With ``strict=True`` the first bad row rai
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import logging
@@ -96,6 +97,11 @@ def list_input_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
         else:
             raise FileNotFoundError(f"input not found: {p}")
     return files
+
+
+def text_sha256(text: str) -> str:
+    """The fingerprint annotations use to tie a label to the exact text it judged."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def has_supported_suffix(path: Path) -> bool:

@@ -24,6 +24,7 @@ FAKE_MODEL = "fake-llm-heuristic"
 
 
 def run_annotate(
+    *,
     inputs,
     task,
     config_path,

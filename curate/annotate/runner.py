@@ -4,7 +4,6 @@ backoff, parse, store. Every document ends as exactly one annotation or one fail
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import random
 import time
@@ -27,7 +26,7 @@ from curate.annotate.config import AnnotateConfig, cache_key
 from curate.annotate.parse import parse_answer
 from curate.annotate.prompts import Prompt, load_prompt
 from curate.annotate.store import AnnotationStore
-from curate.documents import Document
+from curate.documents import Document, text_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -81,10 +80,6 @@ class RateLimiter:
             self._next = start + self.interval
         if start > now:
             await asyncio.sleep(start - now)
-
-
-def text_sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class Annotator:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from sklearn.model_selection import train_test_split
 
-from curate.documents import list_input_files, read_documents
+from curate.documents import list_input_files, read_documents, text_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def load_examples(
             report.skip(f"score {score!r} outside the scale {scale}", where)
             continue
         sha = row.get("text_sha256")
-        if sha and sha != _sha256(doc.text):
+        if sha and sha != text_sha256(doc.text):
             report.skip("the document's text changed since it was annotated", where)
             continue
         examples.append(Example(doc.id, doc.text, score, doc.lang, doc.source))
@@ -102,12 +102,6 @@ def load_examples(
         report.skip("document not found in the corpus", wanted[doc_id][1])
     report.used = len(examples)
     return examples, report
-
-
-def _sha256(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def split_examples(

@@ -9,7 +9,6 @@ under the bar is not written.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 
 from curate.classify.model import load_encoder, predict
+from curate.classify.runtime import sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -39,14 +39,6 @@ TOKENIZER_FILES = (
 
 class ParityError(RuntimeError):
     """The exported model disagrees with the original more than allowed."""
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def export_onnx(model, path: Path, opset: int = 17) -> None:

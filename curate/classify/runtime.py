@@ -27,7 +27,7 @@ class BundleError(ValueError):
     """The bundle is missing, tampered with, or from a newer curate."""
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -91,7 +91,7 @@ class QualityClassifier:
             file = self.path / name
             if not file.exists():
                 raise BundleError(f"{self.path}: {name} is missing")
-            if _sha256(file) != expected:
+            if sha256_file(file) != expected:
                 raise BundleError(
                     f"{self.path}: {name} does not match its sha256 in "
                     "classifier.json (modified or corrupt)"
