@@ -59,7 +59,12 @@ def run_annotate(
         )
     with fake_server_if(fake_llm, console) as fake_url:
         if fake_url:
-            overrides.update(base_url=fake_url, model=FAKE_MODEL, api_key_env=FAKE_KEY_ENV)
+            overrides.update(
+                base_url=fake_url,
+                model=FAKE_MODEL,
+                api_key_env=FAKE_KEY_ENV,
+                price_per_million_tokens={"input": 0.0, "output": 0.0},
+            )
         try:
             config = load_config(config_path, **overrides)
         except ValueError as err:
