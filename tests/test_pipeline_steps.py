@@ -55,3 +55,26 @@ def test_steps_pickle_without_sessions_and_fail_early_on_missing_bundles(bundle,
         QualityScorer([str(tmp_path / "nope")])
     with pytest.raises(ValueError, match="needs bundles or thresholds"):
         ScoreFilter()
+
+
+def test_language_filter_keeps_norwegian_and_tags_everything(tmp_path, repo_root):
+    from curate.pipeline.langid import NordicLanguageFilter
+
+    pipeline = [
+        CurateReader(str(repo_root / "data" / "demo")),
+        NordicLanguageFilter(["nb", "nn"], exclusion_writer=JsonlWriter(str(tmp_path / "other"))),
+        JsonlWriter(str(tmp_path / "norwegian")),
+    ]
+    LocalPipelineExecutor(pipeline, tasks=2, workers=1, logging_dir=str(tmp_path / "logs")).run()
+    kept = list(read_documents([tmp_path / "norwegian"]))
+    other = list(read_documents([tmp_path / "other"]))
+    assert len(kept) + len(other) == 627
+    assert {d.metadata["lang_id"] for d in kept} == {"nb", "nn"}
+    assert all(d.metadata["filter_reason"].startswith("language") for d in other)
+    swedish = [d for d in kept + other if d.lang == "sv" and d.source == "hplt"]
+    assert swedish and sum(d.metadata["lang_id"] == "sv" for d in swedish) / len(swedish) > 0.8
+    lid = NordicLanguageFilter()
+    nynorsk = "Skogen bind store mengder karbon. Når eit tre veks, tek det opp karbondioksid."
+    bokmal = "Skogen binder store mengder karbon. Når et tre vokser, tar det opp karbondioksid."
+    assert lid.identify(nynorsk)[0] == "nn" and lid.identify(bokmal)[0] == "nb"
+    assert pickle.loads(pickle.dumps(lid))._identifier is None

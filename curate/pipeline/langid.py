@@ -1,0 +1,62 @@
+"""Offline language identification that tells Bokmål from Nynorsk, with its model inside a PyPI
+package (py3langid), as a datatrove filter.
+
+Measured on the demo corpus's prose (453 documents with known language, /tmp script in the
+issue #6 note): py3langid 95.4% correct at ~4,900 docs/s, lingua-language-detector 94.5% at
+~255 docs/s (lingua was better on Nynorsk, 83/83 vs 75/83, worse on Bokmål, 238/252 vs 246/252).
+py3langid labels most Bokmål `no`; it is reported as `nb`.
+"""
+
+from __future__ import annotations
+
+from datatrove.data import Document as DTDocument
+from datatrove.pipeline.filters.base_filter import BaseFilter
+from datatrove.pipeline.writers.disk_base import DiskWriter
+
+DEFAULT_CANDIDATES = ("nn", "no", "sv", "da", "fi", "en", "de", "is")
+
+
+class NordicLanguageFilter(BaseFilter):
+    """Writes metadata["lang_id"] and ["lang_id_score"] and keeps documents whose identified
+    language is in `languages` with probability >= `min_score`. `languages=None` keeps all
+    (tagging only)."""
+
+    name = "🌍 nordic language id"
+
+    def __init__(self, languages: list[str] | None = ("nb", "nn"), min_score: float = 0.5,
+                 candidates: tuple[str, ...] = DEFAULT_CANDIDATES,
+                 exclusion_writer: DiskWriter | None = None):
+        super().__init__(exclusion_writer)
+        self.languages = set(languages) if languages else None
+        self.min_score = min_score
+        self.candidates = list(candidates)
+        self._identifier = None
+
+    @property
+    def identifier(self):
+        if self._identifier is None:
+            from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+            ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+            ident.set_languages(self.candidates)
+            self._identifier = ident
+        return self._identifier
+
+    def __getstate__(self):
+        return {**self.__dict__, "_identifier": None}
+
+    def identify(self, text: str) -> tuple[str, float]:
+        lang, prob = self.identifier.classify(text)
+        return ("nb" if lang == "no" else lang), float(prob)
+
+    def filter(self, doc: DTDocument) -> bool | tuple[bool, str]:
+        lang, prob = self.identify(doc.text)
+        doc.metadata["lang_id"], doc.metadata["lang_id_score"] = lang, round(prob, 4)
+        self.stat_update(f"lang_{lang}")
+        if self.languages is None:
+            return True
+        if lang not in self.languages:
+            return False, f"language {lang}"
+        if prob < self.min_score:
+            return False, "language score below minimum"
+        return True
