@@ -23,9 +23,13 @@ class NordicLanguageFilter(BaseFilter):
 
     name = "🌍 nordic language id"
 
-    def __init__(self, languages: list[str] | None = ("nb", "nn"), min_score: float = 0.5,
-                 candidates: tuple[str, ...] = DEFAULT_CANDIDATES,
-                 exclusion_writer: DiskWriter | None = None):
+    def __init__(
+        self,
+        languages: list[str] | None = ("nb", "nn"),
+        min_score: float = 0.5,
+        candidates: tuple[str, ...] = DEFAULT_CANDIDATES,
+        exclusion_writer: DiskWriter | None = None,
+    ):
         super().__init__(exclusion_writer)
         self.languages = set(languages) if languages else None
         self.min_score = min_score
