@@ -9,7 +9,7 @@ OUT ?= out
 FAKE_LLM := $(if $(GEMINI_API_KEY),,CURATE_FAKE_LLM=1)
 SAMPLE ?= 200
 
-.PHONY: setup demo test lint bench inspect annotate train export score clean
+.PHONY: setup demo test lint bench inspect annotate train export score filter clean
 
 setup: $(STAMP)
 
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]' torch==2.13.0
 	touch $(STAMP)
 
-demo: setup inspect annotate train export score
+demo: setup inspect annotate train export score filter
 
 inspect: setup
 	$(BIN)/curate inspect data/demo
@@ -48,6 +48,9 @@ export: setup
 score: setup
 	$(BIN)/curate score data/demo --model classifiers/educational_value/bundle \
 	  --model classifiers/linguistic_quality/bundle -o $(OUT)/scored/demo.jsonl.gz
+
+filter: setup
+	$(BIN)/curate filter pipelines/demo.yaml
 
 bench: setup
 	$(BIN)/python benchmarks/annotate_throughput.py

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -403,6 +404,32 @@ def score(inputs, models, output, variant, threads, batch_tokens, chunking) -> N
         f"scored {summary.documents:,} documents in {summary.seconds:.1f}s "
         f"({summary.docs_per_s:,.0f} docs/s); {kept}; {summary.bad_rows} bad rows set "
         f"aside; written to {output}"
+    )
+
+
+@cli.command("filter")
+@click.argument("spec_path", metavar="SPEC", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a spec value by dotted key, e.g. --set executor.workers=1.",
+)
+def filter_cmd(spec_path, overrides) -> None:
+    """Run the datatrove pipeline described by SPEC (pipelines/*.yaml): read, identify
+    language, score, threshold, write kept and excluded documents. A rerun skips finished
+    tasks (datatrove's completions)."""
+    from curate.pipeline.build import SpecError, load_spec, run_spec
+
+    try:
+        spec = load_spec(spec_path, list(overrides))
+        logs = run_spec(spec)
+    except SpecError as err:
+        raise click.ClickException(str(err)) from err
+    out = Path(spec["output"]["path"])
+    console.print(
+        f"kept: {out / 'kept'}; excluded per step: {out / 'excluded'}; stats: {logs / 'stats.json'}"
     )
 
 

@@ -1,0 +1,73 @@
+import subprocess
+import sys
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from curate.cli import cli
+from curate.documents import read_documents
+
+
+def write_spec(tmp_path, bundle_dir, repo_root, steps=None, **extra):
+    spec = {
+        "name": "t",
+        "input": {"path": str(repo_root / "data" / "demo")},
+        "steps": steps
+        if steps is not None
+        else [
+            {"language": {"languages": ["nb", "nn"]}},
+            {"quality_scorer": {"bundles": [str(bundle_dir)]}},
+            {"score_filter": {"bundles": [str(bundle_dir)]}},
+        ],
+        "output": {"path": str(tmp_path / "out")},
+        "executor": {"type": "local", "tasks": 2, "workers": 2},
+        **extra,
+    }
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_filter_runs_with_two_workers_and_accounts_for_every_document(bundle, tmp_path, repo_root):
+    spec = write_spec(tmp_path, bundle[0], repo_root)
+    cmd = [sys.executable, "-m", "curate.cli", "filter", str(spec)]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    out = tmp_path / "out"
+    kept = list(read_documents([out / "kept"]))
+    lang = list(read_documents([out / "excluded" / "01_language"]))
+    score = list(read_documents([out / "excluded" / "03_score_filter"]))
+    assert len(kept) + len(lang) + len(score) == 627
+    assert kept and lang and score
+    assert {d.metadata["lang_id"] for d in kept} <= {"nb", "nn"}
+    # rerun: datatrove's completions make it skip both tasks, output unchanged
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "have already been completed" in again.stderr
+    assert len(list(read_documents([out / "kept"]))) == len(kept)
+
+
+@pytest.mark.parametrize(
+    "steps,message",
+    [
+        ([{"langauge": {}}], "unknown step 'langauge'; allowed: ['language'"),
+        ([{"language": {"min_scor": 0.4}}], "unknown parameters ['min_scor']; allowed:"),
+        ([{"quality_scorer": {"bundles": ["/no/such/bundle"]}}], "bundle not found: /no/such"),
+        (["language"], "write each step as `- name: {params}`"),
+    ],
+)
+def test_spec_errors_name_the_problem_before_any_task_runs(
+    tmp_path, repo_root, bundle, steps, message
+):
+    spec = write_spec(tmp_path, bundle[0], repo_root, steps=steps)
+    result = CliRunner().invoke(cli, ["filter", str(spec)])
+    assert result.exit_code != 0 and message in result.output, result.output
+    assert not (tmp_path / "out" / "logs").exists()
+
+
+def test_overrides_and_unknown_executor(tmp_path, repo_root, bundle):
+    spec = write_spec(tmp_path, bundle[0], repo_root)
+    result = CliRunner().invoke(cli, ["filter", str(spec), "--set", "executor.type=slurm"])
+    assert result.exit_code != 0 and "executor 'slurm' is not built yet" in result.output
+    result = CliRunner().invoke(cli, ["filter", str(spec), "--set", "executr=1"])
+    assert "unknown keys ['executr']" in result.output
