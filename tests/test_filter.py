@@ -71,3 +71,25 @@ def test_overrides_and_unknown_executor(tmp_path, repo_root, bundle):
     assert result.exit_code != 0 and "executor 'slurm' is not built yet" in result.output
     result = CliRunner().invoke(cli, ["filter", str(spec), "--set", "executr=1"])
     assert "unknown keys ['executr']" in result.output
+
+
+def test_nordic_gopher_keeps_norwegian_prose_that_english_defaults_drop():
+    from datatrove.data import Document
+    from datatrove.pipeline.filters import GopherQualityFilter
+
+    from curate.pipeline.heuristics import NordicGopherQuality
+
+    text = (
+        "Fjordene på Vestlandet ble formet av isbreer gjennom flere istider. Breene fulgte "
+        "gamle elvedaler og gravde dem dypere og bredere, slik at dalene fikk den typiske "
+        "formen. Da isen smeltet for rundt ti tusen år siden, steg havet inn i de nedgravde "
+        "dalene. Sognefjorden er over to hundre kilometer lang og mer enn tusen meter dyp "
+        "på det dypeste, og ved munningen ligger det ofte en terskel av løsmasser."
+    )
+    spam = " | ".join(["billig forsikring oslo", "beste pris 2024", "kjøp nå"] * 10)
+    nordic, english = NordicGopherQuality(), GopherQualityFilter(language="nob")
+    assert nordic.filter(Document(text=text, id="a")) is True
+    assert english.filter(Document(text=text, id="a")) == (False, "gopher_enough_stop_words")
+    assert nordic.filter(Document(text=spam, id="b")) is not True
+    with pytest.raises(ValueError, match="no stop words for \\['xx'\\]"):
+        NordicGopherQuality(languages=["xx"])

@@ -19,11 +19,13 @@ from typing import Any
 import yaml
 from datatrove.pipeline.writers import JsonlWriter
 
+from curate.pipeline.heuristics import NordicGopherQuality
 from curate.pipeline.langid import NordicLanguageFilter
 from curate.pipeline.steps import CurateReader, QualityScorer, ScoreFilter
 
 STEPS = {
     "language": NordicLanguageFilter,
+    "gopher_quality": NordicGopherQuality,
     "quality_scorer": QualityScorer,
     "score_filter": ScoreFilter,
 }
