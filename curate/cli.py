@@ -428,9 +428,23 @@ def filter_cmd(spec_path, overrides) -> None:
     except SpecError as err:
         raise click.ClickException(str(err)) from err
     out = Path(spec["output"]["path"])
+    from curate.report.filter_report import write_report
+
+    report = write_report(out)
     console.print(
-        f"kept: {out / 'kept'}; excluded per step: {out / 'excluded'}; stats: {logs / 'stats.json'}"
+        f"kept: {out / 'kept'}; excluded per step: {out / 'excluded'}; "
+        f"stats: {logs / 'stats.json'}; report: {report}"
     )
+
+
+@cli.command()
+@click.argument("out_dir", metavar="OUTPUT", type=click.Path(exists=True, file_okay=False))
+def report(out_dir) -> None:
+    """Write OUTPUT/report.html for a `curate filter` output folder: kept and dropped per step,
+    retention per source and language, score histograms with thresholds, text samples."""
+    from curate.report.filter_report import write_report
+
+    console.print(f"report: {write_report(out_dir)}")
 
 
 def main() -> None:

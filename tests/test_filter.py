@@ -41,6 +41,10 @@ def test_filter_runs_with_two_workers_and_accounts_for_every_document(bundle, tm
     assert len(kept) + len(lang) + len(score) == 627
     assert kept and lang and score
     assert {d.metadata["lang_id"] for d in kept} <= {"nb", "nn"}
+    report = (out / "report.html").read_text()
+    # inlined PNGs: steps, source, language, and one histogram per scored task (one here)
+    assert report.count("<img src='data:image/png;base64,") == 4
+    assert "Retention per language" in report and "educational_value &lt; " in report
     # rerun: datatrove's completions make it skip both tasks, output unchanged
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "have already been completed" in again.stderr
@@ -50,7 +54,7 @@ def test_filter_runs_with_two_workers_and_accounts_for_every_document(bundle, tm
 @pytest.mark.parametrize(
     "steps,message",
     [
-        ([{"langauge": {}}], "unknown step 'langauge'; allowed: ['language'"),
+        ([{"langauge": {}}], "unknown step 'langauge'; allowed: ['gopher_quality', 'language'"),
         ([{"language": {"min_scor": 0.4}}], "unknown parameters ['min_scor']; allowed:"),
         ([{"quality_scorer": {"bundles": ["/no/such/bundle"]}}], "bundle not found: /no/such"),
         (["language"], "write each step as `- name: {params}`"),

@@ -1,0 +1,1 @@
+"""Run reports: plots and a self-contained HTML page for a filtering run."""

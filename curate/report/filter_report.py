@@ -1,0 +1,130 @@
+"""`curate report OUTPUT`: an HTML page (PNG plots inlined, opens offline) for a filtering run
+written by `curate filter`: documents kept and dropped per step, retention per source and per
+language, classifier score histograms with thresholds, and samples of kept and dropped text."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from curate.documents import read_documents  # noqa: E402
+
+TASKS = ("educational_value", "linguistic_quality")
+THRESHOLD_RE = re.compile(r"^(\w+) < ([\d.]+)$")
+
+
+def collect(out_dir: Path) -> dict:
+    """Where every document ended: 'kept' or the exclusion folder of the step that dropped it."""
+    groups = {"kept": out_dir / "kept"}
+    groups.update({p.name: p for p in sorted((out_dir / "excluded").glob("*")) if p.is_dir()})
+    data = {
+        "where": Counter(),
+        "by_source": defaultdict(Counter),
+        "by_lang": defaultdict(Counter),
+        "scores": defaultdict(list),
+        "thresholds": {},
+        "samples": defaultdict(list),
+    }
+    for name, folder in groups.items():
+        for doc in read_documents([folder]):
+            md = doc.metadata
+            data["where"][name] += 1
+            data["by_source"][doc.source or "unknown"][name == "kept"] += 1
+            data["by_lang"][md.get("lang_id") or doc.lang or "unknown"][name == "kept"] += 1
+            for task in TASKS:
+                if task in md:
+                    data["scores"][task].append(md[task])
+            reason = md.get("filter_reason", "kept")
+            match = THRESHOLD_RE.match(reason)
+            if match:
+                data["thresholds"][match.group(1)] = float(match.group(2))
+            if len(data["samples"][(name, reason)]) < 3:
+                data["samples"][(name, reason)].append(doc.text[:400])
+    return data
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def plots(data: dict) -> list[tuple[str, str]]:
+    out = []
+    fig, ax = plt.subplots(figsize=(7, 3))
+    names = list(data["where"])
+    ax.barh(
+        names,
+        [data["where"][n] for n in names],
+        color=["tab:green"] + ["tab:red"] * (len(names) - 1),
+    )
+    ax.set_xlabel("documents")
+    ax.set_title("where documents ended")
+    out.append(("Kept and dropped per step", _png(fig)))
+    for title, key in (
+        ("Retention per source", "by_source"),
+        ("Retention per language", "by_lang"),
+    ):
+        groups = sorted(data[key], key=lambda g: -sum(data[key][g].values()))
+        fig, ax = plt.subplots(figsize=(7, 3))
+        kept = [data[key][g][True] for g in groups]
+        dropped = [data[key][g][False] for g in groups]
+        ax.bar(groups, kept, label="kept", color="tab:green")
+        ax.bar(groups, dropped, bottom=kept, label="dropped", color="tab:red")
+        for i, (k, d) in enumerate(zip(kept, dropped, strict=True)):
+            ax.text(i, k + d, f"{k / (k + d):.0%}", ha="center", va="bottom", fontsize=8)
+        ax.legend()
+        ax.set_title(title)
+        out.append((title, _png(fig)))
+    for task, values in data["scores"].items():
+        fig, ax = plt.subplots(figsize=(7, 3))
+        ax.hist(values, bins=30, color="tab:blue")
+        if task in data["thresholds"]:
+            ax.axvline(
+                data["thresholds"][task],
+                color="black",
+                linestyle="--",
+                label=f"threshold {data['thresholds'][task]:.2f}",
+            )
+            ax.legend()
+        ax.set_xlabel(f"{task} score (documents that reached the scorer)")
+        out.append((f"{task} scores", _png(fig)))
+    return out
+
+
+def write_report(out_dir: str | Path) -> Path:
+    out_dir = Path(out_dir)
+    data = collect(out_dir)
+    total = sum(data["where"].values())
+    parts = [
+        f"<h1>Filtering report: {html.escape(str(out_dir))}</h1>",
+        f"<p>{total:,} documents; kept {data['where']['kept']:,} "
+        f"({data['where']['kept'] / max(total, 1):.1%}).</p>",
+    ]
+    for title, png in plots(data):
+        parts.append(f"<h2>{html.escape(title)}</h2><img src='data:image/png;base64,{png}'>")
+    parts.append("<h2>Samples</h2>")
+    for (where, reason), texts in sorted(data["samples"].items()):
+        parts.append(f"<h3>{html.escape(where)}: {html.escape(reason)}</h3>")
+        parts += [f"<pre>{html.escape(t)}</pre>" for t in texts]
+    page = (
+        "<!doctype html><meta charset='utf-8'><title>curate report</title><style>"
+        "body{font-family:sans-serif;max-width:960px;margin:auto}pre{white-space:pre-wrap;"
+        "background:#f4f4f4;padding:6px}</style>" + "\n".join(parts)
+    )
+    path = out_dir / "report.html"
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(path)
+    return path
