@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 import yaml
@@ -97,3 +98,25 @@ def test_nordic_gopher_keeps_norwegian_prose_that_english_defaults_drop():
     assert nordic.filter(Document(text=spam, id="b")) is not True
     with pytest.raises(ValueError, match="no stop words for \\['xx'\\]"):
         NordicGopherQuality(languages=["xx"])
+
+
+def test_minhash_dedup_removes_duplicates_in_four_chained_stages(tmp_path, repo_root, bundle):
+    import json
+
+    steps = [{"language": {"languages": ["nb", "nn"]}}, {"minhash_dedup": {"language": "nb"}}]
+    spec = write_spec(tmp_path, bundle[0], repo_root, steps=steps)
+    result = CliRunner().invoke(cli, ["filter", str(spec), "--set", "executor.workers=1"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "out"
+    kept = list(read_documents([out / "kept"]))
+    lang = list(read_documents([out / "excluded" / "01_language"]))
+    dups = list(read_documents([out / "excluded" / "02_minhash_dedup"]))
+    assert len(kept) + len(lang) + len(dups) == 627
+    manifest = [
+        json.loads(line)
+        for line in (repo_root / "data" / "demo_manifest.jsonl").read_text().splitlines()
+    ]
+    texts = Counter(d.text for d in kept)
+    assert max(texts.values()) == 1  # no exact duplicate survives
+    recipes = Counter(next(m["recipe"] for m in manifest if m["id"] == d.id) for d in dups)
+    assert len(dups) >= 20 and recipes["exact_duplicate"] + recipes["clean"] > 0

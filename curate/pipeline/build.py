@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from datatrove.pipeline.writers import JsonlWriter
 
-from curate.pipeline.heuristics import NordicGopherQuality
+from curate.pipeline.heuristics import ISO3, NordicGopherQuality
 from curate.pipeline.langid import NordicLanguageFilter
 from curate.pipeline.steps import CurateReader, QualityScorer, ScoreFilter
 
@@ -61,14 +61,20 @@ def set_dotted(spec: dict, dotted: str, value: Any) -> None:
     node[last] = value
 
 
-def build_step(index: int, entry: Any, output: Path):
+def split_entry(index: int, entry: Any) -> tuple[str, dict]:
     if not isinstance(entry, dict) or len(entry) != 1:
         raise SpecError(f"step {index}: write each step as `- name: {{params}}`, got {entry!r}")
     ((name, params),) = entry.items()
-    if name not in STEPS:
-        raise SpecError(f"step {index}: unknown step {name!r}; allowed: {sorted(STEPS)}")
+    if name not in STEPS and name != "minhash_dedup":
+        allowed = sorted([*STEPS, "minhash_dedup"])
+        raise SpecError(f"step {index}: unknown step {name!r}; allowed: {allowed}")
+    return name, dict(params or {})
+
+
+def build_step(index: int, entry: Any, output: Path | None):
+    """One configured step; `output=None` builds it without an exclusion writer."""
+    name, params = split_entry(index, entry)
     cls = STEPS[name]
-    params = dict(params or {})
     allowed = set(inspect.signature(cls.__init__).parameters) - {"self", "exclusion_writer"}
     unknown = set(params) - allowed
     if unknown:
@@ -76,7 +82,7 @@ def build_step(index: int, entry: Any, output: Path):
             f"step {index} ({name}): unknown parameters {sorted(unknown)}; "
             f"allowed: {sorted(allowed)}"
         )
-    if "exclusion_writer" in inspect.signature(cls.__init__).parameters:
+    if output is not None and "exclusion_writer" in inspect.signature(cls.__init__).parameters:
         params["exclusion_writer"] = JsonlWriter(str(output / "excluded" / f"{index:02d}_{name}"))
     try:
         return cls(**params)
@@ -84,19 +90,77 @@ def build_step(index: int, entry: Any, output: Path):
         raise SpecError(f"step {index} ({name}): {err}") from err
 
 
-def build_pipeline(spec: dict[str, Any]) -> list:
-    output = Path(spec["output"]["path"])
+def reader(spec: dict[str, Any]) -> CurateReader:
     source = spec["input"]
-    pipeline = [
-        CurateReader(
-            str(source["path"]),
-            source=source.get("source", "auto"),
-            glob_pattern=source.get("glob"),
+    return CurateReader(
+        str(source["path"]), source=source.get("source", "auto"), glob_pattern=source.get("glob")
+    )
+
+
+def minhash_config(index: int, params: dict[str, Any]):
+    from datatrove.pipeline.dedup.minhash import MinhashConfig
+
+    language = params.pop("language", "nb")
+    allowed = {"n_grams", "num_buckets", "hashes_per_bucket", "seed"}
+    if set(params) - allowed:
+        raise SpecError(
+            f"step {index} (minhash_dedup): unknown parameters "
+            f"{sorted(set(params) - allowed)}; allowed: {sorted(allowed | {'language'})}"
         )
+    return MinhashConfig(**params), ISO3.get(language, language)
+
+
+def build_stages(spec: dict[str, Any]) -> list[tuple[list, dict[str, int]]]:
+    """The pipeline as datatrove stages: one stage without dedup; with `minhash_dedup`, four
+    (signatures, buckets, clusters, filter) as in datatrove's MinHash example. Steps before the
+    dedup run in stage 1 and again in stage 4 (deterministically, so document indices match);
+    only stage 4 writes their exclusions."""
+    output = Path(spec["output"]["path"])
+    entries = list(enumerate(spec["steps"], start=1))
+    names = [split_entry(i, e)[0] for i, e in entries]
+    if names.count("minhash_dedup") > 1:
+        raise SpecError("only one minhash_dedup step per spec")
+    if "minhash_dedup" not in names:
+        steps = [build_step(i, e, output) for i, e in entries]
+        return [([reader(spec), *steps, JsonlWriter(str(output / "kept"))], {})]
+    from datatrove.pipeline.dedup.minhash import (
+        MinhashDedupBuckets,
+        MinhashDedupCluster,
+        MinhashDedupFilter,
+        MinhashDedupSignature,
+    )
+
+    cut = names.index("minhash_dedup")
+    dedup_index = entries[cut][0]
+    config, language = minhash_config(dedup_index, split_entry(*entries[cut])[1])
+    work = output / "minhash"
+    before = entries[:cut]
+    after = entries[cut + 1 :]
+    stage1 = [
+        reader(spec),
+        *(build_step(i, e, None) for i, e in before),
+        MinhashDedupSignature(str(work / "signatures"), config=config, language=language),
     ]
-    pipeline += [build_step(i, entry, output) for i, entry in enumerate(spec["steps"], start=1)]
-    pipeline.append(JsonlWriter(str(output / "kept")))
-    return pipeline
+    stage2 = [MinhashDedupBuckets(str(work / "signatures"), str(work / "buckets"), config=config)]
+    stage3 = [MinhashDedupCluster(str(work / "buckets"), str(work / "remove_ids"), config=config)]
+    dedup_writer = JsonlWriter(str(output / "excluded" / f"{dedup_index:02d}_minhash_dedup"))
+    stage4 = [
+        reader(spec),
+        *(build_step(i, e, output) for i, e in before),
+        MinhashDedupFilter(str(work / "remove_ids"), exclusion_writer=dedup_writer),
+        *(build_step(i, e, output) for i, e in after),
+        JsonlWriter(str(output / "kept")),
+    ]
+    return [
+        (stage1, {}),
+        (stage2, {"tasks": config.num_buckets}),
+        (stage3, {"tasks": 1}),
+        (stage4, {}),
+    ]
+
+
+def build_pipeline(spec: dict[str, Any]) -> list:
+    return build_stages(spec)[-1][0]
 
 
 def run_spec(spec: dict[str, Any]) -> Path:
@@ -104,14 +168,21 @@ def run_spec(spec: dict[str, Any]) -> Path:
     kind = executor.pop("type", "local")
     if kind not in EXECUTORS:
         raise SpecError(f"executor {kind!r} is not built yet; available: {EXECUTORS}")
-    pipeline = build_pipeline(spec)
-    from datatrove.executor import LocalPipelineExecutor
-
-    logs = Path(spec["output"]["path"]) / "logs"
     allowed = {"tasks", "workers"}
     if set(executor) - allowed:
         raise SpecError(
             f"executor: unknown keys {sorted(set(executor) - allowed)}; allowed: {sorted(allowed)}"
         )
-    LocalPipelineExecutor(pipeline, logging_dir=str(logs), **executor).run()
-    return logs
+    stages = build_stages(spec)
+    from datatrove.executor import LocalPipelineExecutor
+
+    logs = Path(spec["output"]["path"]) / "logs"
+    previous = None
+    for n, (pipeline, fixed) in enumerate(stages, start=1):
+        settings = {**executor, **fixed}
+        name = "" if len(stages) == 1 else f"stage{n}"
+        previous = LocalPipelineExecutor(
+            pipeline, logging_dir=str(logs / name), depends=previous, **settings
+        )
+    previous.run()  # runs the chain: each stage waits for the one it depends on
+    return logs if len(stages) == 1 else logs / f"stage{len(stages)}"
