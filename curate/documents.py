@@ -222,6 +222,31 @@ def validate_text(row: Any, max_chars: int) -> str | None:
     return None
 
 
+def read_file_documents(
+    path: Path,
+    source: str = "auto",
+    report: ReadReport | None = None,
+    strict: bool = False,
+    max_chars: int = DEFAULT_MAX_CHARS,
+) -> Iterator[tuple[int, Document]]:
+    """(line, Document) for every usable row of one file; every other row goes to `report`."""
+    from curate.sources import row_to_document
+
+    report = report if report is not None else ReadReport()
+    for line_no, row in iter_raw_rows(path, report, strict):
+        problem = validate_text(row, max_chars)
+        if problem is None:
+            try:
+                doc = row_to_document(row, source, path, line_no)
+            except ValueError as err:
+                problem = str(err)
+        if problem is not None:
+            _bad(report, strict, path, line_no, problem)
+            continue
+        report.documents += 1
+        yield line_no, doc
+
+
 def read_documents(
     paths: Iterable[str | os.PathLike],
     source: str = "auto",
@@ -230,21 +255,9 @@ def read_documents(
     max_chars: int = DEFAULT_MAX_CHARS,
 ) -> Iterator[Document]:
     """Stream Documents from files or directories, mapping each source schema onto Document."""
-    from curate.sources import row_to_document
-
     report = report if report is not None else ReadReport()
     for path in list_input_files(paths):
-        for line_no, row in iter_raw_rows(path, report, strict):
-            problem = validate_text(row, max_chars)
-            if problem is None:
-                try:
-                    doc = row_to_document(row, source, path, line_no)
-                except ValueError as err:
-                    problem = str(err)
-            if problem is not None:
-                _bad(report, strict, path, line_no, problem)
-                continue
-            report.documents += 1
+        for _, doc in read_file_documents(path, source, report, strict, max_chars):
             yield doc
 
 

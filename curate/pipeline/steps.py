@@ -16,14 +16,7 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.readers.base import BaseDiskReader
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
-from curate.documents import (
-    DEFAULT_MAX_CHARS,
-    BadRow,
-    ReadReport,
-    iter_raw_rows,
-    validate_text,
-)
-from curate.sources import row_to_document
+from curate.documents import DEFAULT_MAX_CHARS, ReadReport, read_file_documents
 
 
 class CurateReader(BaseDiskReader):
@@ -50,16 +43,7 @@ class CurateReader(BaseDiskReader):
     def read_file(self, filepath: str) -> Iterator[DTDocument]:
         path = Path(self.data_folder.resolve_paths(filepath))
         report = ReadReport()
-        for line, row in iter_raw_rows(path, report):
-            problem = validate_text(row, self.max_chars)
-            if problem is None:
-                try:
-                    doc = row_to_document(row, self.source, path, line)
-                except ValueError as err:
-                    problem = str(err)
-            if problem is not None:
-                report.add_bad(BadRow(str(path), line, problem))
-                continue
+        for line, doc in read_file_documents(path, self.source, report, max_chars=self.max_chars):
             metadata = {
                 **doc.metadata,
                 "lang": doc.lang,
