@@ -65,6 +65,15 @@ class AnnotationSummary:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
+@dataclass
+class Group:
+    """Documents that share one text, so one cache key and one request."""
+
+    key: str
+    text_sha256: str
+    docs: list[Document]
+
+
 class RateLimiter:
     """Spaces request starts at least 60/rpm seconds apart (a smooth requests-per-minute cap)."""
 
@@ -98,9 +107,9 @@ class Annotator:
         self.slots = asyncio.Semaphore(config.concurrency)  # requests in flight
         self.rng = random.Random()
 
-    def key(self, doc: Document) -> str:
+    def key(self, sha: str) -> str:
         return cache_key(
-            text_sha256(doc.text),
+            sha,
             self.prompt.task,
             self.prompt.sha256,
             self.config.model,
@@ -115,16 +124,16 @@ class Annotator:
             finally:
                 queue.task_done()
 
-    async def annotate_group(self, group: list[Document]) -> None:
+    async def annotate_group(self, group: Group) -> None:
         """One request for documents that share a text (duplicates are paid for once)."""
-        doc = group[0]
+        doc = group.docs[0]
         text = doc.text[: self.config.max_document_chars]
         prompt = self.prompt.render(text, doc.lang)
         try:
             answer, attempts = await self.request_with_retries(prompt)
         except (RetryableError, RequestFailed) as err:
-            for d in group:
-                self.fail(d, str(err), attempts=getattr(err, "attempts", 1))
+            for d in group.docs:
+                self.fail(d, group, str(err), attempts=getattr(err, "attempts", 1))
             return
         self.account(answer)
         reason = self.answer_problem(answer)
@@ -132,14 +141,15 @@ class Annotator:
             parsed = parse_answer(answer.text, self.prompt.scale)
             reason = parsed.error
         if reason is not None:
-            for d in group:
-                self.fail(d, reason, attempts=attempts, answer=answer)
+            for d in group.docs:
+                self.fail(d, group, reason, attempts=attempts, answer=answer)
             return
         self.summary.parsed_by[parsed.method] += 1
-        for d in group:
+        for d in group.docs:
             self.store.add(
                 self.record(
                     d,
+                    group,
                     parsed.score,
                     parsed.rationale,
                     parsed.method,
@@ -202,6 +212,7 @@ class Annotator:
     def record(
         self,
         doc: Document,
+        group: Group,
         score: int,
         rationale: str,
         method: str,
@@ -210,7 +221,7 @@ class Annotator:
     ) -> dict:
         return {
             "id": doc.id,
-            "text_sha256": text_sha256(doc.text),
+            "text_sha256": group.text_sha256,
             "task": self.prompt.task,
             "score": score,
             "rationale": rationale,
@@ -231,22 +242,24 @@ class Annotator:
             "document_truncated": truncated,
             "lang": doc.lang,
             "source": doc.source,
-            "cache_key": self.key(doc),
+            "cache_key": group.key,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
         }
 
-    def fail(self, doc: Document, reason: str, attempts: int, answer: Answer | None = None) -> None:
+    def fail(
+        self, doc: Document, group: Group, reason: str, attempts: int, answer: Answer | None = None
+    ) -> None:
         self.store.add_failure(
             {
                 "id": doc.id,
-                "text_sha256": text_sha256(doc.text),
+                "text_sha256": group.text_sha256,
                 "task": self.prompt.task,
                 "reason": reason,
                 "attempts": attempts,
                 "finish_reason": answer.finish_reason if answer else None,
                 "answer_text": (answer.text or "")[:500] if answer else None,
                 "model": self.config.model,
-                "cache_key": self.key(doc),
+                "cache_key": group.key,
                 "created": datetime.now(UTC).isoformat(timespec="seconds"),
             }
         )
@@ -264,19 +277,21 @@ class Annotator:
 
 def plan(
     docs: list[Document], annotator: Annotator, store: AnnotationStore, summary: AnnotationSummary
-) -> list[list[Document]]:
-    """Group documents by cache key; finished keys are not requested again. A document whose
-    text was annotated under another id gets a copy of that annotation, for free."""
-    groups: dict[str, list[Document]] = {}
+) -> list[Group]:
+    """Group documents by cache key (each text hashed once); finished keys are not requested
+    again. A document whose text was annotated under another id gets a copy, for free."""
+    groups: dict[str, Group] = {}
     for doc in docs:
-        groups.setdefault(annotator.key(doc), []).append(doc)
+        sha = text_sha256(doc.text)
+        key = annotator.key(sha)
+        groups.setdefault(key, Group(key, sha, [])).docs.append(doc)
     todo = []
     for key, group in groups.items():
         if key not in store.first:
             todo.append(group)
             continue
-        summary.cached += len(group)
-        for doc in group:
+        summary.cached += len(group.docs)
+        for doc in group.docs:
             if (key, doc.id) not in store.ids:
                 first = store.first[key]
                 store.add(
@@ -291,7 +306,7 @@ def plan(
     return todo
 
 
-async def _run(groups: list[list[Document]], annotator: Annotator, concurrency: int) -> None:
+async def _run(groups: list[Group], annotator: Annotator, concurrency: int) -> None:
     queue: asyncio.Queue = asyncio.Queue()
     for group in groups:
         queue.put_nowait(group)

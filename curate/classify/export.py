@@ -168,12 +168,11 @@ def export_bundle(
                 shutil.copy(src / extra, tmp / extra)
         spec = classifier_spec(info, model, max_length, fused, tmp)
         spec["int8_fp32_nodes"] = len(fp32_nodes)
-        (tmp / "classifier.json").write_text(json.dumps(spec, indent=2))
         reference = predict(model, tokenizer, texts, max_length)
         spec["parity"] = {
             variant: parity(
                 reference,
-                QualityClassifier.load(tmp, variant=variant, verify=False).score(texts),
+                QualityClassifier(tmp, spec, variant=variant).score(texts),
                 threshold,
             )
             for variant in ("fp32", "int8")
