@@ -10,6 +10,7 @@ FAKE_LLM := $(if $(GEMINI_API_KEY),,CURATE_FAKE_LLM=1)
 SAMPLE ?= 200
 
 .PHONY: setup demo test lint bench inspect annotate train export score filter clean
+.SECONDARY: $(MODELS) $(BUNDLES)
 
 setup: $(STAMP)
 
@@ -33,26 +34,36 @@ annotate: setup
 # labels would teach them the heuristic. With a real key, the LLM's annotations join in.
 TRAIN_LABELS := annotations/seed $(if $(GEMINI_API_KEY),$(OUT)/annotations,)
 
+TASKS := educational_value linguistic_quality
+MODELS := $(TASKS:%=classifiers/%/metrics.json)
+BUNDLES := $(TASKS:%=classifiers/%/bundle/classifier.json)
+
+# `make train` and `make export` always rebuild; score, filter and bench build what is missing
+# (or out of date) through the file targets below.
 train: setup
-	for task in educational_value linguistic_quality; do \
-	  $(BIN)/curate train --config classifiers/$$task.demo.yaml \
-	    $(foreach a,$(TRAIN_LABELS),--annotations $(a)) -o classifiers/$$task || exit 1; \
-	done
+	rm -f $(MODELS)
+	$(MAKE) $(MODELS)
 
 # Bundles go beside the trained model: classifiers/<task>/bundle (git-ignored).
 export: setup
-	for task in educational_value linguistic_quality; do \
-	  $(BIN)/curate export classifiers/$$task -o classifiers/$$task/bundle || exit 1; \
-	done
+	rm -f $(BUNDLES)
+	$(MAKE) $(BUNDLES)
 
-score: setup
-	$(BIN)/curate score data/demo --model classifiers/educational_value/bundle \
-	  --model classifiers/linguistic_quality/bundle -o $(OUT)/scored/demo.jsonl.gz
+classifiers/%/metrics.json: | setup
+	$(BIN)/curate train --config classifiers/$*.demo.yaml \
+	  $(foreach a,$(TRAIN_LABELS),--annotations $(a)) -o classifiers/$*
 
-filter: setup
+classifiers/%/bundle/classifier.json: classifiers/%/metrics.json
+	$(BIN)/curate export classifiers/$* -o classifiers/$*/bundle
+
+score: setup $(BUNDLES)
+	$(BIN)/curate score data/demo $(TASKS:%=--model classifiers/%/bundle) \
+	  -o $(OUT)/scored/demo.jsonl.gz
+
+filter: setup $(BUNDLES)
 	$(BIN)/curate filter pipelines/demo.yaml
 
-bench: setup
+bench: setup $(MODELS)
 	$(BIN)/python benchmarks/annotate_throughput.py
 	$(BIN)/python benchmarks/score_throughput.py
 
