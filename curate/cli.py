@@ -410,24 +410,46 @@ def score(inputs, models, output, variant, threads, batch_tokens, chunking) -> N
 @cli.command("filter")
 @click.argument("spec_path", metavar="SPEC", type=click.Path(exists=True, dir_okay=False))
 @click.option(
+    "--executor",
+    type=click.Choice(["local", "slurm", "ray"]),
+    default=None,
+    help="Where to run; overrides the spec's executor.type. Each uses the spec's section of "
+    "the same name (local: tasks, workers; slurm: partition, time, cpus_per_task, ...; ray: "
+    "tasks, cpus_per_task, address).",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Slurm only: write the sbatch scripts and a submit.sh under OUTPUT/logs/slurm_dry_run "
+    "instead of calling sbatch.",
+)
+@click.option(
     "--set",
     "overrides",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Override a spec value by dotted key, e.g. --set executor.workers=1.",
+    help="Override a spec value by dotted key, e.g. --set executor.local.workers=1.",
 )
-def filter_cmd(spec_path, overrides) -> None:
+def filter_cmd(spec_path, executor, dry_run, overrides) -> None:
     """Run the datatrove pipeline described by SPEC (pipelines/*.yaml): read, identify
-    language, score, threshold, write kept and excluded documents. A rerun skips finished
-    tasks (datatrove's completions)."""
-    from curate.pipeline.build import SpecError, load_spec, run_spec
+    language, apply heuristics, deduplicate, score, threshold, write kept and excluded documents
+    and an HTML report. A rerun skips finished tasks (datatrove's completions) and the merged
+    stats cover every task ever run."""
+    from curate.pipeline import SpecError
+    from curate.pipeline.build import load_spec, run_spec
 
     try:
         spec = load_spec(spec_path, list(overrides))
-        logs = run_spec(spec)
+        logs = run_spec(spec, executor=executor, dry_run=dry_run)
     except SpecError as err:
         raise click.ClickException(str(err)) from err
     out = Path(spec["output"]["path"])
+    if dry_run:
+        console.print(f"sbatch scripts written; submit them with: bash {logs}")
+        return
+    if (executor or spec.get("executor", {}).get("type")) == "slurm":
+        console.print(f"submitted; logs and stats will be under {out / 'logs'}")
+        return
     from curate.report.filter_report import write_report
 
     report = write_report(out)

@@ -22,7 +22,7 @@ def write_spec(tmp_path, bundle_dir, repo_root, steps=None, **extra):
             {"score_filter": {"bundles": [str(bundle_dir)]}},
         ],
         "output": {"path": str(tmp_path / "out")},
-        "executor": {"type": "local", "tasks": 2, "workers": 2},
+        "executor": {"type": "local", "local": {"tasks": 2, "workers": 2}},
         **extra,
     }
     path = tmp_path / "spec.yaml"
@@ -43,8 +43,8 @@ def test_filter_runs_with_two_workers_and_accounts_for_every_document(bundle, tm
     assert kept and lang and score
     assert {d.metadata["lang_id"] for d in kept} <= {"nb", "nn"}
     report = (out / "report.html").read_text()
-    # inlined PNGs: steps, source, language, and one histogram per scored task (one here)
-    assert report.count("<img src='data:image/png;base64,") == 4
+    # inlined PNGs: steps, source (docs, words), language, one histogram per task (one here)
+    assert report.count("<img src='data:image/png;base64,") == 5
     assert "Retention per language" in report and "educational_value &lt; " in report
     # rerun: datatrove's completions make it skip both tasks, output unchanged
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
@@ -55,7 +55,10 @@ def test_filter_runs_with_two_workers_and_accounts_for_every_document(bundle, tm
 @pytest.mark.parametrize(
     "steps,message",
     [
-        ([{"langauge": {}}], "unknown step 'langauge'; allowed: ['gopher_quality', 'language'"),
+        (
+            [{"langauge": {}}],
+            "unknown step 'langauge'; allowed: ['c4_quality', 'exact_dedup', 'fineweb_quality'",
+        ),
         ([{"language": {"min_scor": 0.4}}], "unknown parameters ['min_scor']; allowed:"),
         ([{"quality_scorer": {"bundles": ["/no/such/bundle"]}}], "bundle not found: /no/such"),
         (["language"], "write each step as `- name: {params}`"),
@@ -70,12 +73,21 @@ def test_spec_errors_name_the_problem_before_any_task_runs(
     assert not (tmp_path / "out" / "logs").exists()
 
 
-def test_overrides_and_unknown_executor(tmp_path, repo_root, bundle):
+def test_overrides_and_executor_errors(tmp_path, repo_root, bundle):
     spec = write_spec(tmp_path, bundle[0], repo_root)
-    result = CliRunner().invoke(cli, ["filter", str(spec), "--set", "executor.type=slurm"])
-    assert result.exit_code != 0 and "executor 'slurm' is not built yet" in result.output
-    result = CliRunner().invoke(cli, ["filter", str(spec), "--set", "executr=1"])
+    runner = CliRunner()
+    result = runner.invoke(cli, ["filter", str(spec), "--set", "executor.type=k8s"])
+    assert "executor 'k8s' is unknown; available: ['local', 'slurm', 'ray']" in result.output
+    result = runner.invoke(cli, ["filter", str(spec), "--set", "executr=1"])
     assert "unknown keys ['executr']" in result.output
+    result = runner.invoke(cli, ["filter", str(spec), "--set", "executor.local.wrokers=1"])
+    assert "executor.local: unknown keys ['wrokers']; allowed:" in result.output
+    assert "'workers'" in result.output
+    result = runner.invoke(cli, ["filter", str(spec), "--executor", "slurm", "--dry-run"])
+    assert "executor.slurm needs `partition` and `time`" in result.output
+    result = runner.invoke(cli, ["filter", str(spec), "--dry-run"])
+    assert "--dry-run is for --executor slurm" in result.output
+    assert not (tmp_path / "out" / "logs").exists()
 
 
 def test_nordic_gopher_keeps_norwegian_prose_that_english_defaults_drop():
@@ -105,7 +117,7 @@ def test_minhash_dedup_removes_duplicates_in_four_chained_stages(tmp_path, repo_
 
     steps = [{"language": {"languages": ["nb", "nn"]}}, {"minhash_dedup": {"language": "nb"}}]
     spec = write_spec(tmp_path, bundle[0], repo_root, steps=steps)
-    result = CliRunner().invoke(cli, ["filter", str(spec), "--set", "executor.workers=1"])
+    result = CliRunner().invoke(cli, ["filter", str(spec), "--set", "executor.local.workers=1"])
     assert result.exit_code == 0, result.output
     out = tmp_path / "out"
     kept = list(read_documents([out / "kept"]))

@@ -1,3 +1,7 @@
-"""datatrove steps for curate: a reader for every source schema, classifier scoring and score
-thresholds. (The spec builder, language ID, heuristics, dedup and the run report are issue #6's
-remaining work.)"""
+"""Filtering pipelines on datatrove: a reader for every source schema (steps), offline Nordic
+language ID (langid), Nordic heuristics (heuristics), dedup stages (dedup), classifier scoring
+and thresholds (steps), the spec builder (build) and the executors (executors)."""
+
+
+class SpecError(ValueError):
+    """A pipeline spec that cannot run; the message names the key and the allowed values."""

@@ -1,24 +1,28 @@
-"""Turn a pipeline spec (pipelines/*.yaml) into a datatrove pipeline and run it.
+"""Turn a pipeline spec (pipelines/*.yaml) into datatrove stages and run them.
 
 A spec names the input, the steps in order (each `- step_name: {params}`), the output and the
-executor. Unknown steps and unknown parameters are errors that name the allowed values, raised
-before any task starts. Every filter gets an exclusion writer of its own, so every dropped
-document can be audited: `<output>/excluded/<NN>_<step>/`; kept documents go to
-`<output>/kept/`, logs and stats to `<output>/logs/`.
-
-Built so far: the local executor. Slurm and Ray sections are issue #6's remaining work.
-"""
+executor (see curate.pipeline.executors). Unknown steps, parameters and executor keys are errors
+that name the allowed values, raised before any task starts. Every filter gets an exclusion
+writer of its own, so every dropped document can be audited: `<output>/excluded/<NN>_<step>/`;
+kept documents go to `<output>/kept/`, logs and stats to `<output>/logs/`."""
 
 from __future__ import annotations
 
-import copy
 import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
-from datatrove.pipeline.writers import JsonlWriter
+from datatrove.pipeline.filters import (
+    C4QualityFilter,
+    FineWebQualityFilter,
+    GopherRepetitionFilter,
+)
+from datatrove.pipeline.writers import JsonlWriter, ParquetWriter
 
+from curate.pipeline import SpecError
+from curate.pipeline.dedup import DEDUPS, Stage
 from curate.pipeline.heuristics import ISO3, NordicGopherQuality
 from curate.pipeline.langid import NordicLanguageFilter
 from curate.pipeline.steps import CurateReader, QualityScorer, ScoreFilter
@@ -26,15 +30,15 @@ from curate.pipeline.steps import CurateReader, QualityScorer, ScoreFilter
 STEPS = {
     "language": NordicLanguageFilter,
     "gopher_quality": NordicGopherQuality,
+    "gopher_repetition": GopherRepetitionFilter,
+    "c4_quality": C4QualityFilter,
+    "fineweb_quality": FineWebQualityFilter,
     "quality_scorer": QualityScorer,
     "score_filter": ScoreFilter,
 }
-EXECUTORS = ("local",)
+WRITERS = {"jsonl.gz": JsonlWriter, "parquet": ParquetWriter}
 SPEC_KEYS = {"name", "input", "steps", "output", "executor"}
-
-
-class SpecError(ValueError):
-    pass
+DEFAULT_LANGUAGE = "nb"  # datatrove's filters default to English word tokenization
 
 
 def load_spec(path: str | Path, overrides: list[str] = ()) -> dict[str, Any]:
@@ -50,6 +54,9 @@ def load_spec(path: str | Path, overrides: list[str] = ()) -> dict[str, Any]:
     for key in ("input", "steps", "output"):
         if key not in spec:
             raise SpecError(f"{path}: missing `{key}`")
+    output_format = spec["output"].get("format", "jsonl.gz")
+    if output_format not in WRITERS:
+        raise SpecError(f"output.format {output_format!r}; allowed: {sorted(WRITERS)}")
     return spec
 
 
@@ -65,25 +72,30 @@ def split_entry(index: int, entry: Any) -> tuple[str, dict]:
     if not isinstance(entry, dict) or len(entry) != 1:
         raise SpecError(f"step {index}: write each step as `- name: {{params}}`, got {entry!r}")
     ((name, params),) = entry.items()
-    if name not in STEPS and name != "minhash_dedup":
-        allowed = sorted([*STEPS, "minhash_dedup"])
-        raise SpecError(f"step {index}: unknown step {name!r}; allowed: {allowed}")
+    if name not in STEPS and name not in DEDUPS:
+        raise SpecError(
+            f"step {index}: unknown step {name!r}; allowed: {sorted([*STEPS, *DEDUPS])}"
+        )
     return name, dict(params or {})
 
 
-def build_step(index: int, entry: Any, output: Path | None):
-    """One configured step; `output=None` builds it without an exclusion writer."""
-    name, params = split_entry(index, entry)
+def build_step(index: int, name: str, params: dict, excluded: Path | None):
+    """One configured step; `excluded=None` builds it without an exclusion writer."""
     cls = STEPS[name]
-    allowed = set(inspect.signature(cls.__init__).parameters) - {"self", "exclusion_writer"}
+    signature = set(inspect.signature(cls.__init__).parameters)
+    allowed = signature - {"self", "exclusion_writer"}
     unknown = set(params) - allowed
     if unknown:
         raise SpecError(
             f"step {index} ({name}): unknown parameters {sorted(unknown)}; "
             f"allowed: {sorted(allowed)}"
         )
-    if output is not None and "exclusion_writer" in inspect.signature(cls.__init__).parameters:
-        params["exclusion_writer"] = JsonlWriter(str(output / "excluded" / f"{index:02d}_{name}"))
+    params = dict(params)
+    if "language" in signature:
+        language = params.get("language", DEFAULT_LANGUAGE)
+        params["language"] = ISO3.get(language, language)
+    if excluded is not None and "exclusion_writer" in signature:
+        params["exclusion_writer"] = JsonlWriter(str(excluded / f"{index:02d}_{name}"))
     try:
         return cls(**params)
     except (TypeError, ValueError, FileNotFoundError) as err:
@@ -97,92 +109,66 @@ def reader(spec: dict[str, Any]) -> CurateReader:
     )
 
 
-def minhash_config(index: int, params: dict[str, Any]):
-    from datatrove.pipeline.dedup.minhash import MinhashConfig
-
-    language = params.pop("language", "nb")
-    allowed = {"n_grams", "num_buckets", "hashes_per_bucket", "seed"}
-    if set(params) - allowed:
-        raise SpecError(
-            f"step {index} (minhash_dedup): unknown parameters "
-            f"{sorted(set(params) - allowed)}; allowed: {sorted(allowed | {'language'})}"
-        )
-    return MinhashConfig(**params), ISO3.get(language, language)
+def writer(spec: dict[str, Any]):
+    output = spec["output"]
+    return WRITERS[output.get("format", "jsonl.gz")](str(Path(output["path"]) / "kept"))
 
 
-def build_stages(spec: dict[str, Any]) -> list[tuple[list, dict[str, int]]]:
-    """The pipeline as datatrove stages: one stage without dedup; with `minhash_dedup`, four
-    (signatures, buckets, clusters, filter) as in datatrove's MinHash example. Steps before the
-    dedup run in stage 1 and again in stage 4 (deterministically, so document indices match);
-    only stage 4 writes their exclusions."""
+def build_stages(spec: dict[str, Any]) -> list[Stage]:
+    """The pipeline as datatrove stages. Without dedup it is one stage. Each dedup step adds its
+    signature stage (reader + the steps before it) and its middle stages; the last stage runs
+    every step, drops duplicates and writes. Only the last stage writes exclusions."""
     output = Path(spec["output"]["path"])
-    entries = list(enumerate(spec["steps"], start=1))
-    names = [split_entry(i, e)[0] for i, e in entries]
-    if names.count("minhash_dedup") > 1:
-        raise SpecError("only one minhash_dedup step per spec")
-    if "minhash_dedup" not in names:
-        steps = [build_step(i, e, output) for i, e in entries]
-        return [([reader(spec), *steps, JsonlWriter(str(output / "kept"))], {})]
-    from datatrove.pipeline.dedup.minhash import (
-        MinhashDedupBuckets,
-        MinhashDedupCluster,
-        MinhashDedupFilter,
-        MinhashDedupSignature,
-    )
-
-    cut = names.index("minhash_dedup")
-    dedup_index = entries[cut][0]
-    config, language = minhash_config(dedup_index, split_entry(*entries[cut])[1])
-    work = output / "minhash"
-    before = entries[:cut]
-    after = entries[cut + 1 :]
-    stage1 = [
-        reader(spec),
-        *(build_step(i, e, None) for i, e in before),
-        MinhashDedupSignature(str(work / "signatures"), config=config, language=language),
-    ]
-    stage2 = [MinhashDedupBuckets(str(work / "signatures"), str(work / "buckets"), config=config)]
-    stage3 = [MinhashDedupCluster(str(work / "buckets"), str(work / "remove_ids"), config=config)]
-    dedup_writer = JsonlWriter(str(output / "excluded" / f"{dedup_index:02d}_minhash_dedup"))
-    stage4 = [
-        reader(spec),
-        *(build_step(i, e, output) for i, e in before),
-        MinhashDedupFilter(str(work / "remove_ids"), exclusion_writer=dedup_writer),
-        *(build_step(i, e, output) for i, e in after),
-        JsonlWriter(str(output / "kept")),
-    ]
-    return [
-        (stage1, {}),
-        (stage2, {"tasks": config.num_buckets}),
-        (stage3, {"tasks": 1}),
-        (stage4, {}),
-    ]
+    entries = [(i, *split_entry(i, e)) for i, e in enumerate(spec["steps"], start=1)]
+    factories: list[Callable[[Path | None], Any]] = []  # each builds a fresh step per stage
+    stages: list[Stage] = []
+    for index, name, params in entries:
+        if name in DEDUPS:
+            dedup = DEDUPS[name](name, index, params, output / "dedup" / f"{index:02d}_{name}")
+            stages.append(([reader(spec), *(f(None) for f in factories), dedup.signature()], {}))
+            stages.extend(dedup.middle())
+            factories.append(
+                lambda excluded, d=dedup, i=index, n=name: d.filter(
+                    None if excluded is None else JsonlWriter(str(excluded / f"{i:02d}_{n}"))
+                )
+            )
+        else:
+            build_step(index, name, params, None)  # validate now, before any stage runs
+            factories.append(
+                lambda excluded, i=index, n=name, p=params: build_step(i, n, p, excluded)
+            )
+    final = [reader(spec), *(f(output / "excluded") for f in factories), writer(spec)]
+    return [*stages, (final, {})]
 
 
 def build_pipeline(spec: dict[str, Any]) -> list:
     return build_stages(spec)[-1][0]
 
 
-def run_spec(spec: dict[str, Any]) -> Path:
-    executor = copy.deepcopy(spec.get("executor") or {"type": "local"})
-    kind = executor.pop("type", "local")
-    if kind not in EXECUTORS:
-        raise SpecError(f"executor {kind!r} is not built yet; available: {EXECUTORS}")
-    allowed = {"tasks", "workers"}
-    if set(executor) - allowed:
-        raise SpecError(
-            f"executor: unknown keys {sorted(set(executor) - allowed)}; allowed: {sorted(allowed)}"
-        )
-    stages = build_stages(spec)
-    from datatrove.executor import LocalPipelineExecutor
+def run_spec(spec: dict[str, Any], executor: str | None = None, dry_run: bool = False) -> Path:
+    """Runs (or, for Slurm, submits) every stage; returns the last stage's logging folder.
+    Local and Ray runs end with merged stats over every task ever run, per stage."""
+    from curate.pipeline import executors
 
+    kind, settings = executors.executor_settings(spec, executor)
+    if dry_run and kind != "slurm":
+        raise SpecError("--dry-run is for --executor slurm (it writes the sbatch scripts)")
+    stages = build_stages(spec)
     logs = Path(spec["output"]["path"]) / "logs"
-    previous = None
-    for n, (pipeline, fixed) in enumerate(stages, start=1):
-        settings = {**executor, **fixed}
-        name = "" if len(stages) == 1 else f"stage{n}"
-        previous = LocalPipelineExecutor(
-            pipeline, logging_dir=str(logs / name), depends=previous, **settings
-        )
-    previous.run()  # runs the chain: each stage waits for the one it depends on
-    return logs if len(stages) == 1 else logs / f"stage{len(stages)}"
+    last = executors.chain(kind, settings, stages, logs, spec.get("name", "curate"))
+    if kind == "slurm":
+        scripts: list = []
+        if dry_run:
+            with executors.capture_sbatch(scripts):
+                last.run()
+            return executors.write_dry_run(scripts, logs / "slurm_dry_run")
+        last.run()
+        return logs
+    if kind == "ray":
+        with executors.ray_session(settings):
+            last.run()
+    else:
+        last.run()  # runs the chain: each stage waits for the one it depends on
+    for n in range(1, len(stages) + 1):
+        executors.merge_stats(executors.stage_logs(logs, n, len(stages)))
+    return executors.stage_logs(logs, len(stages), len(stages))

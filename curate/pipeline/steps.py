@@ -15,6 +15,7 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.readers.base import BaseDiskReader
 from datatrove.pipeline.writers.disk_base import DiskWriter
+from datatrove.utils.logging import logger
 
 from curate.documents import DEFAULT_MAX_CHARS, ReadReport, read_file_documents
 
@@ -56,6 +57,8 @@ class CurateReader(BaseDiskReader):
             self.stat_update(f"bad_rows: {reason}", value=count)
         if report.bad_count:
             self.stat_update("bad_rows", value=report.bad_count)
+            for bad in report.bad_examples:  # into the task's log, with file and line
+                logger.warning(f"bad input set aside: {bad}")
 
 
 class QualityScorer(PipelineStep):

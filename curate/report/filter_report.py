@@ -28,9 +28,11 @@ def collect(out_dir: Path) -> dict:
     groups.update({p.name: p for p in sorted((out_dir / "excluded").glob("*")) if p.is_dir()})
     data = {
         "where": Counter(),
+        "words_where": Counter(),
         "by_source": defaultdict(Counter),
+        "words_by_source": defaultdict(Counter),
         "by_lang": defaultdict(Counter),
-        "scores": defaultdict(list),
+        "scores": defaultdict(lambda: defaultdict(list)),
         "thresholds": {},
         "samples": defaultdict(list),
     }
@@ -38,11 +40,14 @@ def collect(out_dir: Path) -> dict:
         for doc in read_documents([folder]):
             md = doc.metadata
             data["where"][name] += 1
-            data["by_source"][doc.source or "unknown"][name == "kept"] += 1
-            data["by_lang"][md.get("lang_id") or doc.lang or "unknown"][name == "kept"] += 1
+            data["words_where"][name] += len(doc.text.split())
+            source, lang = doc.source or "unknown", md.get("lang_id") or doc.lang or "unknown"
+            data["by_source"][source][name == "kept"] += 1
+            data["words_by_source"][source][name == "kept"] += len(doc.text.split())
+            data["by_lang"][lang][name == "kept"] += 1
             for task in TASKS:
                 if task in md:
-                    data["scores"][task].append(md[task])
+                    data["scores"][task][lang].append(md[task])
             reason = md.get("filter_reason", "kept")
             match = THRESHOLD_RE.match(reason)
             if match:
@@ -62,18 +67,17 @@ def _png(fig) -> str:
 
 def plots(data: dict) -> list[tuple[str, str]]:
     out = []
-    fig, ax = plt.subplots(figsize=(7, 3))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3), sharey=True)
     names = list(data["where"])
-    ax.barh(
-        names,
-        [data["where"][n] for n in names],
-        color=["tab:green"] + ["tab:red"] * (len(names) - 1),
-    )
-    ax.set_xlabel("documents")
-    ax.set_title("where documents ended")
+    colors = ["tab:green"] + ["tab:red"] * (len(names) - 1)
+    for ax, key, unit in ((axes[0], "where", "documents"), (axes[1], "words_where", "words")):
+        ax.barh(names, [data[key][n] for n in names], color=colors)
+        ax.set_xlabel(unit)
+    axes[0].set_title("where documents ended")
     out.append(("Kept and dropped per step", _png(fig)))
     for title, key in (
-        ("Retention per source", "by_source"),
+        ("Retention per source (documents)", "by_source"),
+        ("Retention per source (words, whitespace-split)", "words_by_source"),
         ("Retention per language", "by_lang"),
     ):
         groups = sorted(data[key], key=lambda g: -sum(data[key][g].values()))
@@ -87,9 +91,10 @@ def plots(data: dict) -> list[tuple[str, str]]:
         ax.legend()
         ax.set_title(title)
         out.append((title, _png(fig)))
-    for task, values in data["scores"].items():
+    for task, by_lang in data["scores"].items():
         fig, ax = plt.subplots(figsize=(7, 3))
-        ax.hist(values, bins=30, color="tab:blue")
+        langs = sorted(by_lang, key=lambda lang: -len(by_lang[lang]))
+        ax.hist([by_lang[lang] for lang in langs], bins=30, stacked=True, label=langs)
         if task in data["thresholds"]:
             ax.axvline(
                 data["thresholds"][task],
@@ -97,7 +102,7 @@ def plots(data: dict) -> list[tuple[str, str]]:
                 linestyle="--",
                 label=f"threshold {data['thresholds'][task]:.2f}",
             )
-            ax.legend()
+        ax.legend()
         ax.set_xlabel(f"{task} score (documents that reached the scorer)")
         out.append((f"{task} scores", _png(fig)))
     return out

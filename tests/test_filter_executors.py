@@ -1,0 +1,132 @@
+"""One spec on three executors: local, Slurm (dry run: the sbatch scripts datatrove would
+submit) and Ray (a real local Ray instance); and a killed local run resumed to the same output."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from curate.cli import cli
+from curate.documents import read_documents
+
+
+def spec_file(tmp_path, bundle_dir, repo_root, name, executor, steps=None):
+    spec = {
+        "name": name,
+        "input": {"path": str(repo_root / "data" / "demo")},
+        "steps": steps
+        or [
+            {"language": {"languages": ["nb", "nn"]}},
+            {"exact_dedup": {}},
+            {"quality_scorer": {"bundles": [str(bundle_dir)], "batch_size": 32}},
+            {"score_filter": {"bundles": [str(bundle_dir)]}},
+        ],
+        "output": {"path": str(tmp_path / name)},
+        "executor": executor,
+    }
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def outcome(out):
+    """Where each document ended and its score: what must not depend on the executor."""
+    result = {}
+    for folder in [out / "kept", *sorted((out / "excluded").glob("*"))]:
+        for doc in read_documents([folder]):
+            score = doc.metadata.get("educational_value")
+            result[doc.id] = (folder.name, None if score is None else round(score, 4))
+    return result
+
+
+def test_slurm_dry_run_writes_well_formed_chained_sbatch_scripts(tmp_path, repo_root, bundle):
+    slurm = {"tasks": 8, "partition": "cpu", "time": "01:00:00", "cpus_per_task": 2}
+    slurm["env_command"] = "source /opt/venv/bin/activate"
+    spec = spec_file(tmp_path, bundle[0], repo_root, "slurm", {"slurm": slurm})
+    result = CliRunner().invoke(cli, ["filter", str(spec), "--executor", "slurm", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "slurm" / "logs" / "slurm_dry_run"
+    scripts = sorted(folder.glob("job*.sbatch"))
+    assert len(scripts) == 6  # 3 stages (signatures, finder, filter), each + its merge_stats job
+    for script in scripts:
+        text = script.read_text()
+        assert text.startswith("#!/bin/bash\n")
+        directives = dict(re.findall(r"^#SBATCH --([\w-]+)=?(.*)$", text, re.M))
+        assert directives["partition"] == "cpu" and directives["time"] == "01:00:00"
+        assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    first = scripts[0].read_text()
+    assert re.search(r"^#SBATCH --array=0-7$", first, re.M)
+    assert "source /opt/venv/bin/activate" in first and "launch_pickled_pipeline" in first
+    submit = (folder / "submit.sh").read_text()
+    assert subprocess.run(["bash", "-n", str(folder / "submit.sh")]).returncode == 0
+    assert "--dependency=afterok:$JOB1" in submit  # stage 2 waits for stage 1's array job
+    # the pickled executor the job would load runs our reader and steps
+    import dill
+
+    pik = tmp_path / "slurm" / "logs" / "stage3" / "executor.pik"
+    names = [type(s).__name__ for s in dill.loads(pik.read_bytes()).pipeline]
+    assert names[:2] == ["CurateReader", "NordicLanguageFilter"]
+    assert "QualityScorer" in names and "ScoreFilter" in names
+    assert not (tmp_path / "slurm" / "kept").exists()  # nothing ran
+
+
+def test_ray_executor_gives_the_same_output_as_local(tmp_path, repo_root, bundle):
+    pytest.importorskip("ray")
+    executor = {
+        "local": {"tasks": 3, "workers": 2},
+        "ray": {"tasks": 3, "workers": 2, "cpus_per_task": 1, "mem_per_cpu_gb": 1, "num_cpus": 2},
+    }
+    local = spec_file(tmp_path, bundle[0], repo_root, "local", executor)
+    ray = spec_file(tmp_path, bundle[0], repo_root, "ray", executor)
+    cmd = [sys.executable, "-m", "curate.cli", "filter"]
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    run_local = subprocess.run([*cmd, str(local)], capture_output=True, text=True, timeout=600)
+    assert run_local.returncode == 0, run_local.stderr[-3000:]
+    run_ray = subprocess.run(
+        [*cmd, str(ray), "--executor", "ray"], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert run_ray.returncode == 0, run_ray.stderr[-3000:]
+    local_out, ray_out = outcome(tmp_path / "local"), outcome(tmp_path / "ray")
+    assert len(local_out) == 627 and ray_out == local_out
+    kept = [v for v in ray_out.values() if v[0] == "kept"]
+    assert kept and len({v[0] for v in ray_out.values()}) == 4  # kept + 3 exclusion folders
+    stats = json.loads((tmp_path / "ray" / "logs" / "stage3" / "stats.json").read_text())
+    scorer = next(s for s in stats if "quality scorer" in s["name"])
+    assert scorer["stats"]["scored"]["total"] == len([v for v in ray_out.values() if v[1]])
+
+
+def test_killed_run_resumes_to_the_same_output_and_merged_stats(tmp_path, repo_root, bundle):
+    executor = {"local": {"tasks": 4, "workers": 1}}
+    steps = [
+        {"quality_scorer": {"bundles": [str(bundle[0])], "batch_size": 16}},
+        {"score_filter": {"bundles": [str(bundle[0])]}},
+    ]
+    whole = spec_file(tmp_path, bundle[0], repo_root, "whole", executor, steps)
+    killed = spec_file(tmp_path, bundle[0], repo_root, "killed", executor, steps)
+    cmd = [sys.executable, "-m", "curate.cli", "filter"]
+    assert subprocess.run([*cmd, str(whole)], capture_output=True, timeout=600).returncode == 0
+
+    proc = subprocess.Popen([*cmd, str(killed)], stderr=subprocess.DEVNULL, start_new_session=True)
+    completions = tmp_path / "killed" / "logs" / "completions"
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(completions.glob("*"))) < 1:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # mid-run: at least one task done, not all
+    proc.wait()
+    done_before = len(list(completions.glob("*")))
+    assert 1 <= done_before < 4
+
+    again = subprocess.run([*cmd, str(killed)], capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"Skipping {done_before} already completed tasks" in again.stderr
+    assert outcome(tmp_path / "killed") == outcome(tmp_path / "whole")
+    merged = json.loads((tmp_path / "killed" / "logs" / "stats.json").read_text())
+    scorer = next(s for s in merged if "quality scorer" in s["name"])
+    assert scorer["stats"]["scored"]["total"] == 627  # all 4 tasks, not just the rerun ones
