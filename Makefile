@@ -9,7 +9,7 @@ OUT ?= out
 FAKE_LLM := $(if $(GEMINI_API_KEY),,CURATE_FAKE_LLM=1)
 SAMPLE ?= 200
 
-.PHONY: setup demo test lint bench inspect annotate train export score filter clean
+.PHONY: setup demo test lint bench inspect annotate train export score filter pretrain sft dpo lm clean
 .SECONDARY: $(MODELS) $(BUNDLES)
 
 setup: $(STAMP)
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]' torch==2.13.0
 	touch $(STAMP)
 
-demo: setup inspect annotate train export score filter
+demo: setup inspect annotate train export score filter lm
 
 inspect: setup
 	$(BIN)/curate inspect data/demo
@@ -62,6 +62,29 @@ score: setup $(BUNDLES)
 
 filter: setup $(BUNDLES)
 	$(BIN)/curate filter pipelines/demo.yaml
+
+# The LM stage on the tiny demo Llama: pretrain on what `filter` kept, then SFT, then DPO.
+TINY_LM := models/tiny-llama/config.json
+KEPT := $(OUT)/filter/demo/.done
+
+$(TINY_LM): | setup
+	$(BIN)/curate init-tiny-lm --corpus data/demo --output models/tiny-llama
+
+$(KEPT): $(BUNDLES)
+	$(BIN)/curate filter pipelines/demo.yaml && touch $@
+
+pretrain: setup $(TINY_LM) $(KEPT)
+	$(BIN)/curate pretrain --config lm/pretrain.demo.yaml
+
+sft: setup
+	test -f $(OUT)/lm/pretrain/model/config.json || $(MAKE) pretrain
+	$(BIN)/curate sft --config lm/sft.demo.yaml
+
+dpo: setup
+	test -f $(OUT)/lm/sft/model/config.json || $(MAKE) sft
+	$(BIN)/curate dpo --config lm/dpo.demo.yaml
+
+lm: pretrain sft dpo
 
 bench: setup $(MODELS)
 	$(BIN)/python benchmarks/annotate_throughput.py

@@ -459,6 +459,88 @@ def filter_cmd(spec_path, executor, dry_run, overrides) -> None:
     )
 
 
+@cli.command("init-tiny-lm")
+@click.option(
+    "--corpus",
+    "corpus",
+    multiple=True,
+    default=["data/demo"],
+    show_default=True,
+    type=click.Path(exists=True),
+    help="Files or folders to train the byte-level BPE tokenizer on.",
+)
+@click.option("--output", default="models/tiny-llama", show_default=True, type=click.Path())
+@click.option("--vocab-size", default=4096, show_default=True, type=int)
+@click.option("--hidden-size", default=128, show_default=True, type=int)
+@click.option("--layers", default=4, show_default=True, type=int)
+def init_tiny_lm(corpus, output, vocab_size, hidden_size, layers) -> None:
+    """Build the demo causal LM: a byte-level BPE tokenizer trained on CORPUS with Llama 3's
+    special tokens and a {% generation %}-tagged chat template, and a tiny Llama with random
+    weights. Real runs pass --model <hub id or path> to pretrain/sft/dpo instead."""
+    from curate.lm.tokenizer import init_tiny
+
+    path = init_tiny(list(corpus), output, vocab_size, hidden_size=hidden_size, layers=layers)
+    console.print(f"tiny Llama and tokenizer written to {path}")
+
+
+def lm_command(stage: str):
+    @click.option(
+        "--config",
+        "config_path",
+        required=True,
+        type=click.Path(exists=True, dir_okay=False),
+        help="LM config (lm/*.yaml).",
+    )
+    @click.option("--model", default=None, help="Hub id or local path; overrides the config.")
+    @click.option("--output", default=None, help="Output folder; overrides the config.")
+    @click.option("--resume", is_flag=True, help="Continue from OUTPUT/checkpoints/last.ckpt.")
+    @click.option("--max-steps", type=int, default=None, help="Stop after N optimizer steps.")
+    @click.option("--devices", default=None, help="Override training.devices (e.g. 1, 8, auto).")
+    @click.option("--precision", default=None, help="Override training.precision (bf16-mixed).")
+    def command(config_path, model, output, resume, max_steps, devices, precision) -> None:
+        from curate.lm.config import LMConfig
+        from curate.lm.train import run
+
+        if devices is not None and devices.isdigit():
+            devices = int(devices)
+        try:
+            config = LMConfig.load(
+                config_path,
+                model=model,
+                output=output,
+                **{
+                    "training.max_steps": max_steps,
+                    "training.devices": devices,
+                    "training.precision": precision,
+                },
+            )
+        except ValueError as err:
+            raise click.ClickException(str(err)) from err
+        if config.stage != stage:
+            raise click.ClickException(f"{config_path} is a {config.stage!r} config, not {stage!r}")
+        summary = run(config, resume=resume)
+        metrics = ", ".join(f"{k} {v:.4g}" for k, v in sorted(summary["metrics"].items()))
+        console.print(
+            f"{stage}: {summary['steps']} steps; {metrics}; "
+            f"{summary['train_tokens_per_s'] or 0:,.0f} tokens/s; model: {summary.get('model_dir')}"
+        )
+
+    return command
+
+
+PRETRAIN_HELP = """Continued pretraining: tokenize the corpus once (cached), pack documents
+into blocks with per-document position ids (no attention across documents), train with AdamW,
+warmup + decay, clipping and loss normalised by target tokens; save_pretrained at the end."""
+SFT_HELP = """Supervised fine-tuning on chat data (jsonl of `messages`): loss on assistant
+tokens only, from the chat template's {% generation %} marks; fails if the template marks none."""
+DPO_HELP = """Direct preference optimisation on (prompt, chosen, rejected) rows: sigmoid loss with
+beta, reference log-probs computed once from the starting model; logs reward margins and
+preference accuracy."""
+cli.command("pretrain", help=PRETRAIN_HELP)(lm_command("pretrain"))
+cli.command("sft", help=SFT_HELP)(lm_command("sft"))
+cli.command("dpo", help=DPO_HELP)(lm_command("dpo"))
+
+
 @cli.command()
 @click.argument("out_dir", metavar="OUTPUT", type=click.Path(exists=True, file_okay=False))
 def report(out_dir) -> None:

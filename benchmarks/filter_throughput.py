@@ -1,0 +1,175 @@
+"""Filtering throughput on the demo corpus repeated to N documents (ids made unique, text
+unchanged), in one run:
+
+  (a) the classifiers alone: QualityClassifier.score over every text, in this process;
+  (b) a scorer-dominated datatrove pipeline (reader -> quality_scorer -> score_filter -> writer),
+      1 task / 1 worker, same bundles and threads: the ratio b/a is the pipeline's overhead;
+  (c) the same pipeline, 2 tasks / 2 workers with 1 onnxruntime thread each (1 -> 2 scaling);
+  (d) the full demo spec (language, exact + MinHash dedup, Gopher, scorer, thresholds) with
+      per-step time from datatrove's merged stats. The repeats are duplicates, so dedup leaves
+      the scorer little to do here: (d) measures the cheap steps and dedup at this volume.
+
+    python benchmarks/filter_throughput.py [--docs 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLES = [
+    str(ROOT / "classifiers" / t / "bundle") for t in ("educational_value", "linguistic_quality")
+]
+
+
+def build_corpus(folder: Path, n: int, shards: int = 8) -> list[str]:
+    """`shards` files: datatrove hands whole files to tasks, so one file would idle a worker."""
+    from curate.documents import read_documents
+
+    docs = list(read_documents([ROOT / "data" / "demo"]))
+    folder.mkdir(parents=True)
+    texts = []
+    outs = [gzip.open(folder / f"{k:02d}.jsonl.gz", "wt", encoding="utf-8") for k in range(shards)]
+    for i in range(n):
+        doc = docs[i % len(docs)]
+        row = {"id": f"{doc.id}#{i // len(docs)}", "text": doc.text, "lang": doc.lang}
+        outs[i * shards // n].write(json.dumps(row, ensure_ascii=False) + "\n")
+        texts.append(doc.text)
+    for out in outs:
+        out.close()
+    return texts
+
+
+def scorer_alone(texts: list[str], threads: int) -> float:
+    from curate.classify import QualityClassifier
+
+    start = time.perf_counter()  # loading included, as in the pipeline runs
+    classifiers = [QualityClassifier.load(b, intra_op_num_threads=threads) for b in BUNDLES]
+    for clf in classifiers:
+        clf.score(texts)
+    return time.perf_counter() - start
+
+
+def run_spec(spec: dict, folder: Path) -> float:
+    path = folder / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    start = time.perf_counter()
+    with (folder / "run.log").open("w") as log:
+        subprocess.run(
+            [sys.executable, "-m", "curate.cli", "filter", str(path)],
+            check=True,
+            cwd=ROOT,
+            stdout=log,
+            stderr=log,
+        )
+    return time.perf_counter() - start
+
+
+def scorer_spec(corpus: Path, out: Path, tasks: int, threads: int) -> dict:
+    return {
+        "name": "bench",
+        "input": {"path": str(corpus)},
+        "steps": [
+            {"quality_scorer": {"bundles": BUNDLES, "batch_size": 256, "threads": threads}},
+            {"score_filter": {"bundles": BUNDLES}},
+        ],
+        "output": {"path": str(out)},
+        "executor": {"local": {"tasks": tasks, "workers": tasks}},
+    }
+
+
+def step_seconds(stats_path: Path) -> list[tuple[str, float]]:
+    stats = json.loads(stats_path.read_text())
+    return [(s["name"], s["time_stats"]["total"]) for s in stats if s.get("time_stats")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--docs", type=int, default=20000)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "filter"))
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="curate-filter-bench-"))
+    try:
+        corpus = work / "corpus"
+        texts = build_corpus(corpus, args.docs)
+        cores = os.cpu_count() or 1
+        rows = []
+        seconds_a = scorer_alone(texts, threads=cores)
+        rows.append(("(a) classifiers alone, in-process", 1, seconds_a))
+        (work / "b").mkdir()
+        seconds_b = run_spec(scorer_spec(corpus, work / "b" / "out", 1, cores), work / "b")
+        rows.append(("(b) scorer pipeline, 1 worker", 1, seconds_b))
+        (work / "c").mkdir()
+        seconds_c = run_spec(scorer_spec(corpus, work / "c" / "out", 2, 1), work / "c")
+        rows.append(("(c) scorer pipeline, 2 workers x 1 thread", 2, seconds_c))
+        demo = yaml.safe_load((ROOT / "pipelines" / "demo.yaml").read_text())
+        demo["input"] = {"path": str(corpus)}
+        demo["output"] = {"path": str(work / "d" / "out")}
+        demo["executor"] = {"local": {"tasks": 2, "workers": 2}}
+        (work / "d").mkdir()
+        seconds_d = run_spec(demo, work / "d")
+        rows.append(("(d) full demo spec, 2 workers", 2, seconds_d))
+        steps = []
+        for stage in sorted((work / "d" / "out" / "logs").glob("stage*/stats.json")):
+            steps += [(stage.parent.name, *s) for s in step_seconds(stage)]
+        result = {
+            "docs": args.docs,
+            "machine": f"{platform.machine()}, {cores} cores",
+            "rows": [
+                {
+                    "variant": v,
+                    "workers": w,
+                    "seconds": s,
+                    "docs_per_s": args.docs / s,
+                    "ratio_to_a": seconds_a / s,
+                }
+                for v, w, s in rows
+            ],
+            "demo_steps": [{"stage": st, "step": n, "seconds": s} for st, n, s in steps],
+        }
+        write_results(result, Path(args.out))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def write_results(result: dict, out: Path) -> None:
+    lines = [
+        f"# Filtering throughput: {result['docs']:,} documents ({result['machine']})",
+        "",
+        "| variant | workers | seconds | docs/s | vs (a) |",
+        "|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        lines.append(
+            f"| {r['variant']} | {r['workers']} | {r['seconds']:.1f} | {r['docs_per_s']:.0f} "
+            f"| {r['ratio_to_a']:.0%} |"
+        )
+    lines += [
+        "",
+        "Full demo spec, time per step summed over tasks (datatrove stats):",
+        "",
+        "| stage | step | seconds |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {s['stage']} | {s['step']} | {s['seconds']:.2f} |" for s in result["demo_steps"]]
+    table = "\n".join(lines) + "\n"
+    print(table)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".md").write_text(table)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
