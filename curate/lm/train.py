@@ -183,7 +183,9 @@ def run(config: LMConfig, resume: bool = False, callbacks: list = ()) -> dict[st
     ckpt_path = str(last) if resume and last.exists() else None
     if resume and ckpt_path is None:
         log.warning("--resume: no %s yet, starting from the beginning", last)
+    started = time.perf_counter()
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    fit_seconds = time.perf_counter() - started
     trainer.save_checkpoint(last)  # the end state, so a later --resume has nothing left to do
     summary = {
         "stage": config.stage,
@@ -192,6 +194,8 @@ def run(config: LMConfig, resume: bool = False, callbacks: list = ()) -> dict[st
         "data": datamodule.stats,
         "metrics": {k: float(v) for k, v in trainer.callback_metrics.items()},
         "train_tokens_per_s": clock.tokens / clock.seconds if clock.seconds else None,
+        "fit_seconds": fit_seconds,
+        "fit_tokens": clock.tokens,
         "resumed_from": ckpt_path,
     }
     if trainer.is_global_zero:

@@ -1,0 +1,146 @@
+"""Continued-pretraining throughput of `curate pretrain` (Lightning) against transformers'
+Trainer on the same model, the same packed blocks (per-document position_ids, no attention
+mask, use_cache off), the same micro-batch, accumulation, optimizer steps and schedule, in one
+run. Tokens/s = input tokens of the optimizer steps / wall time of the training call (fit() or
+train()), so both include their loop overhead and neither includes tokenization or saving.
+
+    python benchmarks/lm_throughput.py [--model models/tiny-llama] [--steps 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def curate_run(model: str, data: str, out: Path, args) -> dict:
+    from curate.lm.config import LMConfig
+    from curate.lm.train import run
+
+    raw = {
+        "stage": "pretrain",
+        "model": model,
+        "output": str(out / "curate"),
+        "data": {"train": [data], "max_length": args.block, "val_fraction": 0.02},
+        "training": {
+            "micro_batch_size": args.micro,
+            "accumulate_grad_batches": args.accumulate,
+            "max_steps": args.steps,
+            "lr": 1e-3,
+            "warmup_ratio": 0.05,
+            "checkpoint_every_n_steps": 10_000,
+            "log_every_n_steps": 10,
+        },
+    }
+    (out / "curate.yaml").write_text(yaml.safe_dump(raw))
+    summary = run(LMConfig.from_dict(raw))
+    tokens = args.steps * args.micro * args.accumulate * args.block
+    return {
+        "seconds": summary["fit_seconds"],
+        "tokens": tokens,
+        "loss": summary["metrics"]["train_loss"],
+    }
+
+
+def trainer_run(model_path: str, data: str, out: Path, args) -> dict:
+    import torch
+    from transformers import AutoTokenizer, Trainer, TrainingArguments
+
+    from curate.lm.data import TensorDictDataset, pack, tokenize_corpus
+    from curate.lm.module import load_causal_lm
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    stream = tokenize_corpus([data], tokenizer, out / "curate" / "token_cache")
+    blocks = pack(stream.tokens, args.block, tokenizer.bos_token_id, tokenizer.eos_token_id)
+    model = load_causal_lm(model_path)
+    model.config.use_cache = False  # with the cache on, packed documents attend to each other
+    training = TrainingArguments(
+        output_dir=str(out / "hf"),
+        per_device_train_batch_size=args.micro,
+        gradient_accumulation_steps=args.accumulate,
+        max_steps=args.steps,
+        learning_rate=1e-3,
+        weight_decay=0.1,
+        adam_beta2=0.95,
+        warmup_steps=round(args.steps * 0.05),  # transformers 5: no warmup_ratio
+        lr_scheduler_type="cosine",
+        max_grad_norm=1.0,
+        logging_steps=10,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=not torch.cuda.is_available(),
+        dataloader_num_workers=0,
+        seed=0,
+        disable_tqdm=True,
+    )
+    trainer = Trainer(model=model, args=training, train_dataset=TensorDictDataset(blocks))
+    start = time.perf_counter()
+    result = trainer.train()
+    seconds = time.perf_counter() - start
+    tokens = args.steps * args.micro * args.accumulate * args.block
+    last_loss = [h["loss"] for h in trainer.state.log_history if "loss" in h][-1]
+    del result
+    return {"seconds": seconds, "tokens": tokens, "loss": last_loss}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default=str(ROOT / "models" / "tiny-llama"))
+    parser.add_argument("--data", default=str(ROOT / "data" / "demo"))
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--micro", type=int, default=8)
+    parser.add_argument("--accumulate", type=int, default=2)
+    parser.add_argument("--block", type=int, default=256)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "lm"))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="curate-lm-bench-") as tmp:
+        work = Path(tmp)
+        hf = trainer_run(args.model, args.data, work, args)  # also fills the token cache
+        ours = curate_run(args.model, args.data, work, args)
+    rows = [("transformers Trainer", hf), ("curate pretrain (Lightning)", ours)]
+    result = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"{'cuda' if __import__('torch').cuda.is_available() else 'cpu'}",
+        "model": args.model,
+        "settings": vars(args),
+        "rows": [
+            {
+                "variant": name,
+                **r,
+                "tokens_per_s": r["tokens"] / r["seconds"],
+                "ratio": (r["tokens"] / r["seconds"]) / (hf["tokens"] / hf["seconds"]),
+            }
+            for name, r in rows
+        ],
+    }
+    lines = [
+        f"# Pretraining throughput ({result['machine']}; {args.steps} optimizer steps of "
+        f"{args.micro}x{args.accumulate} blocks of {args.block} tokens)",
+        "",
+        "| variant | seconds | tokens/s | vs Trainer | last logged train loss |",
+        "|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        lines.append(
+            f"| {r['variant']} | {r['seconds']:.1f} | {r['tokens_per_s']:,.0f} | "
+            f"{r['ratio']:.2f}x | {r['loss']:.3f} |"
+        )
+    table = "\n".join(lines) + "\n"
+    print(table)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".md").write_text(table)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
