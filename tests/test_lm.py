@@ -294,3 +294,39 @@ def test_resume_continues_the_data_position_and_matches_an_uninterrupted_run(
     assert a["global_step"] == b["global_step"] == 10
     for key, value in a["state_dict"].items():
         torch.testing.assert_close(b["state_dict"][key], value, atol=1e-6, rtol=1e-5)
+
+
+def test_bf16_mixed_keeps_float32_master_weights(tmp_path, tiny_lm, repo_root):
+    from curate.lm.config import LMConfig
+    from curate.lm.train import run
+
+    data = [repo_root / "data" / "demo" / "ncc_demo.jsonl.gz"]
+    path = lm_config(
+        tmp_path, tiny_lm, "pretrain", data, "bf16", max_steps=2, precision="bf16-mixed"
+    )
+    summary = run(LMConfig.load(path))
+    state = torch.load(tmp_path / "bf16" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert summary["steps"] == 2
+    assert {v.dtype for v in state["state_dict"].values()} == {torch.float32}
+
+
+def test_fsdp_wraps_and_checkpoints_the_decoder_layer(tmp_path, tiny_lm):
+    from pytorch_lightning.strategies import FSDPStrategy
+    from transformers.models.llama.modeling_llama import LlamaDecoderLayer
+
+    from curate.lm.config import LMConfig
+    from curate.lm.train import make_strategy
+
+    config = LMConfig.from_dict(
+        {
+            "stage": "pretrain",
+            "model": str(tiny_lm),
+            "output": str(tmp_path),
+            "training": {"strategy": "fsdp", "activation_checkpointing": True},
+        }
+    )
+    strategy = make_strategy(config)
+    assert isinstance(strategy, FSDPStrategy)
+    assert strategy.kwargs["auto_wrap_policy"]._module_classes == {LlamaDecoderLayer}
+    checkpointing = strategy._activation_checkpointing_kwargs["auto_wrap_policy"]
+    assert checkpointing._module_classes == {LlamaDecoderLayer}
