@@ -199,7 +199,14 @@ def run(config: LMConfig, resume: bool = False, callbacks: list = ()) -> dict[st
         "resumed_from": ckpt_path,
     }
     if trainer.is_global_zero:
-        summary["model_dir"] = str(save_model(module.model, tokenizer, out / "model"))
+        if t.strategy == "fsdp":  # rank 0 holds a shard only; gathering it is not built yet
+            log.warning(
+                "FSDP: model/ not written; consolidate %s with "
+                "`python -m pytorch_lightning.utilities.consolidate_checkpoint`",
+                last,
+            )
+        else:
+            summary["model_dir"] = str(save_model(module.model, tokenizer, out / "model"))
         write_json(out / "summary.json", summary)
     return summary
 
