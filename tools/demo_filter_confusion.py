@@ -1,0 +1,79 @@
+"""Where the demo corpus's known document groups ended after `make filter`: kept, or the step
+that dropped them (data/demo_manifest.jsonl says what each document is). Prints a markdown table.
+
+    python tools/demo_filter_confusion.py [out/filter/demo]
+"""
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+from curate.documents import read_documents
+
+man = {r["id"]: r for r in map(json.loads, open("data/demo_manifest.jsonl"))}
+out = Path(sys.argv[1] if len(sys.argv) > 1 else "out/filter/demo")
+where = {}
+for d in read_documents([out / "kept"]):
+    where[d.id] = "kept"
+for f in sorted((out / "excluded").iterdir()):
+    for d in read_documents([f]):
+        where[d.id] = f.name
+steps = ["kept"] + sorted({w for w in where.values() if w != "kept"})
+print("| group | " + " | ".join(steps) + " |")
+print("|---" * (len(steps) + 1) + "|")
+
+
+def row(name, ids):
+    c = Counter(where[i] for i in ids)
+    print(f"| {name} ({len(ids)}) | " + " | ".join(str(c[s]) for s in steps) + " |")
+
+
+def good(m):
+    return (
+        m["lang"] in ("nb", "nn") and m["educational_value"] >= 3 and m["linguistic_quality"] >= 3
+    )
+
+
+groups = {
+    "known bad: spam, link lists, boilerplate, menus, cookie banners": [
+        i
+        for i, m in man.items()
+        if m["kind"] in ("spam", "link_list", "boilerplate", "menu", "cookie")
+        or m["recipe"] in ("keyword_spam", "boilerplate_only", "link_list")
+    ],
+    "duplicates (exact or near copies)": [
+        i for i, m in man.items() if m["recipe"] in ("exact_duplicate", "near_duplicate")
+    ],
+    "not nb/nn": [i for i, m in man.items() if m["lang"] not in ("nb", "nn")],
+    "good: nb/nn, edu>=3 and lq>=3, not a copy": [
+        i
+        for i, m in man.items()
+        if good(m) and m["recipe"] not in ("exact_duplicate", "near_duplicate")
+    ],
+    "other nb/nn": [
+        i
+        for i, m in man.items()
+        if m["lang"] in ("nb", "nn")
+        and not good(m)
+        and m["recipe"] not in ("exact_duplicate", "near_duplicate")
+        and not (
+            m["kind"] in ("spam", "link_list", "boilerplate", "menu", "cookie")
+            or m["recipe"] in ("keyword_spam", "boilerplate_only", "link_list")
+        )
+    ],
+}
+for n, ids in groups.items():
+    row(n, [i for i in ids if i in where])
+g = set(groups["good: nb/nn, edu>=3 and lq>=3, not a copy"])
+kept = [i for i, w in where.items() if w == "kept"]
+print(
+    "kept",
+    len(kept),
+    "of which good",
+    sum(i in g for i in kept),
+    "; good parts with at least one kept version:",
+    len({tuple(man[i]["parts"]) for i in kept if i in g}),
+    "of",
+    len({tuple(man[i]["parts"]) for i in g}),
+)
