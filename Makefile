@@ -86,9 +86,13 @@ dpo: setup
 
 lm: pretrain sft dpo
 
-bench: setup $(MODELS)
+# Every benchmark, then one table: benchmarks/RESULTS.md (about 45 minutes on 2 CPU cores).
+bench: setup $(BUNDLES) $(TINY_LM)
 	$(BIN)/python benchmarks/annotate_throughput.py
 	$(BIN)/python benchmarks/score_throughput.py
+	$(BIN)/python benchmarks/filter_throughput.py
+	$(BIN)/python benchmarks/lm_throughput.py
+	$(BIN)/python benchmarks/results_table.py
 
 test: setup
 	$(BIN)/pytest -q

@@ -430,16 +430,25 @@ def score(inputs, models, output, variant, threads, batch_tokens, chunking) -> N
     metavar="KEY=VALUE",
     help="Override a spec value by dotted key, e.g. --set executor.local.workers=1.",
 )
-def filter_cmd(spec_path, executor, dry_run, overrides) -> None:
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Refuse to run if any path in the spec (input, output, bundles) resolves outside "
+    "this folder: use it for specs written by someone else.",
+)
+def filter_cmd(spec_path, executor, dry_run, overrides, root) -> None:
     """Run the datatrove pipeline described by SPEC (pipelines/*.yaml): read, identify
     language, apply heuristics, deduplicate, score, threshold, write kept and excluded documents
     and an HTML report. A rerun skips finished tasks (datatrove's completions) and the merged
     stats cover every task ever run."""
     from curate.pipeline import SpecError
-    from curate.pipeline.build import load_spec, run_spec
+    from curate.pipeline.build import confine, load_spec, run_spec
 
     try:
         spec = load_spec(spec_path, list(overrides))
+        if root:
+            confine(spec, root)
         logs = run_spec(spec, executor=executor, dry_run=dry_run)
     except SpecError as err:
         raise click.ClickException(str(err)) from err

@@ -95,7 +95,8 @@ def train_classifier(
         enable_model_summary=False,
     )
     last = out / "checkpoints" / "last.ckpt"
-    trainer.fit(module, data, ckpt_path=str(last) if resume and last.exists() else None)
+    ckpt = str(last) if resume and last.exists() else None
+    trainer.fit(module, data, ckpt_path=ckpt, weights_only=True)  # never unpickle arbitrary objects
     best = checkpoint.best_model_path or str(last)
     state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
     module.load_state_dict(state)

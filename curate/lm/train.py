@@ -117,7 +117,7 @@ def attach_reference(config: LMConfig, module, datamodule) -> None:
     items = datamodule.prepare_items()
     path = Path(config.output) / "reference_logps.pt"
     if path.exists():
-        cached = torch.load(path)
+        cached = torch.load(path, weights_only=True)
         if len(cached) == len(items):
             for item, (chosen, rejected) in zip(items, cached, strict=True):
                 item["chosen_reference"], item["rejected_reference"] = chosen, rejected
@@ -184,7 +184,7 @@ def run(config: LMConfig, resume: bool = False, callbacks: list = ()) -> dict[st
     if resume and ckpt_path is None:
         log.warning("--resume: no %s yet, starting from the beginning", last)
     started = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     fit_seconds = time.perf_counter() - started
     trainer.save_checkpoint(last)  # the end state, so a later --resume has nothing left to do
     summary = {

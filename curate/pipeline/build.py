@@ -60,6 +60,26 @@ def load_spec(path: str | Path, overrides: list[str] = ()) -> dict[str, Any]:
     return spec
 
 
+def spec_paths(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key, path) for every file-system path a spec names: input, output, bundles."""
+    paths = [("input.path", spec["input"]["path"]), ("output.path", spec["output"]["path"])]
+    for index, entry in enumerate(spec["steps"], start=1):
+        for name, params in entry.items() if isinstance(entry, dict) else []:
+            for bundle in (params or {}).get("bundles") or []:
+                paths.append((f"step {index} ({name}).bundles", bundle))
+    return paths
+
+
+def confine(spec: dict[str, Any], root: str | Path) -> None:
+    """For a spec from someone else: every path must resolve (symlinks and `..` included)
+    inside `root`; relative paths count from the current directory."""
+    root = Path(root).resolve()
+    for key, path in spec_paths(spec):
+        resolved = Path(path).resolve()
+        if not resolved.is_relative_to(root):
+            raise SpecError(f"{key}: {path} resolves to {resolved}, outside the root {root}")
+
+
 def set_dotted(spec: dict, dotted: str, value: Any) -> None:
     node = spec
     *parents, last = dotted.split(".")
