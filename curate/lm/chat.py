@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from curate.documents import ReadReport, iter_raw_rows, list_input_files
-from curate.lm.data import TensorDictDataset, WindowDataModule
+from curate.lm.data import WindowDataModule
 
 log = logging.getLogger(__name__)
 ROLES = {"system", "user", "assistant"}
@@ -224,6 +224,3 @@ class DPODataModule(WindowDataModule):
             if "chosen_reference" in rows[0]:
                 batch[f"{side}_reference"] = torch.stack([r[f"{side}_reference"] for r in rows])
         return batch
-
-
-__all__ = ["SFTDataModule", "DPODataModule", "TensorDictDataset", "TemplateError"]

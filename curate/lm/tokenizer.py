@@ -5,8 +5,6 @@ instead; `TAGGED_LLAMA3_TEMPLATE` fits any tokenizer with Llama 3's header token
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -95,12 +93,6 @@ def init_tiny(corpus: list[str | Path], output: str | Path, vocab_size: int = 40
     """Train the tokenizer on `corpus`, build the tiny Llama, save both to `output` atomically."""
     tokenizer = train_tokenizer(corpus_texts(corpus), vocab_size)
     model = tiny_llama(tokenizer, **size)
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    if output.exists():
-        shutil.rmtree(output)
-    tmp.rename(output)
-    return output
+    from curate.lm.export import save_model
+
+    return save_model(model, tokenizer, output)

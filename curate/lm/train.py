@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint, ThroughputMonitor
 from pytorch_lightning.loggers import CSVLogger
 
 from curate.lm.config import LMConfig
+from curate.lm.export import save_model
 
 log = logging.getLogger(__name__)
 
@@ -209,17 +208,6 @@ def run(config: LMConfig, resume: bool = False, callbacks: list = ()) -> dict[st
             summary["model_dir"] = str(save_model(module.model, tokenizer, out / "model"))
         write_json(out / "summary.json", summary)
     return summary
-
-
-def save_model(model, tokenizer, target: Path) -> Path:
-    """save_pretrained into a temporary folder, then rename: never a half-written model."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    if target.exists():
-        shutil.rmtree(target)
-    tmp.rename(target)
-    return target
 
 
 def write_json(path: Path, data: dict) -> None:
