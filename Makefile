@@ -23,6 +23,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: setup inspect annotate train export score filter lm
+	@echo ""
+	@echo "make demo done. Artefacts:"
+	@echo "  annotations (fake LLM unless GEMINI_API_KEY)  $(OUT)/annotations/{educational_value,linguistic_quality}.jsonl"
+	@echo "  classifiers, metrics, plots, model cards     classifiers/{educational_value,linguistic_quality}/"
+	@echo "  ONNX bundles                                 classifiers/*/bundle/"
+	@echo "  scored corpus                                $(OUT)/scored/demo.jsonl.gz"
+	@echo "  filtered corpus, exclusions, stats           $(OUT)/filter/demo/{kept,excluded,logs}/"
+	@echo "  filtering report                             $(OUT)/filter/demo/report.html"
+	@echo "  pretrained, SFT and DPO models               $(OUT)/lm/{pretrain,sft,dpo}/model/"
 
 inspect: setup
 	$(BIN)/curate inspect data/demo
@@ -62,6 +71,7 @@ score: setup $(BUNDLES)
 
 filter: setup $(BUNDLES)
 	$(BIN)/curate filter pipelines/demo.yaml
+	touch $(KEPT)
 
 # The LM stage on the tiny demo Llama: pretrain on what `filter` kept, then SFT, then DPO.
 TINY_LM := models/tiny-llama/config.json
@@ -71,7 +81,7 @@ $(TINY_LM): | setup
 	$(BIN)/curate init-tiny-lm --corpus data/demo --output models/tiny-llama
 
 $(KEPT): $(BUNDLES)
-	$(BIN)/curate filter pipelines/demo.yaml && touch $@
+	$(MAKE) filter
 
 pretrain: setup $(TINY_LM) $(KEPT)
 	$(BIN)/curate pretrain --config lm/pretrain.demo.yaml

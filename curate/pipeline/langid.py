@@ -9,11 +9,16 @@ py3langid labels most Bokmål `no`; it is reported as `nb`.
 
 from __future__ import annotations
 
+import re
+
 from datatrove.data import Document as DTDocument
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 DEFAULT_CANDIDATES = ("nn", "no", "sv", "da", "fi", "en", "de", "is")
+LETTER = re.compile(r"[^\W\d_]")
+LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")  # Basic Latin, Latin-1 and Extended-A/B: æøåäöþ...
+MIN_LATIN_SHARE = 0.5
 
 
 class NordicLanguageFilter(BaseFilter):
@@ -50,6 +55,14 @@ class NordicLanguageFilter(BaseFilter):
         return {**self.__dict__, "_identifier": None}
 
     def identify(self, text: str) -> tuple[str, float]:
+        """Among Nordic candidates the normalised probabilities of a Hebrew or Chinese text still
+        sum to 1, so text not mainly in Latin letters is `other` (or `und`, no letters at all)
+        before the model is asked."""
+        letters = len(LETTER.findall(text))
+        if not letters:
+            return "und", 1.0
+        if len(LATIN.findall(text)) / letters < MIN_LATIN_SHARE:
+            return "other", 1.0
         lang, prob = self.identifier.classify(text)
         return ("nb" if lang == "no" else lang), float(prob)
 
