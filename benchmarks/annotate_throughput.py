@@ -107,22 +107,26 @@ def main() -> None:
         for b in args.backends
         for c in args.concurrency
     ]
-    print(
+    lines = []
+    lines.append(
         f"annotation throughput: latency {args.latency * 1000:.0f} ms, "
         f"{args.fault_rate:.0%} injected 429/500, {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores"
     )
-    print(
+    lines.append(
         "| backend | concurrency | docs | requests (retries) | req/s | bound req/s | ratio | "
         "lost | failed |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    lines.append("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(
+        lines.append(
             f"| {r['backend']} | {r['concurrency']} | {r['docs']} | {r['requests']} "
             f"({r['retries']}) | {r['req_per_s']} | {r['bound_req_per_s']} | "
             f"{r['ratio_to_bound']:.0%} | {r['lost']} | {r['failed']} |"
         )
+    print("\n".join(lines))
+    Path(args.out).with_suffix(".md").parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).with_suffix(".md").write_text("\n".join(lines) + "\n")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2))
 

@@ -157,21 +157,25 @@ def main() -> None:
         r["mean_abs_delta"] = float(np.abs(s - base).mean())
         r["max_abs_delta"] = float(np.abs(s - base).max())
         r["keep_agreement"] = float(((s >= threshold) == (base >= threshold)).mean())
-    print(
+    lines = []
+    lines.append(
         f"scorer throughput: {args.docs} demo documents, max length {args.max_length}, "
         f"threshold {threshold:.3f}; {platform.machine()}, {os.cpu_count()} cores"
     )
-    print(
+    lines.append(
         "| variant | threads | docs/s | × (a) | mean abs Δ vs (a) | max abs Δ | keep agreement "
         "| peak MB |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    lines.append("|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(
+        lines.append(
             f"| ({r['variant']}) {r['name']} | {r['threads']} | {r['docs_per_s']:.1f} | "
             f"{r['speedup_vs_a']:.2f} | {r['mean_abs_delta']:.4f} | {r['max_abs_delta']:.4f} "
             f"| {r['keep_agreement']:.2%} | {r['peak_mb']:.0f} |"
         )
+    print("\n".join(lines))
+    Path(args.out).with_suffix(".md").parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).with_suffix(".md").write_text("\n".join(lines) + "\n")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(
         json.dumps(

@@ -128,3 +128,29 @@ def test_parquet_output_reads_back_with_metadata(tmp_path, repo_root):
     assert result.exit_code == 0, result.output
     docs = list(read_documents([tmp_path / "out" / "kept"]))
     assert len(docs) == 6 and all(d.metadata.get("lang_id") for d in docs)
+
+
+def test_root_refuses_spec_paths_that_escape_it(tmp_path):
+    root = tmp_path / "shared"
+    (root / "in").mkdir(parents=True)
+    (tmp_path / "secret").mkdir()
+    (root / "in" / "link").symlink_to(tmp_path / "secret")
+    cases = {
+        "input.path": {"input": {"path": str(root / "in" / ".." / ".." / "secret")}},
+        "output.path": {"output": {"path": "/etc/curate-out"}},
+        "step 1 (language)": {"input": {"path": str(root / "in" / "link")}},
+    }
+    for key, change in cases.items():
+        spec = {
+            "input": {"path": str(root / "in")},
+            "steps": [{"language": {}}],
+            "output": {"path": str(root / "out")},
+            **change,
+        }
+        path = tmp_path / "spec.yaml"
+        path.write_text(yaml.safe_dump(spec))
+        result = CliRunner().invoke(cli, ["filter", str(path), "--root", str(root)])
+        expected = "input.path" if key.startswith("step") else key
+        assert result.exit_code != 0 and f"{expected}: " in result.output, result.output
+        assert "outside the root" in result.output
+        assert not (root / "out").exists()
