@@ -330,3 +330,24 @@ def test_fsdp_wraps_and_checkpoints_the_decoder_layer(tmp_path, tiny_lm):
     assert strategy.kwargs["auto_wrap_policy"]._module_classes == {LlamaDecoderLayer}
     checkpointing = strategy._activation_checkpointing_kwargs["auto_wrap_policy"]
     assert checkpointing._module_classes == {LlamaDecoderLayer}
+
+
+def test_resume_across_epochs_matches_an_uninterrupted_run(tmp_path, tiny_lm, repo_root):
+    """9 training blocks = 2 windows per epoch: the checkpoint at step 6 ends epoch 2, the
+    crash comes in epoch 3, and the resumed run must still see every later epoch whole."""
+    from curate.lm.config import LMConfig
+    from curate.lm.train import run
+
+    data = [repo_root / "data" / "demo" / "plain"]
+    settings = dict(max_steps=12, checkpoint_every_n_steps=3)
+    whole = LMConfig.load(lm_config(tmp_path, tiny_lm, "pretrain", data, "whole", **settings))
+    crashed = LMConfig.load(lm_config(tmp_path, tiny_lm, "pretrain", data, "crash", **settings))
+    run(whole)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run(crashed, callbacks=[CrashAt(8)])
+    run(crashed, resume=True)
+    a = torch.load(tmp_path / "whole" / "checkpoints" / "last.ckpt", weights_only=False)
+    b = torch.load(tmp_path / "crash" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert a["global_step"] == b["global_step"] == 12 and a["epoch"] == b["epoch"]
+    for key, value in a["state_dict"].items():
+        torch.testing.assert_close(b["state_dict"][key], value, atol=1e-6, rtol=1e-5)

@@ -135,29 +135,24 @@ class TensorDictDataset(Dataset):
 
 
 class ResumableSampler(Sampler[int]):
-    """A seeded permutation per epoch that starts `skip` samples in: a resumed run continues
-    where the checkpoint left off instead of replaying the epoch's first batches."""
+    """A seeded permutation per epoch. The epoch a run resumes in starts `skip` samples in, so
+    the run continues where the checkpoint left off instead of replaying the epoch's first
+    batches; later epochs (Lightning calls `set_epoch`) start from the beginning. The length
+    stays the full epoch's, so Lightning's batch counting of the resumed epoch stays right."""
 
-    def __init__(self, length: int, seed: int, epoch: int = 0, skip: int = 0, shuffle=True):
-        self.length, self.seed, self.epoch, self.skip, self.shuffle = (
-            length,
-            seed,
-            epoch,
-            skip,
-            shuffle,
-        )
+    def __init__(self, length: int, seed: int, epoch: int = 0, skip: int = 0):
+        self.length, self.seed, self.epoch, self.skip = length, seed, epoch, skip
 
-    def order(self) -> list[int]:
-        if not self.shuffle:
-            return list(range(self.length))
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        return torch.randperm(self.length, generator=generator).tolist()
+    def set_epoch(self, epoch: int) -> None:
+        if epoch != self.epoch:
+            self.epoch, self.skip = epoch, 0
 
     def __iter__(self):
-        return iter(self.order()[self.skip :])
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return iter(torch.randperm(self.length, generator=generator).tolist()[self.skip :])
 
     def __len__(self) -> int:
-        return max(0, self.length - self.skip)
+        return self.length
 
 
 def resume_position(trainer: pl.Trainer | None, window: int) -> tuple[int, int]:
