@@ -97,6 +97,7 @@ class CausalLMModule(pl.LightningModule):
         model_path: str,
         micro_batch_size: int,
         total_steps: int,
+        accumulate_grad_batches: int = 1,
         lr: float = 3e-4,
         weight_decay: float = 0.1,
         warmup_ratio: float = 0.03,
@@ -115,10 +116,10 @@ class CausalLMModule(pl.LightningModule):
             self.model = load_causal_lm(self.hparams.model_path)
             self.model.config.use_cache = False
             self.model.train()  # transformers 5 loads in eval mode (dropout off)
-            self.flops_per_batch = None  # set by the trainer once the window size is known
-
-    def set_window_tokens(self, tokens: int) -> None:
-        self.flops_per_batch = flops_per_token(self.model, self.hparams.seq_len) * tokens
+            # read by Lightning's ThroughputMonitor for MFU; a window is one "batch"
+            window = self.hparams.micro_batch_size * self.hparams.accumulate_grad_batches
+            tokens = window * self.hparams.seq_len
+            self.flops_per_batch = flops_per_token(self.model, self.hparams.seq_len) * tokens
 
     def reduce_sum(self, value: torch.Tensor) -> torch.Tensor:
         return self.trainer.strategy.reduce(value.float(), reduce_op="sum")

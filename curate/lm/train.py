@@ -96,6 +96,7 @@ def make_module(config: LMConfig, total_steps: int):
         model_path=config.model,
         micro_batch_size=t.micro_batch_size,
         total_steps=total_steps,
+        accumulate_grad_batches=t.accumulate_grad_batches,
         lr=t.lr,
         weight_decay=t.weight_decay,
         warmup_ratio=t.warmup_ratio,
@@ -174,10 +175,6 @@ def run(config: LMConfig, resume: bool = False, callbacks: list = ()) -> dict[st
         attach_reference(config, module, datamodule)
     clock = TokenClock()
     trainer = make_trainer(config, total_steps, [clock, *callbacks])
-    module.configure_model()
-    module.set_window_tokens(
-        t.micro_batch_size * t.accumulate_grad_batches * config.data.max_length
-    )
     last = out / "checkpoints" / "last.ckpt"
     ckpt_path = str(last) if resume and last.exists() else None
     if resume and ckpt_path is None:
