@@ -222,7 +222,8 @@ class PackedDataModule(WindowDataModule):
             return
         stream = tokenize_corpus(self.paths, self.tokenizer, self.cache_dir)
         bos, eos = self.tokenizer.bos_token_id, self.tokenizer.eos_token_id
-        blocks = pack(np.asarray(stream.tokens), self.block_size, bos, eos)
+        tokens = np.asarray(stream.tokens)
+        blocks = pack(tokens, self.block_size, bos, eos)
         n = len(blocks["input_ids"])
         n_val = min(n - 1, max(1, round(n * self.val_fraction))) if n > 1 else 0
         self.train_set = TensorDictDataset({k: v[: n - n_val] for k, v in blocks.items()})
@@ -233,8 +234,6 @@ class PackedDataModule(WindowDataModule):
             "tokens": len(stream.tokens),
             "blocks": n,
             "val_blocks": n_val,
-            "documents_split_across_blocks": split_documents(
-                np.asarray(stream.tokens), self.block_size, bos
-            ),
+            "documents_split_across_blocks": split_documents(tokens, self.block_size, bos),
         }
         log.info("pretraining data: %s", self.stats)

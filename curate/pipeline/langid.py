@@ -19,6 +19,7 @@ DEFAULT_CANDIDATES = ("nn", "no", "sv", "da", "fi", "en", "de", "is")
 LETTER = re.compile(r"[^\W\d_]")
 LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")  # Basic Latin, Latin-1 and Extended-A/B: æøåäöþ...
 MIN_LATIN_SHARE = 0.5
+SCRIPT_SAMPLE_CHARS = 2000
 
 
 class NordicLanguageFilter(BaseFilter):
@@ -58,10 +59,11 @@ class NordicLanguageFilter(BaseFilter):
         """Among Nordic candidates the normalised probabilities of a Hebrew or Chinese text still
         sum to 1, so text not mainly in Latin letters is `other` (or `und`, no letters at all)
         before the model is asked."""
-        letters = len(LETTER.findall(text))
+        head = text[:SCRIPT_SAMPLE_CHARS]  # the script shows early; do not scan 1 MB texts
+        letters = len(LETTER.findall(head))
         if not letters:
             return "und", 1.0
-        if len(LATIN.findall(text)) / letters < MIN_LATIN_SHARE:
+        if len(LATIN.findall(head)) / letters < MIN_LATIN_SHARE:
             return "other", 1.0
         lang, prob = self.identifier.classify(text)
         return ("nb" if lang == "no" else lang), float(prob)

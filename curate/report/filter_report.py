@@ -39,11 +39,12 @@ def collect(out_dir: Path) -> dict:
     for name, folder in groups.items():
         for doc in read_documents([folder]):
             md = doc.metadata
+            words = len(doc.text.split())
             data["where"][name] += 1
-            data["words_where"][name] += len(doc.text.split())
+            data["words_where"][name] += words
             source, lang = doc.source or "unknown", md.get("lang_id") or doc.lang or "unknown"
             data["by_source"][source][name == "kept"] += 1
-            data["words_by_source"][source][name == "kept"] += len(doc.text.split())
+            data["words_by_source"][source][name == "kept"] += words
             data["by_lang"][lang][name == "kept"] += 1
             for task in TASKS:
                 if task in md:
