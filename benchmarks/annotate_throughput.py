@@ -7,13 +7,14 @@ concurrency / latency, with injected 429/500 faults, and the number of lost reco
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from tables import write_results  # benchmarks/ is on sys.path when run as a script
 
 from curate.annotate import annotate, load_config
 from curate.documents import Document
@@ -124,11 +125,7 @@ def main() -> None:
             f"({r['retries']}) | {r['req_per_s']} | {r['bound_req_per_s']} | "
             f"{r['ratio_to_bound']:.0%} | {r['lost']} | {r['failed']} |"
         )
-    print("\n".join(lines))
-    Path(args.out).with_suffix(".md").parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).with_suffix(".md").write_text("\n".join(lines) + "\n")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2))
+    write_results(args.out, lines, {"args": vars(args), "rows": rows})
 
 
 if __name__ == "__main__":

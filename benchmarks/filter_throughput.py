@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import yaml
+from tables import write_results  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLES = [
@@ -139,12 +140,12 @@ def main() -> None:
             ],
             "demo_steps": [{"stage": st, "step": n, "seconds": s} for st, n, s in steps],
         }
-        write_results(result, Path(args.out))
+        report(result, Path(args.out))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def write_results(result: dict, out: Path) -> None:
+def report(result: dict, out: Path) -> None:
     lines = [
         f"# Filtering throughput: {result['docs']:,} documents ({result['machine']})",
         "",
@@ -164,11 +165,7 @@ def write_results(result: dict, out: Path) -> None:
         "|---|---|---|",
     ]
     lines += [f"| {s['stage']} | {s['step']} | {s['seconds']:.2f} |" for s in result["demo_steps"]]
-    table = "\n".join(lines) + "\n"
-    print(table)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text(table)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2))
+    write_results(out, lines, result)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ train()), so both include their loop overhead and neither includes tokenization 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import tempfile
@@ -18,6 +17,7 @@ import time
 from pathlib import Path
 
 import yaml
+from tables import write_results  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -134,12 +134,7 @@ def main() -> None:
             f"| {r['variant']} | {r['seconds']:.1f} | {r['tokens_per_s']:,.0f} | "
             f"{r['ratio']:.2f}x | {r['loss']:.3f} |"
         )
-    table = "\n".join(lines) + "\n"
-    print(table)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text(table)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2))
+    write_results(args.out, lines, result)
 
 
 if __name__ == "__main__":

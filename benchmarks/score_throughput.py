@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tables import write_results  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = {
@@ -173,21 +174,13 @@ def main() -> None:
             f"{r['speedup_vs_a']:.2f} | {r['mean_abs_delta']:.4f} | {r['max_abs_delta']:.4f} "
             f"| {r['keep_agreement']:.2%} | {r['peak_mb']:.0f} |"
         )
-    print("\n".join(lines))
-    Path(args.out).with_suffix(".md").parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).with_suffix(".md").write_text("\n".join(lines) + "\n")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(
-        json.dumps(
-            {
-                "docs": args.docs,
-                "max_length": args.max_length,
-                "fused_ops": spec["fused_ops"],
-                "rows": results,
-            },
-            indent=2,
-        )
-    )
+    figures = {
+        "docs": args.docs,
+        "max_length": args.max_length,
+        "fused_ops": spec["fused_ops"],
+        "rows": results,
+    }
+    write_results(args.out, lines, figures)
 
 
 if __name__ == "__main__":
