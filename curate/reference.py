@@ -1,0 +1,121 @@
+"""The real-text reference corpus (`../shared/reference`) and its committed train/validation/test
+split.
+
+The corpus is not part of the repository (its licences ask for credit and share-alike); the split
+is, as id lists under `data/reference_split/`, so every benchmark and every classifier trained
+here tunes on the same documents and is measured on the same untouched test documents.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections import defaultdict
+from pathlib import Path
+
+from curate.documents import Document, read_documents
+
+SPLITS = ("train", "validation", "test")
+SPLIT_FRACTIONS = {"train": 0.65, "validation": 0.15, "test": 0.20}
+SPLIT_SEED = 20261123
+SPLIT_DIR = Path(__file__).resolve().parents[1] / "data" / "reference_split"
+CREDIT = (
+    "Reference corpus: NorQuAD (ltgoslo, CC0; Wikipedia parts CC BY-SA), Norwegian laws and "
+    "regulations (Lovdata via norwegian-laws, NLOD 2.0), NTREX-128 (Microsoft, CC BY-SA 4.0), "
+    "LIA Nynorsk treebank (UD, CC BY-SA 4.0)."
+)
+
+# Written, edited prose: the documents a quality filter must keep. LIA is spoken dialect
+# transcribed without punctuation: real language, but not prose, so it is reported on its own.
+PROSE_SOURCES = ("norquad", "laws", "ntrex")
+
+
+class ReferenceMissing(FileNotFoundError):
+    pass
+
+
+def reference_dir(path: str | os.PathLike | None = None) -> Path:
+    """The reference corpus folder: `path`, else $CURATE_REFERENCE, else ../shared/reference."""
+    found = Path(path or os.environ.get("CURATE_REFERENCE") or "../shared/reference")
+    if not any(found.glob("*.jsonl.gz")):
+        raise ReferenceMissing(
+            f"no reference corpus at {found.resolve()}: it lives beside the repository as "
+            "../shared/reference (or set CURATE_REFERENCE)"
+        )
+    return found
+
+
+def load_reference(path: str | os.PathLike | None = None) -> list[Document]:
+    """Every reference document, with `source` = its file (norquad, laws, ntrex, lia) and
+    `metadata['genre']`, in a stable order."""
+    docs = []
+    for file in sorted(reference_dir(path).glob("*.jsonl.gz")):
+        source = file.name.removesuffix(".jsonl.gz")
+        for doc in read_documents([file], source="curate", strict=True):
+            doc.source = source
+            docs.append(doc)
+    return docs
+
+
+def split_group(doc: Document) -> str:
+    """Documents that must land in one split: NTREX holds the same article in five languages
+    (`ntrex/nob/bbc.1` and `ntrex/swe/bbc.1`), so a translation never tests what its twin trained."""
+    if doc.source == "ntrex":
+        return "ntrex/" + doc.id.rsplit("/", 1)[-1]
+    return doc.id
+
+
+def make_split(docs: list[Document], seed: int = SPLIT_SEED) -> dict[str, str]:
+    """id -> split, by document group, stratified by source and language, seeded."""
+    strata: dict[tuple[str, str], list[str]] = defaultdict(list)
+    members: dict[str, list[str]] = defaultdict(list)
+    for doc in docs:
+        group = split_group(doc)
+        if group not in members:
+            key = (doc.source or "", "all" if doc.source == "ntrex" else doc.lang or "")
+            strata[key].append(group)
+        members[group].append(doc.id)
+    rng = random.Random(seed)
+    assignment = {}
+    for key in sorted(strata):
+        groups = sorted(strata[key])
+        rng.shuffle(groups)
+        n_test = round(len(groups) * SPLIT_FRACTIONS["test"])
+        n_val = round(len(groups) * SPLIT_FRACTIONS["validation"])
+        for i, group in enumerate(groups):
+            name = "test" if i < n_test else "validation" if i < n_test + n_val else "train"
+            for doc_id in members[group]:
+                assignment[doc_id] = name
+    return assignment
+
+
+def write_split(assignment: dict[str, str], out_dir: Path = SPLIT_DIR) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in SPLITS:
+        ids = sorted(i for i, s in assignment.items() if s == name)
+        (out_dir / f"{name}.txt").write_text("\n".join(ids) + "\n", encoding="utf-8")
+
+
+def load_split(split_dir: Path = SPLIT_DIR) -> dict[str, str]:
+    """id -> split from the committed id lists."""
+    assignment = {}
+    for name in SPLITS:
+        for doc_id in (split_dir / f"{name}.txt").read_text(encoding="utf-8").split():
+            assignment[doc_id] = name
+    return assignment
+
+
+def reference_splits(path: str | os.PathLike | None = None) -> dict[str, list[Document]]:
+    """The reference documents by committed split; every document must be in the split."""
+    assignment = load_split()
+    splits: dict[str, list[Document]] = {name: [] for name in SPLITS}
+    for doc in load_reference(path):
+        if doc.id not in assignment:
+            raise ValueError(f"reference document {doc.id} is in no split: rebuild the split")
+        doc.metadata["split"] = assignment[doc.id]
+        splits[assignment[doc.id]].append(doc)
+    return splits
+
+
+def is_prose(doc: Document) -> bool:
+    return doc.source in PROSE_SOURCES
