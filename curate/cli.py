@@ -245,6 +245,79 @@ def _print_metrics(m: dict, out_dir: str) -> None:
     console.print(f"model, metrics, plots and model card in {out_dir}/")
 
 
+@cli.command()
+@click.argument("inputs", nargs=-1, type=click.Path(exists=True))
+@click.option(
+    "-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
+    help="Folder for documents.jsonl.gz and one <task>.jsonl of annotation records per task.",
+)
+@click.option(
+    "--donors", multiple=True, type=click.Path(exists=True),
+    help="Documents in other languages, for the language_mix damage (repeatable).",
+)
+@click.option(
+    "--reference", "reference", is_flag=True,
+    help="Use the reference corpus (../shared/reference or $CURATE_REFERENCE): its nb/nn prose "
+    "of the train and validation splits as clean text (split kept in metadata), its sv/da/fi "
+    "documents of those splits as donors. The test split is never touched.",
+)
+@click.option(
+    "--family", "families", multiple=True, type=click.Choice(sorted(FAMILY_NAMES)),
+    help="Damage families to use (repeatable; default: all).",
+)
+@click.option("--copies", default=2, show_default=True, help="Damaged copies per clean document.")
+@click.option(
+    "--task", "tasks", multiple=True, type=click.Choice(["linguistic_quality", "educational_value"]),
+    help="Tasks to label (repeatable; default: linguistic_quality).",
+)
+@click.option(
+    "--clean-score", default=5, show_default=True,
+    help="Linguistic-quality score of the clean documents.",
+)
+@click.option("--seed", default=0, show_default=True, help="Seed for damage and family choice.")
+def synthesize(inputs, out_dir, donors, reference, families, copies, tasks, clean_score, seed):
+    """Labelled training data without an LLM: clean text you trust (INPUTS) is labelled good,
+    and damaged copies of it (word order scrambled, OCR noise, mojibake, boilerplate, keyword
+    spam, fragments, other-language sentences, repetition, leftover markup) get the score the
+    guidelines give that damage (annotations/guidelines.md). Writes a corpus and annotation
+    records that `curate train --corpus OUT --annotations OUT` reads."""
+    from curate.documents import read_documents
+    from curate.synthesize import synthesize as run
+
+    if bool(inputs) == reference:
+        raise click.UsageError("give clean INPUTS or --reference, not both and not neither")
+    if reference:
+        clean, donor_texts = reference_training_text()
+    else:
+        clean = list(read_documents(inputs))
+        donor_texts = [d.text for d in read_documents(donors)] if donors else []
+    try:
+        summary = run(
+            clean, out_dir, donor_texts, families or tuple(FAMILY_NAMES), copies,
+            tasks or ("linguistic_quality",), clean_score, seed,
+        )
+    except ValueError as err:
+        raise click.ClickException(str(err)) from err
+    labels = "; ".join(f"{t}: {dict(sorted(c.items()))}" for t, c in summary["labels"].items())
+    console.print(
+        f"{summary['clean']} clean documents, {summary['damaged']} damaged copies -> "
+        f"{out_dir}/documents.jsonl.gz; labels by score: {labels}"
+    )
+
+
+def reference_training_text():
+    from curate.reference import is_prose, reference_splits
+
+    try:
+        splits = reference_splits()
+    except FileNotFoundError as err:
+        raise click.ClickException(str(err)) from err
+    docs = splits["train"] + splits["validation"]
+    clean = [d for d in docs if d.lang in ("nb", "nn") and is_prose(d)]
+    donors = [d.text for d in docs if d.lang not in ("nb", "nn")]
+    return clean, donors
+
+
 @cli.command("evaluate")
 @click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
 @click.argument("data", nargs=-1, required=True, type=click.Path(exists=True))

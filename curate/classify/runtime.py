@@ -178,8 +178,17 @@ class QualityClassifier:
         lo, hi = self.scale
         return np.clip(np.rint(self.score(texts)), lo, hi).astype(int)
 
-    def keep(self, texts: list[str]) -> np.ndarray:
-        return self.score(texts) >= self.threshold
+    def threshold_for(self, lang: str | None) -> float:
+        """The keep threshold for a document in `lang`: calibrated per language where the
+        bundle has one (`thresholds_by_language`), else the bundle's single threshold."""
+        return float(self.spec.get("thresholds_by_language", {}).get(lang, self.threshold))
+
+    def keep(self, texts: list[str], langs: list[str | None] | None = None) -> np.ndarray:
+        """score >= threshold; with `langs`, each document's own language's threshold."""
+        scores = self.score(texts)
+        if langs is None:
+            return scores >= self.threshold
+        return scores >= np.array([self.threshold_for(lang) for lang in langs])
 
     def _aggregate(self, window_scores: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
         if self.chunking == "max":

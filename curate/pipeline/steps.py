@@ -109,32 +109,52 @@ class QualityScorer(PipelineStep):
                 yield doc
 
 
-def bundle_threshold(bundle: str) -> tuple[str, float]:
+def bundle_thresholds(bundle: str) -> tuple[str, dict[str | None, float]]:
+    """(task, {language: threshold}) from a bundle; the `None` key is its single threshold,
+    the one for any language the bundle has no calibrated threshold for."""
     spec = json.loads((Path(bundle) / "classifier.json").read_text())
-    return spec["task"], float(spec["threshold"])
+    by_language = {k: float(v) for k, v in spec.get("thresholds_by_language", {}).items()}
+    return spec["task"], {None: float(spec["threshold"]), **by_language}
+
+
+def document_language(doc: DTDocument) -> str | None:
+    """The identified language (the language step's) before the declared one."""
+    return doc.metadata.get("lang_id") or doc.metadata.get("lang")
 
 
 class ScoreFilter(BaseFilter):
-    """Keeps a document when every task's score reaches its threshold. Thresholds come from
-    the bundles (calibrated at training) unless given; dropped documents go to the exclusion
-    writer with `filter_reason` naming the task, score and threshold."""
+    """Keeps a document when every task's score reaches its threshold for the document's
+    language. Thresholds come from the bundles (calibrated at training, per language where the
+    bundle has them) unless given; a given threshold is a number (every language) or a mapping
+    language -> number. Each judged document records `metadata[<task>_threshold]`; dropped ones
+    go to the exclusion writer with `filter_reason` naming the task and threshold."""
 
     name = "🎚 score filter"
 
     def __init__(
         self,
         bundles: list[str] | None = None,
-        thresholds: dict[str, float] | None = None,
+        thresholds: dict[str, float | dict[str, float]] | None = None,
         exclusion_writer: DiskWriter | None = None,
     ):
         super().__init__(exclusion_writer)
-        self.thresholds = dict(bundle_threshold(b) for b in bundles or [])
-        self.thresholds.update(thresholds or {})
+        self.thresholds = dict(bundle_thresholds(b) for b in bundles or [])
+        for task, given in (thresholds or {}).items():
+            self.thresholds[task] = dict(given) if isinstance(given, dict) else {None: given}
         if not self.thresholds:
             raise ValueError("ScoreFilter needs bundles or thresholds")
 
+    def threshold(self, task: str, lang: str | None) -> float | None:
+        by_language = self.thresholds[task]
+        return by_language.get(lang, by_language.get(None))
+
     def filter(self, doc: DTDocument) -> bool | tuple[bool, str]:
-        for task, threshold in self.thresholds.items():
+        lang = document_language(doc)
+        for task in self.thresholds:
+            threshold = self.threshold(task, lang)
+            if threshold is None:
+                return False, f"{task}: no threshold for language {lang}"
+            doc.metadata[f"{task}_threshold"] = threshold
             score = doc.metadata.get(task)
             if score is None:
                 return False, f"{task} missing (run QualityScorer first)"

@@ -19,9 +19,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 from curate.documents import read_documents  # noqa: E402
 
 TASKS = ("educational_value", "linguistic_quality")
-THRESHOLD_RE = re.compile(r"^(\w+) < ([\d.]+)$")
-
-
 def collect(out_dir: Path) -> dict:
     """Where every document ended: 'kept' or the exclusion folder of the step that dropped it."""
     groups = {"kept": out_dir / "kept"}
@@ -33,7 +30,7 @@ def collect(out_dir: Path) -> dict:
         "words_by_source": defaultdict(Counter),
         "by_lang": defaultdict(Counter),
         "scores": defaultdict(lambda: defaultdict(list)),
-        "thresholds": {},
+        "thresholds": defaultdict(dict),  # task -> language -> threshold
         "samples": defaultdict(list),
     }
     for name, folder in groups.items():
@@ -49,10 +46,10 @@ def collect(out_dir: Path) -> dict:
             for task in TASKS:
                 if task in md:
                     data["scores"][task][lang].append(md[task])
+            for task in TASKS:
+                if f"{task}_threshold" in md:
+                    data["thresholds"][task][lang] = md[f"{task}_threshold"]
             reason = md.get("filter_reason", "kept")
-            match = THRESHOLD_RE.match(reason)
-            if match:
-                data["thresholds"][match.group(1)] = float(match.group(2))
             if len(data["samples"][(name, reason)]) < 3:
                 data["samples"][(name, reason)].append(doc.text[:400])
     return data
@@ -96,13 +93,10 @@ def plots(data: dict) -> list[tuple[str, str]]:
         fig, ax = plt.subplots(figsize=(7, 3))
         langs = sorted(by_lang, key=lambda lang: -len(by_lang[lang]))
         ax.hist([by_lang[lang] for lang in langs], bins=30, stacked=True, label=langs)
-        if task in data["thresholds"]:
-            ax.axvline(
-                data["thresholds"][task],
-                color="black",
-                linestyle="--",
-                label=f"threshold {data['thresholds'][task]:.2f}",
-            )
+        for style, (lang, threshold) in zip(
+            ("--", ":", "-.", "-"), sorted(data["thresholds"][task].items()), strict=False
+        ):
+            ax.axvline(threshold, color="black", linestyle=style, label=f"{lang} {threshold:.2f}")
         ax.legend()
         ax.set_xlabel(f"{task} score (documents that reached the scorer)")
         out.append((f"{task} scores", _png(fig)))

@@ -1,0 +1,87 @@
+"""`curate synthesize`: labelled training data without an LLM. Clean text a user trusts becomes
+positives; damaged copies of it (curate.degrade) become negatives with the score the
+guidelines give each kind of damage. Both are written as a corpus plus annotation records, the
+same files `curate annotate` writes, so `curate train` takes them as they are."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from curate.degrade import FAMILIES, TASK_SCORES, damaged_copies
+from curate.documents import Document, text_sha256, write_documents
+
+ANNOTATOR = {"backend": "synthetic", "model": "curate.degrade", "prompt_sha256": None}
+
+
+def synthetic_record(doc: Document, task: str, score: int, rationale: str) -> dict[str, Any]:
+    """An annotation record (the format `curate annotate` writes) for a label made here."""
+    return {
+        "id": doc.id,
+        "text_sha256": text_sha256(doc.text),
+        "task": task,
+        "score": score,
+        "rationale": rationale,
+        "annotator": ANNOTATOR,
+        "usage": None,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def pick_families(doc: Document, families: Sequence[str], copies: int, seed: int) -> list[str]:
+    rng = random.Random(f"{seed}/{doc.id}/families")
+    return rng.sample(list(families), min(copies, len(families)))
+
+
+def synthesize(
+    clean: Sequence[Document],
+    out_dir: str | os.PathLike,
+    donors: Sequence[str] = (),
+    families: Sequence[str] = tuple(FAMILIES),
+    copies: int = 2,
+    tasks: Sequence[str] = ("linguistic_quality",),
+    clean_score: int = 5,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Writes OUT/documents.jsonl.gz (clean documents and their damaged copies) and
+    OUT/<task>.jsonl for every task. Each clean document gets `copies` damaged copies of
+    different families (chosen per document, seeded). Clean documents are labelled
+    `clean_score` for linguistic quality only: their educational value needs a reader."""
+    unknown = set(families) - set(FAMILIES)
+    if unknown:
+        raise ValueError(f"unknown damage families {sorted(unknown)}; known: {sorted(FAMILIES)}")
+    if "language_mix" in families and not donors:
+        raise ValueError("language_mix needs --donors: documents in other languages")
+    out = Path(out_dir)
+    damaged: list[Document] = []
+    for doc in clean:
+        damaged += damaged_copies([doc], pick_families(doc, families, copies, seed), donors, seed)
+    counts: dict[str, Counter] = {}
+    for task in tasks:
+        scores = TASK_SCORES[task]
+        records = [
+            synthetic_record(d, task, scores[d.metadata["damage"]], f"damage: {d.metadata['damage']}")
+            for d in damaged
+            if d.metadata["damage"] in scores
+        ]
+        if task == "linguistic_quality":
+            records += [synthetic_record(d, task, clean_score, "clean source text") for d in clean]
+        write_records(records, out / f"{task}.jsonl")
+        counts[task] = Counter(r["score"] for r in records)
+    n = write_documents([*clean, *damaged], out / "documents.jsonl.gz")
+    return {"documents": n, "clean": len(clean), "damaged": len(damaged), "labels": counts}
+
+
+def write_records(records: list[dict[str, Any]], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".jsonl.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for record in records:
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    tmp.replace(path)
