@@ -9,7 +9,7 @@ OUT ?= out
 FAKE_LLM := $(if $(GEMINI_API_KEY),,CURATE_FAKE_LLM=1)
 SAMPLE ?= 200
 
-.PHONY: setup demo test lint bench inspect annotate train export score filter pretrain sft dpo lm clean
+.PHONY: setup demo test lint bench quality inspect annotate train export score filter pretrain sft dpo lm clean
 .SECONDARY: $(MODELS) $(BUNDLES)
 
 setup: $(STAMP)
@@ -39,9 +39,20 @@ inspect: setup
 annotate: setup
 	$(FAKE_LLM) $(BIN)/curate annotate data/demo --sample $(SAMPLE) --rpm 60000 -o $(OUT)/annotations
 
-# The demo classifiers learn from the hand-labelled seed set only: the fake LLM's heuristic
-# labels would teach them the heuristic. With a real key, the LLM's annotations join in.
-TRAIN_LABELS := annotations/seed $(if $(GEMINI_API_KEY),$(OUT)/annotations,)
+# The demo classifiers learn from the hand-labelled demo seed set and from real text: the
+# reference corpus (../shared/reference, not in this repository) gives hand-labelled documents
+# (annotations/reference) and clean prose whose damaged copies `curate synthesize` labels.
+# The fake LLM's heuristic labels would teach them the heuristic, so they stay out; with a real
+# key, the LLM's annotations join in.
+REFERENCE ?= ../shared/reference
+HAVE_REFERENCE := $(wildcard $(REFERENCE)/*.jsonl.gz)
+SYNTHETIC := $(OUT)/synthetic/linguistic_quality.jsonl
+LLM_LABELS := $(if $(GEMINI_API_KEY),--annotations $(OUT)/annotations,)
+REAL_LABELS_linguistic_quality := --annotations $(OUT)/synthetic --corpus $(OUT)/synthetic
+REAL_LABELS_educational_value := --annotations annotations/reference --corpus $(REFERENCE) \
+  --annotations $(OUT)/synthetic_edu --corpus $(OUT)/synthetic_edu
+TRAIN_INPUTS = --annotations annotations/seed --corpus data/demo $(LLM_LABELS) \
+  $(if $(HAVE_REFERENCE),$(REAL_LABELS_$*),)
 
 TASKS := educational_value linguistic_quality
 MODELS := $(TASKS:%=classifiers/%/metrics.json)
@@ -58,9 +69,19 @@ export: setup
 	rm -f $(BUNDLES)
 	$(MAKE) $(BUNDLES)
 
-classifiers/%/metrics.json: | setup
-	$(BIN)/curate train --config classifiers/$*.demo.yaml \
-	  $(foreach a,$(TRAIN_LABELS),--annotations $(a)) -o classifiers/$*
+classifiers/%/metrics.json: $(if $(HAVE_REFERENCE),$(SYNTHETIC),) | setup
+	$(if $(HAVE_REFERENCE),,@echo "WARNING: no reference corpus at $(REFERENCE): training on the demo seed set only")
+	$(BIN)/curate train --config classifiers/$*.demo.yaml $(TRAIN_INPUTS) -o classifiers/$*
+
+# Clean reference prose (train and validation splits) and damaged copies of it, labelled: four
+# copies per document for linguistic quality, the hard damage picked more often; one copy for
+# educational value (only damage that leaves nothing to learn gets a label there: 0).
+$(SYNTHETIC): | setup
+	CURATE_REFERENCE=$(REFERENCE) $(BIN)/curate synthesize --reference -o $(OUT)/synthetic \
+	  --copies 4 --weight word_shuffle=3 --weight language_mix=3 --weight repetition=2 \
+	  --weight fragments=2
+	CURATE_REFERENCE=$(REFERENCE) $(BIN)/curate synthesize --reference -o $(OUT)/synthetic_edu \
+	  --task educational_value --copies 1 --seed 1
 
 classifiers/%/bundle/classifier.json: classifiers/%/metrics.json
 	$(BIN)/curate export classifiers/$* -o classifiers/$*/bundle
@@ -98,10 +119,16 @@ lm: pretrain sft dpo
 
 # Every benchmark, then one table: benchmarks/RESULTS.md (about 45 minutes on 2 CPU cores).
 bench: setup $(BUNDLES) $(TINY_LM)
+	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/annotate_throughput.py
 	$(BIN)/python benchmarks/score_throughput.py
 	$(BIN)/python benchmarks/filter_throughput.py
 	$(BIN)/python benchmarks/lm_throughput.py
+	$(BIN)/python benchmarks/results_table.py
+
+# Judgement on real text only (part of bench): classifiers and specs vs damaged copies.
+quality: setup $(BUNDLES)
+	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/results_table.py
 
 test: setup

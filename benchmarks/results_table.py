@@ -34,6 +34,8 @@ def main() -> None:
         f"{platform.machine()}, {__import__('os').cpu_count()} cores, {platform.system()}.",
     ]
     titles = {
+        "quality": "Judgement on real text: classifiers and specs, clean reference prose vs "
+        "damaged copies (`benchmarks/quality.py`)",
         "score": "Scorer: transformers pipeline vs torch vs onnxruntime fp32/int8 "
         "(`benchmarks/score_throughput.py`)",
         "filter": "Filtering: datatrove pipeline vs the classifiers alone, 1 -> 2 workers, "

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from curate import __version__
+from curate.degrade import FAMILIES as FAMILY_NAMES
 from curate.documents import DEFAULT_MAX_CHARS, BadInputError
 from curate.sources import SCHEMAS
 
@@ -248,34 +249,60 @@ def _print_metrics(m: dict, out_dir: str) -> None:
 @cli.command()
 @click.argument("inputs", nargs=-1, type=click.Path(exists=True))
 @click.option(
-    "-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
+    "-o",
+    "--output",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
     help="Folder for documents.jsonl.gz and one <task>.jsonl of annotation records per task.",
 )
 @click.option(
-    "--donors", multiple=True, type=click.Path(exists=True),
+    "--donors",
+    multiple=True,
+    type=click.Path(exists=True),
     help="Documents in other languages, for the language_mix damage (repeatable).",
 )
 @click.option(
-    "--reference", "reference", is_flag=True,
+    "--reference",
+    "reference",
+    is_flag=True,
     help="Use the reference corpus (../shared/reference or $CURATE_REFERENCE): its nb/nn prose "
     "of the train and validation splits as clean text (split kept in metadata), its sv/da/fi "
     "documents of those splits as donors. The test split is never touched.",
 )
 @click.option(
-    "--family", "families", multiple=True, type=click.Choice(sorted(FAMILY_NAMES)),
+    "--family",
+    "families",
+    multiple=True,
+    type=click.Choice(sorted(FAMILY_NAMES)),
     help="Damage families to use (repeatable; default: all).",
 )
 @click.option("--copies", default=2, show_default=True, help="Damaged copies per clean document.")
 @click.option(
-    "--task", "tasks", multiple=True, type=click.Choice(["linguistic_quality", "educational_value"]),
+    "--task",
+    "tasks",
+    multiple=True,
+    type=click.Choice(["linguistic_quality", "educational_value"]),  # noqa: E501
     help="Tasks to label (repeatable; default: linguistic_quality).",
 )
 @click.option(
-    "--clean-score", default=5, show_default=True,
+    "--clean-score",
+    default=5,
+    show_default=True,
     help="Linguistic-quality score of the clean documents.",
 )
+@click.option(
+    "--weight",
+    "weights",
+    multiple=True,
+    metavar="FAMILY=W",
+    help="Pick FAMILY W times as often as the others (default 1; repeatable), e.g. "
+    "word_shuffle=3 for the damage a classifier finds hardest.",
+)
 @click.option("--seed", default=0, show_default=True, help="Seed for damage and family choice.")
-def synthesize(inputs, out_dir, donors, reference, families, copies, tasks, clean_score, seed):
+def synthesize(
+    inputs, out_dir, donors, reference, families, copies, tasks, clean_score, weights, seed
+):
     """Labelled training data without an LLM: clean text you trust (INPUTS) is labelled good,
     and damaged copies of it (word order scrambled, OCR noise, mojibake, boilerplate, keyword
     spam, fragments, other-language sentences, repetition, leftover markup) get the score the
@@ -292,9 +319,17 @@ def synthesize(inputs, out_dir, donors, reference, families, copies, tasks, clea
         clean = list(read_documents(inputs))
         donor_texts = [d.text for d in read_documents(donors)] if donors else []
     try:
+        weight_of = {k: float(v) for k, _, v in (w.partition("=") for w in weights)}
         summary = run(
-            clean, out_dir, donor_texts, families or tuple(FAMILY_NAMES), copies,
-            tasks or ("linguistic_quality",), clean_score, seed,
+            clean,
+            out_dir,
+            donor_texts,
+            families or tuple(FAMILY_NAMES),
+            copies,
+            tasks or ("linguistic_quality",),
+            clean_score,
+            seed,
+            weight_of,
         )
     except ValueError as err:
         raise click.ClickException(str(err)) from err

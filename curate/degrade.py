@@ -43,7 +43,9 @@ OCR_SWAPS = [
 ]  # fmt: skip
 
 
-def char_noise(text: str, rng: random.Random, donors: Sequence[str] = (), rate: float = 0.25) -> str:
+def char_noise(
+    text: str, rng: random.Random, donors: Sequence[str] = (), rate: float = 0.25
+) -> str:
     """Scanning noise: confused glyphs, stray marks, lost spaces, words broken across lines."""
     out: list[str] = []
     for word in text.split(" "):

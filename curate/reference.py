@@ -59,7 +59,7 @@ def load_reference(path: str | os.PathLike | None = None) -> list[Document]:
 
 def split_group(doc: Document) -> str:
     """Documents that must land in one split: NTREX holds the same article in five languages
-    (`ntrex/nob/bbc.1` and `ntrex/swe/bbc.1`), so a translation never tests what its twin trained."""
+    (`ntrex/nob/bbc.1`, `ntrex/swe/bbc.1`), so no translation tests what its twin trained."""
     if doc.source == "ntrex":
         return "ntrex/" + doc.id.rsplit("/", 1)[-1]
     return doc.id

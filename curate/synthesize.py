@@ -34,9 +34,23 @@ def synthetic_record(doc: Document, task: str, score: int, rationale: str) -> di
     }
 
 
-def pick_families(doc: Document, families: Sequence[str], copies: int, seed: int) -> list[str]:
+def pick_families(
+    doc: Document,
+    families: Sequence[str],
+    copies: int,
+    seed: int,
+    weights: dict[str, float] | None = None,
+) -> list[str]:
+    """`copies` different families for one document, seeded by its id; families with a larger
+    weight (default 1) are picked more often: the hard ones need more examples."""
     rng = random.Random(f"{seed}/{doc.id}/families")
-    return rng.sample(list(families), min(copies, len(families)))
+    pool = list(families)
+    chosen = []
+    while pool and len(chosen) < copies:
+        family = rng.choices(pool, [(weights or {}).get(f, 1.0) for f in pool])[0]
+        chosen.append(family)
+        pool.remove(family)
+    return chosen
 
 
 def synthesize(
@@ -48,12 +62,13 @@ def synthesize(
     tasks: Sequence[str] = ("linguistic_quality",),
     clean_score: int = 5,
     seed: int = 0,
+    weights: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Writes OUT/documents.jsonl.gz (clean documents and their damaged copies) and
     OUT/<task>.jsonl for every task. Each clean document gets `copies` damaged copies of
     different families (chosen per document, seeded). Clean documents are labelled
     `clean_score` for linguistic quality only: their educational value needs a reader."""
-    unknown = set(families) - set(FAMILIES)
+    unknown = (set(families) | set(weights or {})) - set(FAMILIES)
     if unknown:
         raise ValueError(f"unknown damage families {sorted(unknown)}; known: {sorted(FAMILIES)}")
     if "language_mix" in families and not donors:
@@ -61,14 +76,15 @@ def synthesize(
     out = Path(out_dir)
     damaged: list[Document] = []
     for doc in clean:
-        damaged += damaged_copies([doc], pick_families(doc, families, copies, seed), donors, seed)
+        picked = pick_families(doc, families, copies, seed, weights)
+        damaged += damaged_copies([doc], picked, donors, seed)
     counts: dict[str, Counter] = {}
     for task in tasks:
         scores = TASK_SCORES[task]
         records = [
-            synthetic_record(d, task, scores[d.metadata["damage"]], f"damage: {d.metadata['damage']}")
+            synthetic_record(d, task, scores[family], f"damage: {family}")
             for d in damaged
-            if d.metadata["damage"] in scores
+            if (family := d.metadata["damage"]) in scores
         ]
         if task == "linguistic_quality":
             records += [synthetic_record(d, task, clean_score, "clean source text") for d in clean]

@@ -21,6 +21,8 @@ def choose_threshold(pred, y_true, cfg: ThresholdConfig) -> tuple[float, str]:
         t = float(np.quantile(pred, 1 - cfg.value, method="higher"))
         return t, f"keeps {cfg.value:.1%} of the validation split"
     positive = np.asarray(y_true) >= cfg.positive_label
+    if cfg.policy == "min_recall":
+        return min_recall_threshold(pred, positive, cfg)
     for t in np.unique(pred):  # ascending: the first that qualifies keeps the most
         kept = pred >= t
         if kept.any() and positive[kept].mean() >= cfg.value:
@@ -33,6 +35,32 @@ def choose_threshold(pred, y_true, cfg: ThresholdConfig) -> tuple[float, str]:
         f"no threshold reaches precision {cfg.value:.0%} on validation; "
         "using the highest prediction"
     )
+
+
+def min_recall_threshold(pred: np.ndarray, positive: np.ndarray, cfg: ThresholdConfig):
+    """The highest threshold that still keeps `value` of the validation positives: for a
+    quality gate whose first duty is not to lose good text."""
+    if not positive.any():
+        raise ValueError(f"min_recall needs validation examples with score >= {cfg.positive_label}")
+    t = float(np.quantile(pred[positive], 1 - cfg.value, method="lower"))
+    return t, (
+        f"highest threshold keeping {cfg.value:.0%} of validation documents "
+        f"with score >= {cfg.positive_label}"
+    )
+
+
+def per_language_thresholds(
+    pred, y_true, langs, cfg: ThresholdConfig, min_positives: int = 20
+) -> dict[str, tuple[float, str]]:
+    """{language: (threshold, how)} for each of `cfg.per_language` with at least
+    `min_positives` positive validation examples; the others use the single threshold."""
+    pred, y_true, langs = np.asarray(pred, dtype=float), np.asarray(y_true), np.asarray(langs)
+    out = {}
+    for lang in cfg.per_language:
+        mine = langs == lang
+        if (y_true[mine] >= cfg.positive_label).sum() >= min_positives:
+            out[lang] = choose_threshold(pred[mine], y_true[mine], cfg)
+    return out
 
 
 def threshold_effect(pred, y_true, threshold: float, positive_label: int) -> dict[str, Any]:

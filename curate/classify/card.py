@@ -28,6 +28,12 @@ def write_model_card(path: Path, config: ClassifierConfig, m: dict[str, Any]) ->
         f"| >= {k} | {v['precision']:.2f} | {v['recall']:.2f} | {v['f1']:.2f} | {v['kept']:.1%} |"
         for k, v in test["binary_at_threshold"].items()
     )
+    per_language = "".join(
+        f"\n- {lang}: >= **{v['value']:.3f}** ({v['chosen_by']}, on {lang} validation documents)"
+        + (f"; on {lang} test it keeps {v['test']['keep_rate']:.1%}" if "test" in v else "")
+        for lang, v in th.get("by_language", {}).items()
+    )
+    per_language_intro = "Per language (the filter applies the document's language's threshold):"
     splits = ", ".join(f"{k} {v['n']}" for k, v in m["splits"].items())
     skipped = ", ".join(f"{k}: {v}" for k, v in m["labels"]["skipped"].items()) or "none"
     text = f"""# {config.task} classifier
@@ -38,7 +44,8 @@ Scores a document's **{config.task.replace("_", " ")}** on {config.scale[0]}–{
 ## Data
 - {m["labels"]["used"]} labelled documents used of {m["labels"]["annotations"]} annotations
   (skipped: {skipped}).
-- Stratified split by score: {splits}. Score counts per split are in `metrics.json`.
+- Split (the reference corpus's committed split where a label names one, else stratified by
+  score): {splits}. Score counts per split are in `metrics.json`.
 
 ## Model and training
 - Base encoder: `{config.base_model}`, max length {config.max_length} tokens,
@@ -76,6 +83,7 @@ On validation it keeps {th["validation"]["keep_rate"]:.1%} with precision
 {th["validation"]["precision"]:.2f} and recall {th["validation"]["recall"]:.2f} for
 score >= {th["positive_label"]}; on test it keeps {th["test"]["keep_rate"]:.1%} with precision
 {th["test"]["precision"]:.2f} and recall {th["test"]["recall"]:.2f}.
+{per_language_intro if per_language else ""}{per_language}
 
 ## Limitations
 - The labels are only as good as their annotator (hand labels or an LLM's, see the data

@@ -35,17 +35,32 @@ class TrainingConfig:
             raise ValueError(f"class_balance must be none, sqrt or inverse: {self.class_balance!r}")
 
 
+THRESHOLD_POLICIES = ("fixed", "keep_rate", "min_precision", "min_recall")
+
+
 @dataclass
 class ThresholdConfig:
     policy: str = "fixed"
     value: float = 2.5
     positive_label: int = 3
+    # Languages that get a threshold of their own, calibrated on their validation documents.
+    per_language: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if self.policy not in ("fixed", "keep_rate", "min_precision"):
+        if self.policy not in THRESHOLD_POLICIES:
             raise ValueError(
-                f"threshold policy must be fixed, keep_rate or min_precision: {self.policy!r}"
+                f"threshold policy must be one of {THRESHOLD_POLICIES}: {self.policy!r}"
             )
+
+
+@dataclass
+class FluencyConfig:
+    """A word-bigram LM of the training split's good text (score >= the threshold's
+    positive_label) whose low log-probability lowers the score (curate.classify.fluency)."""
+
+    weight: float = 1.5
+    margin: float = 1.0
+    max_words: int = 400
 
 
 @dataclass
@@ -60,6 +75,7 @@ class ClassifierConfig:
     )
     training: TrainingConfig = field(default_factory=TrainingConfig)
     threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
+    fluency: FluencyConfig | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -78,11 +94,14 @@ def load_classifier_config(path: str | Path, **overrides: Any) -> ClassifierConf
     training = data.pop("training", {}) or {}
     training.update(overrides.pop("training", {}) or {})
     threshold = data.pop("threshold", {}) or {}
+    fluency = data.pop("fluency", None)
     data.update({k: v for k, v in overrides.items() if v is not None})
     cfg = _build(ClassifierConfig, data, str(path))
     cfg.scale = tuple(cfg.scale)
     cfg.training = _build(TrainingConfig, training, f"{path}: training")
     cfg.threshold = _build(ThresholdConfig, threshold, f"{path}: threshold")
+    if fluency is not None:
+        cfg.fluency = _build(FluencyConfig, fluency, f"{path}: fluency")
     return cfg
 
 

@@ -15,6 +15,8 @@ from curate.documents import list_input_files, read_documents, text_sha256
 
 logger = logging.getLogger(__name__)
 
+SPLITS = ("train", "validation", "test")
+
 
 @dataclass
 class Example:
@@ -23,6 +25,7 @@ class Example:
     score: int
     lang: str | None = None
     source: str | None = None
+    split: str | None = None  # fixed by the annotation or the document; None = split here
 
 
 @dataclass
@@ -97,7 +100,11 @@ def load_examples(
         if sha and sha != text_sha256(doc.text):
             report.skip("the document's text changed since it was annotated", where)
             continue
-        examples.append(Example(doc.id, doc.text, score, doc.lang, doc.source))
+        split = row.get("split") or doc.metadata.get("split")
+        if split is not None and split not in SPLITS:
+            report.skip(f"split {split!r} is not one of {SPLITS}", where)
+            continue
+        examples.append(Example(doc.id, doc.text, score, doc.lang, doc.source, split))
     for doc_id in wanted.keys() - seen:
         report.skip("document not found in the corpus", wanted[doc_id][1])
     report.used = len(examples)
@@ -107,8 +114,25 @@ def load_examples(
 def split_examples(
     examples: list[Example], validation: float, test: float, seed: int
 ) -> dict[str, list[Example]]:
-    """Train/validation/test, stratified by score and seeded. Every split must be non-empty and
-    every score needs at least 3 examples so that each split can hold one."""
+    """Train/validation/test. An example whose annotation or document names its split (the
+    reference corpus's committed split, and damaged copies, which follow their original) goes
+    there; the rest are split here, stratified by score and seeded. Every split must be
+    non-empty."""
+    splits = {name: [e for e in examples if e.split == name] for name in SPLITS}
+    free = [e for e in examples if e.split is None]
+    if free:
+        for name, part in random_split(free, validation, test, seed).items():
+            splits[name] += part
+    for name, part in splits.items():
+        if not part:
+            raise ValueError(f"the {name} split is empty: {len(examples)} examples are too few")
+    return splits
+
+
+def random_split(
+    examples: list[Example], validation: float, test: float, seed: int
+) -> dict[str, list[Example]]:
+    """Every score needs at least 3 examples so that each split can hold one."""
     counts = Counter(e.score for e in examples)
     rare = {s: n for s, n in counts.items() if n < 3}
     if rare:
@@ -122,8 +146,4 @@ def split_examples(
     train, val = train_test_split(
         rest, test_size=validation / (1 - test), random_state=seed, stratify=rest_labels
     )
-    splits = {"train": train, "validation": val, "test": test_set}
-    for name, part in splits.items():
-        if not part:
-            raise ValueError(f"the {name} split is empty: {len(examples)} examples are too few")
-    return splits
+    return {"train": train, "validation": val, "test": test_set}

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from curate.classify.fluency import FLUENCY_FILE
 from curate.classify.model import load_encoder, predict
 from curate.classify.runtime import sha256_file
 
@@ -163,12 +164,14 @@ def export_bundle(
         (tmp / "raw.onnx").unlink()
         fp32_nodes = quantize(tmp / "model.onnx", tmp / "model.int8.onnx")
         tokenizer.save_pretrained(tmp)
-        for extra in ("confusion_matrix.png", "score_distribution.png"):
+        for extra in ("confusion_matrix.png", "score_distribution.png", FLUENCY_FILE):
             if (src / extra).exists():
                 shutil.copy(src / extra, tmp / extra)
         spec = classifier_spec(info, model, max_length, fused, tmp)
         spec["int8_fp32_nodes"] = len(fp32_nodes)
+        # the torch encoder plus the same fluency penalty the bundle applies
         reference = predict(model, tokenizer, texts, max_length)
+        reference += QualityClassifier(tmp, spec).fluency_penalty(texts)
         spec["parity"] = {
             variant: parity(
                 reference,
@@ -199,7 +202,9 @@ def export_bundle(
 
 def classifier_spec(info: dict, model, max_length: int, fused: dict, bundle: Path) -> dict:
     files = [
-        f for f in ("model.onnx", "model.int8.onnx", *TOKENIZER_FILES) if (bundle / f).exists()
+        f
+        for f in ("model.onnx", "model.int8.onnx", FLUENCY_FILE, *TOKENIZER_FILES)
+        if (bundle / f).exists()
     ]
     return {
         "format_version": BUNDLE_FORMAT_VERSION,
@@ -207,7 +212,11 @@ def classifier_spec(info: dict, model, max_length: int, fused: dict, bundle: Pat
         "scale": info["scale"],
         "threshold": info["threshold"]["value"],
         "threshold_policy": info["threshold"]["chosen_by"],
+        "thresholds_by_language": {
+            lang: t["value"] for lang, t in info["threshold"].get("by_language", {}).items()
+        },
         "max_length": max_length,
+        "fluency": info.get("fluency"),
         "base_model": info.get("base_model"),
         "inputs": [
             n for n in ONNX_INPUTS if n != "token_type_ids" or model.config.type_vocab_size > 0

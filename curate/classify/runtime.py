@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from curate.classify.fluency import FluencyParams, WordBigramLM
+
 SUPPORTED_FORMAT = 1
 CHARS_PER_TOKEN_CAP = 24  # no wordpiece token spans more characters: safe pre-truncation
 
@@ -59,6 +61,7 @@ class QualityClassifier:
         self.stride = stride
         self._session = None
         self._tokenizer = None
+        self._fluency = None
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -131,7 +134,7 @@ class QualityClassifier:
         return self._tokenizer
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_session": None, "_tokenizer": None}
+        return {**self.__dict__, "_session": None, "_tokenizer": None, "_fluency": None}
 
     # --- properties of the bundle ----------------------------------------------------------
 
@@ -155,8 +158,31 @@ class QualityClassifier:
     # --- scoring ---------------------------------------------------------------------------
 
     def score(self, texts: list[str]) -> np.ndarray:
-        """Float scores on the bundle's scale, in input order. Empty or whitespace-only texts
-        score the bottom of the scale without running the model."""
+        """Float scores on the bundle's scale, in input order: the encoder's score, lowered by
+        the fluency penalty where the bundle has a fluency model. Empty or whitespace-only
+        texts score the bottom of the scale without running the model."""
+        texts = list(texts)
+        scores = self.encoder_score(texts)
+        if self.spec.get("fluency"):
+            live = np.array([bool(t and t.strip()) for t in texts], dtype=bool)
+            scores[live] += self.fluency_penalty([t for t in texts if t and t.strip()])
+        return scores
+
+    def fluency_penalty(self, texts: list[str]) -> np.ndarray:
+        """0 for every text unless the bundle has a fluency model (curate.classify.fluency)."""
+        if not self.spec.get("fluency"):
+            return np.zeros(len(texts), dtype=np.float32)
+        params = FluencyParams(**{k: v for k, v in self.spec["fluency"].items() if k != "file"})
+        return params.penalty(self.fluency_model.log_prob(texts, params.max_words))
+
+    @property
+    def fluency_model(self):
+        if self._fluency is None:
+            self._fluency = WordBigramLM.load(self.path / self.spec["fluency"]["file"])
+        return self._fluency
+
+    def encoder_score(self, texts: list[str]) -> np.ndarray:
+        """The encoder's scores alone (no fluency penalty)."""
         texts = list(texts)
         scores = np.full(len(texts), float(self.scale[0]), dtype=np.float32)
         live = [i for i, t in enumerate(texts) if t and t.strip()]

@@ -57,7 +57,7 @@ def score_corpus(
             for doc in chunk:
                 writer.write(doc)
                 for c in classifiers:
-                    kept[c.task] += doc.metadata[c.task] >= c.threshold
+                    kept[c.task] += doc.metadata[c.task] >= c.threshold_for(doc.lang)
             n += len(chunk)
             bar.update(len(chunk))
     return ScoreSummary(n, time.monotonic() - start, report.bad_count, kept), report

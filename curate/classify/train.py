@@ -9,19 +9,26 @@ import math
 import os
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 import yaml
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 
-from curate.classify.calibrate import choose_threshold, threshold_effect
+from curate.classify.calibrate import (
+    choose_threshold,
+    per_language_thresholds,
+    threshold_effect,
+)
 from curate.classify.card import write_model_card
 from curate.classify.config import ClassifierConfig, resolve_model_path
 from curate.classify.data import Example, LabelReport, load_examples, split_examples
+from curate.classify.fluency import FLUENCY_FILE, FluencyParams, WordBigramLM
 from curate.classify.metrics import baselines, evaluate
 from curate.classify.model import ScoreDataModule, ScoreRegressor, load_encoder, loss_weights
 from curate.classify.model import predict as predict_scores
@@ -103,7 +110,8 @@ def train_classifier(
     model_dir = out / "model"
     module.model.save_pretrained(model_dir)  # safetensors
     tokenizer.save_pretrained(model_dir)
-    metrics = assess(module.model.cpu(), tokenizer, config, splits, out)
+    fluency = fit_fluency(config, splits, out) if config.fluency else None
+    metrics = assess(module.model.cpu(), tokenizer, config, splits, out, fluency)
     metrics.update(training_record(config, model_path, splits, label_report, trainer, best))
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
     (out / "training_config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
@@ -111,23 +119,59 @@ def train_classifier(
     return metrics
 
 
+def fit_fluency(
+    config: ClassifierConfig, splits: dict[str, list[Example]], out: Path
+) -> tuple[WordBigramLM, FluencyParams]:
+    """The fluency LM of the training split's good text, standardised on the validation split's
+    good text (text the LM has not seen, as in use)."""
+    positive = config.threshold.positive_label
+    lm = WordBigramLM.fit(e.text for e in splits["train"] if e.score >= positive)
+    lm.save(out / FLUENCY_FILE)
+    f = config.fluency
+    good = [e.text for e in splits["validation"] if e.score >= positive]
+    if len(good) < 2:
+        raise ValueError(f"fluency needs validation examples with score >= {positive}")
+    log_probs = lm.log_prob(good, f.max_words)
+    params = FluencyParams(
+        float(log_probs.mean()), float(log_probs.std()), f.weight, f.margin, f.max_words
+    )
+    return lm, params
+
+
 def assess(
-    model, tokenizer, config: ClassifierConfig, splits: dict[str, list[Example]], out: Path
+    model,
+    tokenizer,
+    config: ClassifierConfig,
+    splits: dict[str, list[Example]],
+    out: Path,
+    fluency: tuple[WordBigramLM, FluencyParams] | None = None,
 ) -> dict[str, Any]:
-    """Test metrics, baselines, threshold calibrated on validation and applied to test, plots."""
-    preds = {
-        name: predict_scores(model, tokenizer, [e.text for e in part], config.max_length)
-        for name, part in splits.items()
-        if name != "train"
-    }
+    """Test metrics, baselines, threshold calibrated on validation and applied to test, plots.
+    With `fluency`, every score is the encoder's minus the fluency penalty, as the bundle's."""
+    preds = {}
+    for name, part in splits.items():
+        if name == "train":
+            continue
+        texts = [e.text for e in part]
+        preds[name] = predict_scores(model, tokenizer, texts, config.max_length)
+        if fluency is not None:
+            lm, params = fluency
+            preds[name] += params.penalty(lm.log_prob(texts, params.max_words))
     y = {name: [e.score for e in part] for name, part in splits.items()}
     threshold, how = choose_threshold(preds["validation"], y["validation"], config.threshold)
+    by_language = per_language_thresholds(
+        preds["validation"],
+        y["validation"],
+        [e.lang for e in splits["validation"]],
+        config.threshold,
+    )
     test = evaluate(y["test"], preds["test"], config.scale)
     train_texts = [e.text for e in splits["train"]]
     metrics = {
         "task": config.task,
         "scale": list(config.scale),
         "max_length": config.max_length,
+        "fluency": None if fluency is None else {**asdict(fluency[1]), "file": FLUENCY_FILE},
         "test": test,
         "validation": {
             k: v
@@ -149,6 +193,10 @@ def assess(
             "test": threshold_effect(
                 preds["test"], y["test"], threshold, config.threshold.positive_label
             ),
+            "by_language": {
+                lang: language_threshold_record(lang, t, why, preds, y, splits, config)
+                for lang, (t, why) in by_language.items()
+            },
         },
     }
     confusion_matrix_png(
@@ -166,6 +214,21 @@ def assess(
         out / "score_distribution.png",
     )
     return metrics
+
+
+def language_threshold_record(lang, threshold, how, preds, y, splits, config) -> dict[str, Any]:
+    """A per-language threshold and what it does on that language's validation and test."""
+    record: dict[str, Any] = {"value": threshold, "chosen_by": how}
+    for name in ("validation", "test"):
+        mine = np.array([e.lang == lang for e in splits[name]])
+        if mine.any():
+            record[name] = threshold_effect(
+                preds[name][mine],
+                np.asarray(y[name])[mine],
+                threshold,
+                config.threshold.positive_label,
+            )
+    return record
 
 
 def training_record(

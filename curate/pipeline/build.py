@@ -25,9 +25,10 @@ from curate.pipeline import SpecError
 from curate.pipeline.dedup import DEDUPS, Stage
 from curate.pipeline.heuristics import ISO3, NordicGopherQuality
 from curate.pipeline.langid import NordicLanguageFilter
-from curate.pipeline.steps import CurateReader, QualityScorer, ScoreFilter
+from curate.pipeline.steps import CurateReader, FixEncoding, QualityScorer, ScoreFilter
 
 STEPS = {
+    "fix_encoding": FixEncoding,
     "language": NordicLanguageFilter,
     "gopher_quality": NordicGopherQuality,
     "gopher_repetition": GopherRepetitionFilter,

@@ -20,12 +20,16 @@ LETTER = re.compile(r"[^\W\d_]")
 LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")  # Basic Latin, Latin-1 and Extended-A/B: æøåäöþ...
 MIN_LATIN_SHARE = 0.5
 SCRIPT_SAMPLE_CHARS = 2000
+MIXED_SENTENCES = 40  # enough to see a mix; identifying every sentence of a book is not needed
 
 
 class NordicLanguageFilter(BaseFilter):
     """Writes metadata["lang_id"] and ["lang_id_score"] and keeps documents whose identified
     language is in `languages` with probability >= `min_score`. `languages=None` keeps all
-    (tagging only)."""
+    (tagging only). With `max_foreign_share`, each sentence of five words or more (the first
+    `MIXED_SENTENCES`) is identified too, and a document whose share of such sentences in other
+    languages exceeds it is dropped as mixed (`metadata["lang_foreign_share"]`): a Norwegian
+    page with half its sentences in Swedish is still "Norwegian" to a whole-document identifier."""
 
     name = "🌍 nordic language id"
 
@@ -34,11 +38,13 @@ class NordicLanguageFilter(BaseFilter):
         languages: list[str] | None = ("nb", "nn"),
         min_score: float = 0.5,
         candidates: tuple[str, ...] = DEFAULT_CANDIDATES,
+        max_foreign_share: float | None = None,
         exclusion_writer: DiskWriter | None = None,
     ):
         super().__init__(exclusion_writer)
         self.languages = set(languages) if languages else None
         self.min_score = min_score
+        self.max_foreign_share = max_foreign_share
         self.candidates = list(candidates)
         self._identifier = None
 
@@ -78,4 +84,18 @@ class NordicLanguageFilter(BaseFilter):
             return False, f"language {lang}"
         if prob < self.min_score:
             return False, "language score below minimum"
+        if self.max_foreign_share is not None:
+            share = self.foreign_share(doc.text)
+            doc.metadata["lang_foreign_share"] = round(share, 3)
+            if share > self.max_foreign_share:
+                return False, "language mixed"
         return True
+
+    def foreign_share(self, text: str) -> float:
+        """Share of the sentences (five words or more) identified as none of `languages`."""
+        from curate.degrade import sentences
+
+        long = [s for s in sentences(text) if len(s.split()) >= 5][:MIXED_SENTENCES]
+        if not long:
+            return 0.0
+        return sum(self.identify(s)[0] not in self.languages for s in long) / len(long)

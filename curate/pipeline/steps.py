@@ -13,9 +13,11 @@ from datatrove.data import Document as DTDocument
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.filters.base_filter import BaseFilter
+from datatrove.pipeline.formatters import FTFYFormatter
 from datatrove.pipeline.readers.base import BaseDiskReader
 from datatrove.pipeline.writers.disk_base import DiskWriter
 from datatrove.utils.logging import logger
+from datatrove.utils.typeshelper import StatHints
 
 from curate.documents import DEFAULT_MAX_CHARS, ReadReport, read_file_documents
 
@@ -161,3 +163,23 @@ class ScoreFilter(BaseFilter):
             if score < threshold:
                 return False, f"{task} < {threshold:.2f}"  # stable: datatrove counts reasons
         return True
+
+
+class FixEncoding(FTFYFormatter):
+    """datatrove's ftfy formatter (mojibake, HTML entities in plain text, control characters),
+    counting the documents it changed (`repaired`) and marking them
+    `metadata["encoding_repaired"]`. Run it before language ID: "sÃ¥" is not Norwegian to a
+    language identifier, "så" is."""
+
+    name = "🩹 fix encoding"
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1):
+        for doc in data:
+            self.stat_update(StatHints.total)
+            with self.track_time():
+                fixed = self.format(doc.text)
+            if fixed != doc.text:
+                doc.text = fixed
+                doc.metadata["encoding_repaired"] = True
+                self.stat_update("repaired")
+            yield doc

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -19,6 +18,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from curate.documents import read_documents  # noqa: E402
 
 TASKS = ("educational_value", "linguistic_quality")
+
+
 def collect(out_dir: Path) -> dict:
     """Where every document ended: 'kept' or the exclusion folder of the step that dropped it."""
     groups = {"kept": out_dir / "kept"}

@@ -1,0 +1,316 @@
+"""Judgement on real text: the classifiers and the shipped filter specs on the reference test split
+(real nb/nn prose, never trained or tuned on) against damaged copies of the same documents.
+
+For every classifier bundle: ROC AUC of its score, clean vs each damage family, per language
+(nb, nn), and the share of each group kept at the bundle's (per-language) threshold. For every
+spec: the share of each group that comes out of its steps (a real datatrove run; dedup steps are
+left out, since the benchmark holds each document next to its own damaged copies on purpose).
+For the educational-value bundle also: macro-F1, Spearman, binary F1 at 3 and the confusion
+matrix against the hand labels of the test split, with the majority and length baselines, and
+the mean score drop of word-shuffled copies. Writes benchmarks/results/quality.{md,json} and one
+score-histogram figure per bundle (benchmarks/results/quality_<task>.png).
+
+    python benchmarks/quality.py [--bundle DIR ...] [--spec pipelines/demo.yaml ...]
+
+Needs the reference corpus (../shared/reference or $CURATE_REFERENCE). Sources, credited as
+their licences ask: NorQuAD (ltgoslo), Norwegian laws (Lovdata, NLOD 2.0), NTREX-128
+(Microsoft, CC BY-SA 4.0), LIA Nynorsk (UD, CC BY-SA 4.0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from tables import write_results  # benchmarks/ is on sys.path when run as a script
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+LANGS = ("nb", "nn")
+DEFAULT_BUNDLES = [
+    ROOT / "classifiers" / "linguistic_quality" / "bundle",
+    ROOT / "classifiers" / "educational_value" / "bundle",
+]
+DEFAULT_SPECS = [ROOT / "pipelines" / "demo.yaml"]
+SEED = 12
+
+
+def benchmark_documents(reference: str | None):
+    """Clean test prose (nb, nn), its damaged copies, and for information the spoken
+    transcripts and the other Nordic languages of the test split. Each document's
+    metadata['group'] says which."""
+    from curate.degrade import FAMILIES, damaged_copies
+    from curate.reference import is_prose, reference_splits
+
+    test = reference_splits(reference)["test"]
+    clean = [d for d in test if d.lang in LANGS and is_prose(d)]
+    donors = [d.text for d in test if d.lang not in LANGS]
+    for d in test:
+        d.metadata["group"] = (
+            "other_language" if d.lang not in LANGS else "clean" if is_prose(d) else "spoken"
+        )
+    copies = damaged_copies(clean, list(FAMILIES), donors, seed=SEED)
+    for d in copies:
+        d.metadata["group"] = d.metadata["damage"]
+    return [*test, *copies]
+
+
+def auc(clean_scores, damaged_scores) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    y = np.r_[np.ones(len(clean_scores)), np.zeros(len(damaged_scores))]
+    return float(roc_auc_score(y, np.r_[clean_scores, damaged_scores]))
+
+
+def bundle_results(bundle: Path, docs) -> dict:
+    from curate.classify import QualityClassifier
+
+    clf = QualityClassifier.load(bundle)
+    scores = clf.score([d.text for d in docs])
+    keep = scores >= np.array([clf.threshold_for(d.lang) for d in docs])
+    by = defaultdict(list)
+    for d, s, k in zip(docs, scores, keep, strict=True):
+        by[(d.metadata["group"], d.lang)].append((float(s), bool(k)))
+    groups = sorted({g for g, _ in by})
+    result = {
+        "task": clf.task,
+        "thresholds": {lang: clf.threshold_for(lang) for lang in LANGS},
+        "kept": {},
+        "mean_score": {},
+        "auc": {},
+    }
+    for g in groups:
+        for lang in (*LANGS, "all"):
+            rows = [r for (gg, ll), v in by.items() if gg == g and lang in (ll, "all") for r in v]
+            if rows:
+                result["kept"][f"{g}/{lang}"] = float(np.mean([k for _, k in rows]))
+                result["mean_score"][f"{g}/{lang}"] = float(np.mean([s for s, _ in rows]))
+    for g in groups:
+        if g in ("clean", "spoken", "other_language"):
+            continue
+        for lang in LANGS:
+            clean = [s for s, _ in by[("clean", lang)]]
+            damaged = [s for s, _ in by[(g, lang)]]
+            if clean and damaged:
+                result["auc"][f"{g}/{lang}"] = auc(clean, damaged)
+    result["scores"] = {
+        f"{g}": [s for (gg, _), v in by.items() if gg == g for s, _ in v] for g in groups
+    }
+    return result
+
+
+def hand_label_results(bundle: Path, docs, reference: str | None) -> dict | None:
+    """The bundle against the hand labels of the test split, with baselines."""
+    from curate.classify import QualityClassifier
+    from curate.classify.data import load_examples
+    from curate.classify.metrics import baselines, evaluate
+    from curate.reference import reference_dir
+
+    clf = QualityClassifier.load(bundle)
+    labels = ROOT / "annotations" / "reference"
+    examples, _ = load_examples([labels], [reference_dir(reference)], clf.task, clf.scale)
+    split = {name: [e for e in examples if e.split == name] for name in ("train", "test")}
+    if not split["test"]:
+        return None
+    y = [e.score for e in split["test"]]
+    pred = clf.score([e.text for e in split["test"]])
+    out = {"n": len(y), "classifier": evaluate(y, pred, clf.scale)}
+    out["baselines"] = baselines(
+        [e.text for e in split["train"]],
+        [e.score for e in split["train"]],
+        [e.text for e in split["test"]],
+        y,
+        clf.scale,
+    )
+    by_id = {
+        d.metadata.get("original_id"): d for d in docs if d.metadata["group"] == "word_shuffle"
+    }
+    originals = [d for d in docs if d.id in by_id]
+    if originals:
+        orig = clf.score([d.text for d in originals])
+        shuffled = clf.score([by_id[d.id].text for d in originals])
+        out["shuffle_drop"] = float(np.mean(orig - shuffled))
+    return out
+
+
+def spec_results(spec_path: Path, docs, workdir: Path) -> dict:
+    """Runs the spec's steps (dedup left out) on the benchmark documents with datatrove."""
+    from curate.documents import read_documents, write_documents
+    from curate.pipeline.build import load_spec, run_spec
+    from curate.pipeline.dedup import DEDUPS
+
+    out = workdir / spec_path.stem
+    write_documents(docs, out / "input" / "docs.jsonl.gz")
+    spec = load_spec(spec_path)
+    spec["input"] = {"path": str(out / "input"), "source": "curate"}
+    spec["output"] = {"path": str(out / "output"), "format": "jsonl.gz"}
+    spec["steps"] = [s for s in spec["steps"] if next(iter(s)) not in DEDUPS]
+    spec["executor"] = {"type": "local", "local": {"tasks": 1, "workers": 1}}
+    run_spec(spec)
+    kept_ids = {d.id for d in read_documents([out / "output" / "kept"])}
+    dropped_at = {}  # id -> the position of the step that dropped it (1-based)
+    for step_dir in sorted((out / "output" / "excluded").glob("*")):
+        for d in read_documents([step_dir]):
+            dropped_at[d.id] = int(step_dir.name.split("_", 1)[0])
+    steps = [next(iter(s)) for s in spec["steps"]]
+    filters = sorted({i for i in dropped_at.values()} | {len(steps)})
+    total = defaultdict(int)
+    survived = defaultdict(lambda: defaultdict(int))  # key -> step -> documents past it
+    for d in docs:
+        for key in (f"{d.metadata['group']}/{d.lang}", f"{d.metadata['group']}/all"):
+            total[key] += 1
+            for step in filters:
+                survived[key][step] += dropped_at.get(d.id, len(steps) + 1) > step
+    assert all(d.id in kept_ids or d.id in dropped_at for d in docs), "documents went missing"
+    return {
+        "steps": steps,
+        "n": dict(total),
+        "kept_after": {
+            k: {f"{i:02d}_{steps[i - 1]}": survived[k][i] / total[k] for i in filters}
+            for k in total
+        },
+        "kept": {k: sum(d.id in kept_ids for d in docs if key_of(d, k)) / total[k] for k in total},
+    }
+
+
+def key_of(doc, key: str) -> bool:
+    group, lang = key.split("/")
+    return doc.metadata["group"] == group and lang in (doc.lang, "all")
+
+
+def histogram(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = sorted(result["scores"], key=lambda g: (g != "clean", g))
+    cols = 4
+    rows = -(-len(groups) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.2 * rows), sharex=True)
+    for ax, g in zip(axes.flat, groups, strict=False):
+        ax.hist(result["scores"][g], bins=30, range=(-0.5, 5.5), color="tab:blue")
+        for lang, style in zip(LANGS, ("--", ":"), strict=True):
+            ax.axvline(result["thresholds"][lang], color="black", linestyle=style, label=lang)
+        ax.set_title(f"{g} (n={len(result['scores'][g])})", fontsize=9)
+    for ax in list(axes.flat)[len(groups) :]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7, title="threshold", title_fontsize=7)
+    fig.suptitle(f"{result['task']} scores on the reference test split, by group")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def table(bundles: dict, specs: dict, hand: dict) -> list[str]:
+    from curate.degrade import FAMILIES
+
+    lines = []
+    for task, r in bundles.items():
+        lines += [
+            f"### {task}: ROC AUC clean vs damaged, and share kept at the threshold "
+            f"(nb {r['thresholds']['nb']:.2f}, nn {r['thresholds']['nn']:.2f})",
+            "",
+            "| group | AUC nb | AUC nn | kept nb | kept nn | mean score nb | mean score nn |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for g in ["clean", *FAMILIES, "spoken", "other_language"]:
+            a = [r["auc"].get(f"{g}/{lang}") for lang in LANGS]
+            k = [r["kept"].get(f"{g}/{lang}") for lang in LANGS]
+            m = [r["mean_score"].get(f"{g}/{lang}") for lang in LANGS]
+            cells = [f"{x:.3f}" if x is not None else "—" for x in a]
+            cells += [f"{x:.1%}" if x is not None else "—" for x in k]
+            cells += [f"{x:.2f}" if x is not None else "—" for x in m]
+            lines.append(f"| {g} | " + " | ".join(cells) + " |")
+        lines.append("")
+    for name, r in specs.items():
+        after = list(next(iter(r["kept_after"].values())))
+        lines += [
+            f"### spec {name} ({' → '.join(r['steps'])}; dedup left out): share still kept "
+            "after each filtering step, nb / nn",
+            "",
+            "| group | n | " + " | ".join(after) + " |",
+            "|---" * (len(after) + 2) + "|",
+        ]
+        for g in ["clean", *FAMILIES, "spoken", "other_language"]:
+            cells = []
+            for step in after:
+                per = [r["kept_after"].get(f"{g}/{lang}", {}).get(step) for lang in LANGS]
+                if per == [None, None]:  # other languages: one figure for all of them
+                    cells.append(f"{r['kept_after'][f'{g}/all'][step]:.1%} (all)")
+                    continue
+                cells.append(" / ".join("—" if x is None else f"{x:.1%}" for x in per))
+            lines.append(f"| {g} | {r['n'].get(f'{g}/all', 0)} | " + " | ".join(cells) + " |")
+        lines.append("")
+    for task, h in hand.items():
+        c = h["classifier"]
+        lines += [
+            f"### {task} against the hand labels of the test split (n = {h['n']})",
+            "",
+            "| model | macro-F1 | Spearman | binary F1 at 3 | MSE |",
+            "|---|---|---|---|---|",
+        ]
+        for name, r in [("classifier", c), *h["baselines"].items()]:
+            f1 = r.get("binary_at_threshold", {}).get("3", {}).get("f1")
+            lines.append(
+                f"| {name} | {r['macro_f1']:.3f} | {r['spearman']:.3f} | "
+                f"{'—' if f1 is None else f'{f1:.3f}'} | {r['mse']:.3f} |"
+            )
+        cm = c["confusion_matrix"]
+        lines += ["", "Confusion matrix (rows: hand label 0–5, columns: rounded score 0–5):", ""]
+        lines += [
+            "| | " + " | ".join(map(str, range(len(cm)))) + " |",
+            "|---" * (len(cm) + 1) + "|",
+        ]
+        lines += [f"| {i} | " + " | ".join(map(str, row)) + " |" for i, row in enumerate(cm)]
+        if "shuffle_drop" in h:
+            lines += [
+                "",
+                f"Word-shuffled copies score {h['shuffle_drop']:.2f} below their originals "
+                "on average.",
+            ]
+        lines.append("")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bundle", action="append", type=Path)
+    parser.add_argument("--spec", action="append", type=Path)
+    parser.add_argument("--reference", default=None)
+    parser.add_argument("--out", type=Path, default=RESULTS / "quality")
+    args = parser.parse_args()
+    from curate.reference import CREDIT, ReferenceMissing
+
+    try:
+        docs = benchmark_documents(args.reference)
+    except ReferenceMissing as err:
+        sys.exit(f"quality benchmark skipped: {err}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    bundles, hand = {}, {}
+    for bundle in args.bundle or DEFAULT_BUNDLES:
+        r = bundle_results(bundle, docs)
+        bundles[r["task"]] = r
+        histogram(r, args.out.parent / f"{args.out.name}_{r['task']}.png")
+        h = hand_label_results(bundle, docs, args.reference)
+        if h:
+            hand[r["task"]] = h
+    with tempfile.TemporaryDirectory() as tmp:
+        specs = {p.name: spec_results(p, docs, Path(tmp)) for p in args.spec or DEFAULT_SPECS}
+    lines = [
+        f"Reference test split: {sum(d.metadata['group'] == 'clean' for d in docs)} clean nb/nn "
+        f"prose documents and one damaged copy of each per family. {CREDIT}",
+        "",
+        *table(bundles, specs, hand),
+    ]
+    for r in bundles.values():
+        r.pop("scores")
+    write_results(args.out, lines, {"bundles": bundles, "specs": specs, "hand_labels": hand})
+
+
+if __name__ == "__main__":
+    main()
