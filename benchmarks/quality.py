@@ -35,7 +35,9 @@ DEFAULT_BUNDLES = [
     ROOT / "classifiers" / "linguistic_quality" / "bundle",
     ROOT / "classifiers" / "educational_value" / "bundle",
 ]
-DEFAULT_SPECS = [ROOT / "pipelines" / "demo.yaml"]
+DEFAULT_SPECS = [
+    ROOT / "pipelines" / f"{name}.yaml" for name in ("demo", "ncc", "hplt", "culturax")
+]
 SEED = 12
 
 

@@ -7,6 +7,7 @@ import random
 import numpy as np
 import pytest
 from conftest import tiny_config
+from datatrove.data import Document as DTDocument
 from datatrove.executor import LocalPipelineExecutor
 from datatrove.pipeline.writers import JsonlWriter
 from sklearn.metrics import roc_auc_score
@@ -53,8 +54,9 @@ def test_min_recall_keeps_the_share_of_good_text_asked_for_per_language():
     assert (pred[y >= 4] >= t).mean() >= 0.98 and "98%" in how
     by_lang = per_language_thresholds(pred, y, langs, cfg)
     assert set(by_lang) == {"nn"}
-    nn = pred[400:]
-    assert (nn >= by_lang["nn"][0]).mean() >= 0.98 and by_lang["nn"][0] > t
+    nn = pred[400:]  # Nynorsk scores lower: one threshold for both would drop too much of it
+    assert (nn >= t).mean() < 0.95
+    assert (nn >= by_lang["nn"][0]).mean() >= 0.98 and by_lang["nn"][0] < t
 
 
 def test_score_filter_applies_each_documents_language_threshold(tmp_path):
@@ -114,8 +116,10 @@ def test_a_bundle_with_fluency_lowers_scrambled_text_and_checks_the_file(
     clf = QualityClassifier.load(tmp_path / "bundle")
     long_texts = [t for t in texts if len(t.split()) > 40]
     shuffled = [word_shuffle(t, random.Random(1)) for t in long_texts]
-    assert (clf.fluency_penalty(shuffled) < clf.fluency_penalty(long_texts)).mean() > 0.8
-    assert np.allclose(clf.score(long_texts), clf.encoder_score(long_texts) + clf.fluency_penalty(long_texts))
+    # a fluency model of a few dozen texts: weak, but scrambled text must still lose more
+    assert clf.fluency_penalty(shuffled).mean() < clf.fluency_penalty(long_texts).mean() - 0.1
+    combined = clf.encoder_score(long_texts) + clf.fluency_penalty(long_texts)
+    assert np.allclose(clf.score(long_texts), combined)
 
 
 def test_labels_synthesized_from_real_text_teach_word_order(tmp_path, repo_root):
@@ -127,9 +131,12 @@ def test_labels_synthesized_from_real_text_teach_word_order(tmp_path, repo_root)
         pytest.skip(f"reference corpus absent: {err}")
     prose = {k: [d for d in v if d.lang == "nb" and is_prose(d)] for k, v in splits.items()}
     clean = prose["train"][:90] + prose["validation"][:30]
+    for doc in clean:  # split here at random: the reference's own test split stays unseen
+        doc.metadata.pop("split")
     synthesize(clean, tmp_path / "syn", families=["word_shuffle"], copies=1)
     cfg = tiny_config(repo_root, epochs=3)
     cfg.task, cfg.max_length = "linguistic_quality", 64
+    cfg.fluency = FluencyConfig()  # the linguistic-quality recipe: encoder plus fluency
     cfg.split = {"validation": 0.2, "test": 0.2, "seed": 1}
     out = tmp_path / "clf"
     train_classifier(cfg, [tmp_path / "syn"], [tmp_path / "syn"], out, progress=False)
@@ -139,3 +146,23 @@ def test_labels_synthesized_from_real_text_teach_word_order(tmp_path, repo_root)
     shuffled = [word_shuffle(t, random.Random(2)) for t in test]
     scores = clf.score(test + shuffled)
     assert roc_auc_score([1] * len(test) + [0] * len(shuffled), scores) > 0.8
+
+
+def test_language_step_drops_pages_mixing_in_other_languages():
+    nb = (
+        "Skogen binder store mengder karbon i stammer og røtter. "
+        "Når et tre vokser, tar det opp karbondioksid fra lufta. "
+        "Derfor er gammel skog viktig for klimaet i mange hundre år. "
+        "Forskerne måler hvor mye karbon som lagres hvert år i skogen. "
+        "Målingene viser at eldre trær fortsetter å lagre karbon lenge etter at de er hogd."
+    )
+    sv = (
+        "Skogen binder stora mängder kol i stammar och rötter. "
+        "När ett träd växer tar det upp koldioxid från luften."
+    )
+    lid = NordicLanguageFilter(["nb", "nn"], max_foreign_share=0.3)
+    pure = DTDocument(text=nb, id="pure", metadata={})
+    mixed = DTDocument(text=nb + "\n" + sv, id="mixed", metadata={})
+    assert lid.filter(pure) is True and pure.metadata["lang_foreign_share"] <= 0.3
+    assert lid.filter(mixed) == (False, "language mixed")
+    assert mixed.metadata["lang_foreign_share"] > 0.3
