@@ -195,7 +195,8 @@ def histogram(result: dict, path: Path) -> None:
     rows = -(-len(groups) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.2 * rows), sharex=True)
     for ax, g in zip(axes.flat, groups, strict=False):
-        ax.hist(result["scores"][g], bins=30, range=(-0.5, 5.5), color="tab:blue")
+        scores = np.clip(result["scores"][g], -0.5, 5.5)  # fluency can push below the scale
+        ax.hist(scores, bins=30, range=(-0.5, 5.5), color="tab:blue")
         for lang, style in zip(LANGS, ("--", ":"), strict=True):
             ax.axvline(result["thresholds"][lang], color="black", linestyle=style, label=lang)
         ax.set_title(f"{g} (n={len(result['scores'][g])})", fontsize=9)
