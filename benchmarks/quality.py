@@ -99,43 +99,42 @@ def bundle_results(bundle: Path, docs) -> dict:
             damaged = [s for s, _ in by[(g, lang)]]
             if clean and damaged:
                 result["auc"][f"{g}/{lang}"] = auc(clean, damaged)
+    result["by_id"] = {d.id: float(x) for d, x in zip(docs, scores, strict=True)}
+    result["scale"] = list(clf.scale)
     result["scores"] = {
         f"{g}": [s for (gg, _), v in by.items() if gg == g for s, _ in v] for g in groups
     }
     return result
 
 
-def hand_label_results(bundle: Path, docs, reference: str | None) -> dict | None:
-    """The bundle against the hand labels of the test split, with baselines."""
-    from curate.classify import QualityClassifier
+def hand_label_results(result: dict, docs, reference: str | None) -> dict | None:
+    """The bundle against the hand labels of the test split, with baselines, and the mean drop
+    from each original to its word-shuffled copy. Reuses the scores of `bundle_results`: the
+    hand-labelled test documents are among the benchmark's documents."""
     from curate.classify.data import load_examples
     from curate.classify.metrics import baselines, evaluate
     from curate.reference import reference_dir
 
-    clf = QualityClassifier.load(bundle)
+    score, scale = result["by_id"], tuple(result["scale"])
     labels = ROOT / "annotations" / "reference"
-    examples, _ = load_examples([labels], [reference_dir(reference)], clf.task, clf.scale)
+    examples, _ = load_examples([labels], [reference_dir(reference)], result["task"], scale)
     split = {name: [e for e in examples if e.split == name] for name in ("train", "test")}
     if not split["test"]:
         return None
     y = [e.score for e in split["test"]]
-    pred = clf.score([e.text for e in split["test"]])
-    out = {"n": len(y), "classifier": evaluate(y, pred, clf.scale)}
+    pred = np.array([score[e.id] for e in split["test"]])
+    out = {"n": len(y), "classifier": evaluate(y, pred, scale)}
     out["baselines"] = baselines(
         [e.text for e in split["train"]],
         [e.score for e in split["train"]],
         [e.text for e in split["test"]],
         y,
-        clf.scale,
+        scale,
     )
-    by_id = {
-        d.metadata.get("original_id"): d for d in docs if d.metadata["group"] == "word_shuffle"
-    }
-    originals = [d for d in docs if d.id in by_id]
-    if originals:
-        orig = clf.score([d.text for d in originals])
-        shuffled = clf.score([by_id[d.id].text for d in originals])
-        out["shuffle_drop"] = float(np.mean(orig - shuffled))
+    shuffled = [d for d in docs if d.metadata["group"] == "word_shuffle"]
+    if shuffled:
+        drops = [score[d.metadata["original_id"]] - score[d.id] for d in shuffled]
+        out["shuffle_drop"] = float(np.mean(drops))
     return out
 
 
@@ -160,11 +159,12 @@ def spec_results(spec_path: Path, docs, workdir: Path) -> dict:
             dropped_at[d.id] = int(step_dir.name.split("_", 1)[0])
     steps = [next(iter(s)) for s in spec["steps"]]
     filters = sorted({i for i in dropped_at.values()} | {len(steps)})
-    total = defaultdict(int)
+    total, kept = defaultdict(int), defaultdict(int)
     survived = defaultdict(lambda: defaultdict(int))  # key -> step -> documents past it
     for d in docs:
         for key in (f"{d.metadata['group']}/{d.lang}", f"{d.metadata['group']}/all"):
             total[key] += 1
+            kept[key] += d.id in kept_ids
             for step in filters:
                 survived[key][step] += dropped_at.get(d.id, len(steps) + 1) > step
     assert all(d.id in kept_ids or d.id in dropped_at for d in docs), "documents went missing"
@@ -175,13 +175,8 @@ def spec_results(spec_path: Path, docs, workdir: Path) -> dict:
             k: {f"{i:02d}_{steps[i - 1]}": survived[k][i] / total[k] for i in filters}
             for k in total
         },
-        "kept": {k: sum(d.id in kept_ids for d in docs if key_of(d, k)) / total[k] for k in total},
+        "kept": {k: kept[k] / total[k] for k in total},
     }
-
-
-def key_of(doc, key: str) -> bool:
-    group, lang = key.split("/")
-    return doc.metadata["group"] == group and lang in (doc.lang, "all")
 
 
 def histogram(result: dict, path: Path) -> None:
@@ -299,7 +294,7 @@ def main() -> None:
         r = bundle_results(bundle, docs)
         bundles[r["task"]] = r
         histogram(r, args.out.parent / f"{args.out.name}_{r['task']}.png")
-        h = hand_label_results(bundle, docs, args.reference)
+        h = hand_label_results(r, docs, args.reference)
         if h:
             hand[r["task"]] = h
     with tempfile.TemporaryDirectory() as tmp:
@@ -312,6 +307,7 @@ def main() -> None:
     ]
     for r in bundles.values():
         r.pop("scores")
+        r.pop("by_id")
     write_results(args.out, lines, {"bundles": bundles, "specs": specs, "hand_labels": hand})
 
 
