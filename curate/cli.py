@@ -145,6 +145,18 @@ def _print_inspect_summary(s: dict, show_bad: int) -> None:
 @click.option("--concurrency", type=int, default=None, help="Requests in flight at once.")
 @click.option("--rpm", type=float, default=None, help="Requests-per-minute cap.")
 @click.option(
+    "--max-cost",
+    type=float,
+    default=None,
+    help="Stop before this run's cost (USD, both tasks together, at the config's prices) "
+    "would exceed this; exit code 3, and a rerun continues where it stopped.",
+)
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Request again documents that already failed in max_failed_runs runs (default 3).",
+)
+@click.option(
     "--fake-llm",
     is_flag=True,
     envvar="CURATE_FAKE_LLM",
@@ -163,9 +175,12 @@ def annotate(**options) -> None:
     """Score documents in INPUTS with an LLM on educational value and/or linguistic quality.
 
     Resumable: annotations already in OUTPUT (same text, task, prompt, model and generation
-    settings) are never requested again, and failed requests are retried on the next run.
-    The API key is read from the environment variable named in the config (GEMINI_API_KEY by
-    default) and never written anywhere.
+    settings) are never requested again, and failed requests are retried on the next run
+    (up to max_failed_runs runs). Token and cost totals of every run are kept in
+    OUTPUT/usage.json and printed at the end, also when a run is stopped. Exit codes: 1 for a
+    fatal condition (rejected key, unknown model, daily quota used up), 3 when --max-cost
+    stopped the run, 130 when interrupted. The API key is read from the environment variable
+    named in the config (GEMINI_API_KEY by default) and never written anywhere.
     """
     from curate.annotate.cli_support import run_annotate
 

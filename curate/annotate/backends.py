@@ -1,7 +1,8 @@
 """LLM backends behind one small interface: send a prompt, get an Answer or a classified error.
 
 Retries are not done here: the runner owns them, so that it can honour the server's
-``retryDelay`` (the Gemini SDK's own retry ignores it) and count attempts per document.
+``retryDelay`` (the Gemini SDK's own retry ignores it), count attempts per document and keep
+every request inside its rate limit. The SDK's own retries are switched off for that reason.
 """
 
 from __future__ import annotations
@@ -12,12 +13,18 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import aiohttp
 import httpx
 
 from curate.annotate.config import AnnotateConfig
 
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
 FATAL_STATUS = {401, 403, 404}
+# Gemini answers a bad key with 400 INVALID_ARGUMENT, the reason in its google.rpc.ErrorInfo
+FATAL_REASONS = {"API_KEY_INVALID", "API_KEY_EXPIRED", "API_KEY_SERVICE_BLOCKED"}
+# google-genai sends over aiohttp when it is installed, else httpx: either client's transport
+# errors (a connection closed mid-body, a server that hung up) are worth another try
+TRANSPORT_ERRORS = (httpx.TransportError, aiohttp.ClientError)
 SCORE_SCHEMA = {
     "type": "object",
     "properties": {"score": {"type": "integer"}, "rationale": {"type": "string"}},
@@ -104,6 +111,8 @@ class GeminiBackend:
             base_url=config.base_url,
             api_version=config.api_version,
             timeout=int(config.timeout_s * 1000),
+            # one attempt: no hidden resend that bypasses the runner's limiter and counters
+            retry_options=types.HttpRetryOptions(attempts=1),
         )
         self.client = genai.Client(api_key=api_key(config, required=True), http_options=http)
         self.model = config.model
@@ -131,12 +140,12 @@ class GeminiBackend:
                 model=self.model, contents=prompt, config=self.request_config
             )
         except errors.APIError as err:
-            raise classify_status(
-                err.code or 0, str(err.status or err.message), _gemini_retry_delay(err.details)
-            ) from None
-        except httpx.TimeoutException as err:
+            raise gemini_error(err) from None
+        except (errors.UnknownApiResponseError, json.JSONDecodeError) as err:  # 200, not JSON
+            raise RetryableError(f"unreadable response: {str(err)[:120]}") from None
+        except (TimeoutError, httpx.TimeoutException) as err:
             raise RetryableError(f"timeout: {type(err).__name__}") from None
-        except httpx.TransportError as err:
+        except TRANSPORT_ERRORS as err:
             raise RetryableError(f"connection error: {type(err).__name__}: {err}") from None
         return _gemini_answer(resp)
 
@@ -144,13 +153,39 @@ class GeminiBackend:
         await self.client.aio.aclose()
 
 
-def _gemini_retry_delay(details: Any) -> float | None:
+def gemini_error(err: Any) -> Exception:
+    """An SDK APIError as a runner error. Fatal beyond the status codes: a rejected key (400
+    with reason API_KEY_INVALID) and a daily quota used up (429 naming a per-day quota), since
+    every further request would fail the same way until the user acts."""
+    items = _gemini_details(err.details)
+    reasons = {i.get("reason") for i in items if "reason" in i}
+    if reasons & FATAL_REASONS:
+        reason = sorted(reasons & FATAL_REASONS)[0]
+        return FatalBackendError(
+            f"http {err.code} {reason}: the API key was rejected; set a valid key in the "
+            "environment variable named by api_key_env (GEMINI_API_KEY by default)"
+        )
+    daily = [
+        v.get("quotaId", "")
+        for i in items
+        for v in i.get("violations", []) or []
+        if "PerDay" in str(v.get("quotaId", ""))
+    ]
+    if err.code == 429 and daily:
+        return FatalBackendError(
+            f"http 429 daily quota exhausted ({daily[0]}): rerun after the quota resets or "
+            "raise it; the rerun continues where this run stopped"
+        )
+    retry_delay = next((parse_duration(i["retryDelay"]) for i in items if "retryDelay" in i), None)
+    return classify_status(err.code or 0, str(err.status or err.message), retry_delay)
+
+
+def _gemini_details(details: Any) -> list[dict]:
     if not isinstance(details, dict):
-        return None
-    for item in details.get("error", {}).get("details", []) or []:
-        if isinstance(item, dict) and "retryDelay" in item:
-            return parse_duration(item["retryDelay"])
-    return None
+        return []
+    error = details.get("error", details)
+    items = error.get("details", []) if isinstance(error, dict) else []
+    return [i for i in items or [] if isinstance(i, dict)]
 
 
 def _gemini_answer(resp: Any) -> Answer:
@@ -225,20 +260,29 @@ class OpenAIBackend:
             raise RetryableError(f"timeout after {self.timeout_s}s") from None
         except aiohttp.ClientError as err:
             raise RetryableError(f"connection error: {type(err).__name__}: {err}") from None
+        if status == 429 and "insufficient_quota" in text:  # OpenAI's "out of credit"
+            raise FatalBackendError("http 429 insufficient_quota: the account is out of credit")
         if status != 200:
             raise classify_status(status, text[:200], parse_duration(retry_after))
         try:
             data = json.loads(text)
-            choice = data["choices"][0]
-        except (ValueError, KeyError, IndexError, TypeError) as err:
-            raise RequestFailed(f"malformed response: {err!r}") from None
+        except ValueError:
+            raise RetryableError(f"unreadable response: {text[:120]!r}") from None
+        if not isinstance(data, dict):
+            raise RequestFailed(f"malformed response: {text[:120]!r}")
         usage = data.get("usage") or {}
-        return Answer(
-            text=(choice.get("message") or {}).get("content"),
-            finish_reason=choice.get("finish_reason"),
-            input_tokens=usage.get("prompt_tokens", 0),
-            output_tokens=usage.get("completion_tokens", 0),
+        answer = Answer(  # billed tokens count even when the answer is unusable
+            text=None,
+            input_tokens=int(usage.get("prompt_tokens") or 0),
+            output_tokens=int(usage.get("completion_tokens") or 0),
         )
+        choices = data.get("choices")
+        if not choices or not isinstance(choices[0], dict):
+            answer.finish_reason = "no choices"
+            return answer
+        answer.text = (choices[0].get("message") or {}).get("content")
+        answer.finish_reason = choices[0].get("finish_reason")
+        return answer
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -13,8 +13,9 @@ from curate.annotate.backends import FatalBackendError
 from curate.annotate.config import load_config
 from curate.annotate.fake_server import FakeLLMServer
 from curate.annotate.prompts import TASKS
-from curate.annotate.runner import annotate, describe
+from curate.annotate.runner import AnnotationStopped, AnnotationSummary, Budget, annotate, describe
 from curate.annotate.sampling import stratified_sample
+from curate.annotate.store import USAGE_FIELDS
 from curate.documents import ReadReport, read_documents
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ def run_annotate(
     fake_llm,
     out_dir,
     console,
+    max_cost=None,
+    retry_failed=False,
 ) -> None:
     config_path = config_path or CONFIG_DIR / f"{backend or 'gemini'}.yaml"
     overrides = dict(
@@ -48,6 +51,8 @@ def run_annotate(
         instruction_language=instruction_language,
         concurrency=concurrency,
         requests_per_minute=rpm,
+        max_cost_usd=max_cost,
+        max_failed_runs=0 if retry_failed else None,
     )
     tasks = TASKS if task == "both" else (task,)
     report = ReadReport()
@@ -69,12 +74,49 @@ def run_annotate(
             config = load_config(config_path, **overrides)
         except ValueError as err:
             raise click.ClickException(str(err)) from err
+        annotate_tasks(docs, tasks, config, out_dir, console)
+
+
+def annotate_tasks(docs, tasks, config, out_dir, console) -> None:
+    """Every task in turn under one budget; whatever ends the command, what was done and what
+    it cost is printed, per task and summed."""
+    budget = Budget(config.max_cost_usd)
+    summaries: list[AnnotationSummary] = []
+    try:
         for t in tasks:
             try:
-                summary = annotate(docs, t, config, out_dir)
-            except FatalBackendError as err:
-                raise click.ClickException(f"annotation stopped: {err}") from err
-            console.print(describe(summary), markup=False, highlight=False)
+                summaries.append(annotate(docs, t, config, out_dir, budget=budget))
+            except AnnotationStopped as stop:
+                summaries.append(stop.summary)
+                raise
+            finally:
+                if summaries:
+                    console.print(describe(summaries[-1]), markup=False, highlight=False)
+    except AnnotationStopped as stop:
+        print_totals(summaries, console)
+        console.print(f"[bold red]annotation stopped[/bold red]: {stop}", highlight=False)
+        raise click.exceptions.Exit(stop.exit_code) from None
+    except FatalBackendError as err:  # raised before any request (no key)
+        raise click.ClickException(f"annotation stopped: {err}") from err
+    print_totals(summaries, console)
+    if budget.refused:
+        console.print(
+            f"[yellow]budget reached[/yellow]: stopped before this run's cost would exceed "
+            f"${config.max_cost_usd:.2f}; rerun (with a larger --max-cost) to continue"
+        )
+        raise click.exceptions.Exit(3)
+
+
+def print_totals(summaries: list[AnnotationSummary], console) -> None:
+    if len(summaries) < 2:
+        return
+    run = {n: sum(getattr(s, n) for s in summaries) for n in USAGE_FIELDS}
+    console.print(
+        f"all tasks, this run: {run['requests']} requests, tokens in {run['input_tokens']:,} "
+        f"out {run['output_tokens']:,}, cost ${run['cost_usd']:.4f}",
+        markup=False,
+        highlight=False,
+    )
 
 
 @contextlib.contextmanager

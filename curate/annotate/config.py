@@ -28,6 +28,9 @@ class AnnotateConfig:
     max_attempts: int = 6
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 60.0
+    retry_after_max_s: float = 300.0  # a server asking for longer waits this long, then retries
+    max_failed_runs: int = 3  # a document that failed in this many runs is not re-paid for
+    max_cost_usd: float | None = None  # stop before this run's cost would exceed it
     max_document_chars: int = 12000
     response_format: str = "json_schema"
     generation: dict[str, Any] = field(

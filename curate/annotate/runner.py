@@ -18,6 +18,7 @@ from tqdm import tqdm
 from curate.annotate.backends import (
     Answer,
     Backend,
+    FatalBackendError,
     RequestFailed,
     RetryableError,
     make_backend,
@@ -25,7 +26,7 @@ from curate.annotate.backends import (
 from curate.annotate.config import AnnotateConfig, cache_key
 from curate.annotate.parse import parse_answer
 from curate.annotate.prompts import Prompt, load_prompt
-from curate.annotate.store import AnnotationStore
+from curate.annotate.store import USAGE_FIELDS, AnnotationStore, add_usage
 from curate.documents import Document, text_sha256
 
 logger = logging.getLogger(__name__)
@@ -55,14 +56,47 @@ class AnnotationSummary:
     output_tokens: int = 0
     cost_usd: float = 0.0
     seconds: float = 0.0
+    not_started: int = 0  # left for the next run (budget reached, or the run was stopped)
+    given_up: int = 0  # failed in max_failed_runs runs already: not requested again
+    duplicate_ids: int = 0
     failure_reasons: Counter = field(default_factory=Counter)
     parsed_by: Counter = field(default_factory=Counter)
     output: str = ""
     failures_output: str = ""
+    all_runs: dict = field(default_factory=dict)  # usage.json totals after this run
 
     @property
     def requests_per_s(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+
+class AnnotationStopped(Exception):
+    """The run stopped before its end (fatal backend error, interrupt); `summaries` say what
+    was done, `exit_code` what the command should return."""
+
+    def __init__(self, reason: str, summary: AnnotationSummary, exit_code: int = 1):
+        super().__init__(reason)
+        self.summary, self.exit_code = summary, exit_code
+
+
+class Budget:
+    """A cost cap shared by every task of one command: a request starts only if what is spent,
+    what requests in flight may cost and what it may cost stay within `max_usd`."""
+
+    def __init__(self, max_usd: float | None):
+        self.max_usd, self.spent, self.reserved = max_usd, 0.0, 0.0
+        self.refused = False
+
+    def reserve(self, estimate: float) -> bool:
+        if self.max_usd is not None and self.spent + self.reserved + estimate > self.max_usd:
+            self.refused = True
+            return False
+        self.reserved += estimate
+        return True
+
+    def settle(self, estimate: float, actual: float) -> None:
+        self.reserved -= estimate
+        self.spent += actual
 
 
 @dataclass
@@ -100,9 +134,11 @@ class Annotator:
         store: AnnotationStore,
         summary: AnnotationSummary,
         progress: tqdm,
+        budget: Budget | None = None,
     ):
         self.config, self.prompt, self.backend = config, prompt, backend
         self.store, self.summary, self.progress = store, summary, progress
+        self.budget = budget or Budget(config.max_cost_usd)
         self.limiter = RateLimiter(config.requests_per_minute)
         self.slots = asyncio.Semaphore(config.concurrency)  # requests in flight
         self.rng = random.Random()
@@ -124,17 +160,35 @@ class Annotator:
             finally:
                 queue.task_done()
 
+    def estimate_cost(self, prompt: str) -> float:
+        """An upper bound for one attempt: ~3 characters per input token (Norwegian runs ~4),
+        the whole output and thinking budget."""
+        gen = self.config.generation
+        output = int(gen.get("max_output_tokens", 512)) + int(gen.get("thinking_budget") or 0)
+        return self.config.cost(len(prompt) // 3 + 1, output)
+
     async def annotate_group(self, group: Group) -> None:
         """One request for documents that share a text (duplicates are paid for once)."""
         doc = group.docs[0]
         text = doc.text[: self.config.max_document_chars]
         prompt = self.prompt.render(text, doc.lang)
+        estimate = self.estimate_cost(prompt) * self.config.max_attempts
+        if not self.budget.reserve(estimate):
+            return  # counted as not started; the next run does it
+        answer = None
         try:
             answer, attempts = await self.request_with_retries(prompt)
         except (RetryableError, RequestFailed) as err:
             for d in group.docs:
                 self.fail(d, group, str(err), attempts=getattr(err, "attempts", 1))
             return
+        finally:
+            actual = (
+                self.config.cost(answer.input_tokens, answer.output_tokens + answer.thinking_tokens)
+                if answer
+                else 0.0
+            )
+            self.budget.settle(estimate, actual)
         self.account(answer)
         reason = self.answer_problem(answer)
         if reason is None:
@@ -177,16 +231,19 @@ class Annotator:
                 e.attempts = attempt
                 raise
             if attempt == cfg.max_attempts:
-                err.attempts = attempt
-                raise RetryableError(f"{err} (gave up after {attempt} attempts)") from None
+                final = RetryableError(f"{err} (gave up after {attempt} attempts)")
+                final.attempts = attempt
+                raise final from None
             self.summary.retries += 1
             await asyncio.sleep(self.backoff(attempt, err.retry_after))
         raise AssertionError("unreachable")
 
     def backoff(self, attempt: int, retry_after: float | None) -> float:
-        """The server's retryDelay when it sends one, else exponential backoff, with jitter."""
+        """The server's retryDelay when it sends one (at most retry_after_max_s), else
+        exponential backoff, with jitter."""
         cfg = self.config
         if retry_after is not None:
+            retry_after = min(retry_after, cfg.retry_after_max_s)
             return retry_after + self.rng.uniform(0, 0.1 * retry_after + 0.05)
         ceiling = min(cfg.backoff_max_s, cfg.backoff_initial_s * 2 ** (attempt - 1))
         return self.rng.uniform(ceiling / 2, ceiling)
@@ -202,6 +259,11 @@ class Annotator:
         if answer.text is None:
             return f"no answer text (finishReason {answer.finish_reason})"
         return None
+
+    def cost_of(self, answer: Answer | None) -> float:
+        if answer is None:
+            return 0.0
+        return self.config.cost(answer.input_tokens, answer.output_tokens + answer.thinking_tokens)
 
     def account(self, answer: Answer) -> None:
         s = self.summary
@@ -286,7 +348,11 @@ def plan(
         key = annotator.key(sha)
         groups.setdefault(key, Group(key, sha, [])).docs.append(doc)
     todo = []
+    limit = annotator.config.max_failed_runs
     for key, group in groups.items():
+        if key not in store.first and limit and store.failed_runs[key] >= limit:
+            summary.given_up += len(group.docs)
+            continue
         if key not in store.first:
             todo.append(group)
             continue
@@ -325,34 +391,63 @@ async def _run(groups: list[Group], annotator: Annotator, concurrency: int) -> N
         await annotator.backend.aclose()
 
 
+def unique_ids(docs: Iterable[Document], summary: AnnotationSummary) -> list[Document]:
+    """The first document of each id: a repeated id would give two records for one id."""
+    seen: set[str] = set()
+    unique = []
+    for doc in docs:
+        if doc.id in seen:
+            summary.duplicate_ids += 1
+            continue
+        seen.add(doc.id)
+        unique.append(doc)
+    if summary.duplicate_ids:
+        logger.warning(
+            "%d documents repeat an id already seen: only the first of each is annotated",
+            summary.duplicate_ids,
+        )
+    return unique
+
+
 def annotate(
     docs: Iterable[Document],
     task: str,
     config: AnnotateConfig,
     out_dir: str | Path,
     progress: bool = True,
+    budget: Budget | None = None,
 ) -> AnnotationSummary:
-    """Annotate `docs` for `task`, skipping those already in `out_dir` (the cache)."""
+    """Annotate `docs` for `task`, skipping those already in `out_dir` (the cache). Raises
+    AnnotationStopped (with the summary so far) when a fatal error or an interrupt ends it;
+    documents a `budget` leaves out are counted in `not_started` for the next run."""
     prompt = load_prompt(task, config.instruction_language)
     store = AnnotationStore(Path(out_dir), task)
     summary = AnnotationSummary(
         task=task, output=str(store.path), failures_output=str(store.failures_path)
     )
-    docs = list(docs)
+    docs = unique_ids(docs, summary)
     summary.selected = len(docs)
     backend = make_backend(config)
     bar = tqdm(total=len(docs), desc=f"annotate {task}", unit=" docs", disable=not progress)
-    annotator = Annotator(config, prompt, backend, store, summary, bar)
+    annotator = Annotator(config, prompt, backend, store, summary, bar, budget)
     todo = plan(docs, annotator, store, summary)
-    bar.update(summary.cached)
+    bar.update(summary.cached + summary.given_up)
     start = time.monotonic()
     try:
         # Twice as many workers as request slots: while some back off, others keep slots busy.
         asyncio.run(_run(todo, annotator, min(2 * config.concurrency, max(len(todo), 1))))
+    except FatalBackendError as err:
+        raise AnnotationStopped(str(err), summary, exit_code=1) from None
+    except KeyboardInterrupt:
+        raise AnnotationStopped("interrupted", summary, exit_code=130) from None
     finally:
         summary.seconds = time.monotonic() - start
+        unfinished = summary.selected - summary.cached - summary.given_up
+        summary.not_started = max(unfinished - summary.annotated - summary.failed, 0)
         bar.close()
         store.close()
+        run = {name: getattr(summary, name) for name in USAGE_FIELDS}
+        summary.all_runs = add_usage(Path(out_dir), task, run)
     return summary
 
 
@@ -369,6 +464,21 @@ def describe(summary: AnnotationSummary) -> str:
     if s.failed:
         reasons = ", ".join(f"{k}: {v}" for k, v in s.failure_reasons.most_common())
         lines.append(f"  failures (retried on the next run): {s.failures_output} [{reasons}]")
+    if s.not_started:
+        lines.append(f"  {s.not_started} not started (the next run does them)")
+    if s.given_up:
+        lines.append(
+            f"  {s.given_up} not requested: they failed in max_failed_runs runs already "
+            "(raise max_failed_runs, or --retry-failed, to pay for them again)"
+        )
+    if s.duplicate_ids:
+        lines.append(f"  {s.duplicate_ids} input rows repeated an id: annotated once")
+    if s.all_runs:
+        done = s.all_runs.get(s.task, {})
+        lines.append(
+            f"  all runs into this output: {int(done.get('requests', 0))} requests, "
+            f"cost ${done.get('cost_usd', 0):.4f}"
+        )
     if s.parsed_by.get("regex"):
         lines.append(f"  {s.parsed_by['regex']} answers were not valid JSON; score read by regex")
     return "\n".join(lines)

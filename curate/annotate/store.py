@@ -1,13 +1,18 @@
 """Append-only annotation output that doubles as the cache: one JSON line per finished document,
-flushed per record, so a killed run loses at most the requests in flight."""
+flushed per record, so a killed run loses at most the requests in flight. Beside it, the
+failures of documents still unannotated, and the running token and cost totals (usage.json)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
+
+USAGE_FILE = "usage.json"
+USAGE_FIELDS = ("requests", "input_tokens", "output_tokens", "cost_usd")
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +45,12 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 class AnnotationStore:
     def __init__(self, out_dir: Path, task: str):
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -53,8 +64,23 @@ class AnnotationStore:
             if "cache_key" in r:
                 self.first.setdefault(r["cache_key"], r)
                 self.ids.add((r["cache_key"], r["id"]))
+        self.failed_runs = self._prune_failures()
         self._out = open(self.path, "a", encoding="utf-8")
         self._failures = open(self.failures_path, "a", encoding="utf-8")
+
+    def _prune_failures(self) -> Counter:
+        """Drop failures whose document has since been annotated (a failure that outlived its
+        successful retry would mislead); count, per cache key, the runs it failed in."""
+        failures = read_jsonl(self.failures_path)
+        open_failures = [r for r in failures if r.get("cache_key") not in self.first]
+        if len(open_failures) < len(failures):
+            lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in open_failures)
+            write_atomic(self.failures_path, lines)
+        per_doc = Counter((r.get("cache_key"), r.get("id")) for r in open_failures)
+        runs: Counter = Counter()
+        for (key, _), n in per_doc.items():
+            runs[key] = max(runs[key], n)
+        return runs
 
     def add(self, record: dict[str, Any]) -> None:
         self._write(self._out, record)
@@ -72,3 +98,28 @@ class AnnotationStore:
     def close(self) -> None:
         self._out.close()
         self._failures.close()
+
+
+def read_usage(out_dir: Path) -> dict[str, dict[str, float]]:
+    """Token and cost totals per task over every run into `out_dir`."""
+    path = out_dir / USAGE_FILE
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("tasks", {})
+    except (json.JSONDecodeError, AttributeError):
+        logger.warning("%s: unreadable usage totals; starting them again", path)
+        return {}
+
+
+def add_usage(out_dir: Path, task: str, run: dict[str, float]) -> dict[str, dict[str, float]]:
+    """Add one run's totals to `out_dir`/usage.json (atomically) and return all tasks'."""
+    tasks = read_usage(out_dir)
+    totals = tasks.setdefault(task, dict.fromkeys(USAGE_FIELDS, 0))
+    for name in USAGE_FIELDS:
+        totals[name] = totals.get(name, 0) + run[name]
+    all_tasks = {n: sum(t.get(n, 0) for t in tasks.values()) for n in USAGE_FIELDS}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    payload = {"tasks": tasks, "all_tasks": all_tasks}
+    write_atomic(out_dir / USAGE_FILE, json.dumps(payload, indent=2) + "\n")
+    return tasks

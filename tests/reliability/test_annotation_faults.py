@@ -1,0 +1,224 @@
+"""Annotation against a server that fails the way Gemini and OpenAI-compatible servers fail
+(tests/reliability/llm_fault_server.py, not curate's fake LLM): every document ends as an
+annotation or a failure record with its reason and true attempt count; only a fatal condition
+stops the run, with a non-zero exit; nothing is paid twice; costs are kept across runs."""
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from llm_fault_server import USAGE, FaultServer
+
+from curate.annotate.config import load_config
+from curate.annotate.runner import AnnotationStopped, Budget, annotate
+from curate.cli import cli
+from curate.documents import Document, write_documents
+
+KEY = "AIza-fault-suite-KEY-77"
+TASK = "educational_value"
+
+
+@pytest.fixture(autouse=True)
+def env(repo_root, monkeypatch):
+    monkeypatch.chdir(repo_root)
+    monkeypatch.setenv("GEMINI_API_KEY", KEY)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+
+
+def docs(*faults: str, good: int = 4) -> list[Document]:
+    """One document per fault marker, then `good` plain ones (score 4)."""
+    marks = [*faults, *[None] * good]
+    return [
+        Document(
+            id=f"d{i}",
+            lang="nb",
+            source="t",
+            text=f"DOC=d{i} {'FAULT=' + f if f else ''} SCORE=4 Fjorden er dyp og smal.",
+        )
+        for i, f in enumerate(marks)
+    ]
+
+
+def config(backend: str, server: FaultServer, **kw):
+    settings = dict(
+        base_url=server.url if backend == "gemini" else server.url + "/v1",
+        model="gemini-test",
+        concurrency=4,
+        requests_per_minute=600000,
+        timeout_s=5,
+        max_attempts=4,
+        backoff_initial_s=0.01,
+        backoff_max_s=0.05,
+        price_per_million_tokens={"input": 1.0, "output": 10.0},
+    )
+    settings.update(kw)
+    return load_config(f"annotations/{backend}.yaml", **settings)
+
+
+def read(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def outcome(out: Path) -> tuple[dict[str, dict], dict[str, dict]]:
+    records = read(out / f"{TASK}.jsonl")
+    failures = read(out / f"{TASK}.failures.jsonl")
+    assert max(Counter(r["id"] for r in records).values(), default=1) == 1
+    return {r["id"]: r for r in records}, {f["id"]: f for f in failures}
+
+
+@pytest.mark.parametrize("backend", ["gemini", "openai"])
+def test_unreadable_scores_become_failure_records_and_the_run_completes(tmp_path, backend):
+    bad = ["score_nan", "score_inf", "score_str_nan", "score_1e999", "score_bool"]
+    corpus = docs(*bad, "prose_two_scores")
+    with FaultServer() as server:
+        summary = annotate(corpus, TASK, config(backend, server), tmp_path, progress=False)
+    records, failures = outcome(tmp_path)
+    assert set(records) | set(failures) == {d.id for d in corpus}  # none lost
+    assert set(failures) == {f"d{i}" for i in range(len(bad))}
+    for f in failures.values():
+        assert "not a finite number" in f["reason"] and f["attempts"] == 1
+    assert records["d5"]["score"] == 1  # the verdict at the end, not the 5 weighed before it
+    assert summary.annotated == 5 and summary.failed == 5
+    assert summary.requests == len(server.log) == len(corpus)  # answers are paid once
+    assert summary.input_tokens == USAGE["prompt"] * len(corpus)
+
+
+@pytest.mark.parametrize("backend", ["gemini", "openai"])
+def test_transport_faults_are_retried_through_the_runner_only(tmp_path, backend):
+    faults = ["drop_mid_bodyx1", "disconnectx2", "html_200x1", "unavailablex3"]
+    corpus = docs(*faults)
+    with FaultServer() as server:
+        summary = annotate(corpus, TASK, config(backend, server), tmp_path, progress=False)
+        log = list(server.log)
+    records, failures = outcome(tmp_path)
+    assert not failures and set(records) == {d.id for d in corpus}
+    # every request the server saw went through curate's limiter and counters: no hidden resend
+    assert summary.requests == len(log)
+    assert summary.retries == 1 + 2 + 1 + 3
+    answered = Counter(doc for doc, _, fault in log if fault is None)
+    assert set(answered.values()) == {1}  # each answer paid for once
+
+
+def test_a_failure_record_carries_the_true_number_of_attempts(tmp_path):
+    corpus = docs("unavailable", good=1)
+    with FaultServer() as server:
+        annotate(corpus, TASK, config("gemini", server, max_attempts=3), tmp_path, progress=False)
+    _, failures = outcome(tmp_path)
+    assert failures["d0"]["attempts"] == 3 and "gave up after 3 attempts" in failures["d0"]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "words"),
+    [("key_invalid", "API_KEY_INVALID"), ("quota_day", "daily quota")],
+)
+def test_fatal_gemini_errors_stop_the_run_with_a_non_zero_exit(tmp_path, fault, words):
+    data = tmp_path / "c.jsonl"
+    write_documents(docs(good=40), data)
+    with FaultServer(always=fault) as server:
+        result = CliRunner().invoke(
+            cli,
+            ["annotate", str(data), "--task", TASK, "--base-url", server.url,
+             "--model", "gemini-test", "--concurrency", "2", "-o", str(tmp_path / "out")],
+        )
+        sent = len(server.log)
+    assert result.exit_code == 1, result.output
+    assert words in result.output and "annotation stopped" in result.output
+    assert sent <= 4  # stopped at once, not after sending all 40 documents
+    assert KEY not in result.output
+
+
+def test_a_long_retry_after_is_capped(tmp_path):
+    corpus = docs("retry_after_hugex1", good=1)
+    start = time.monotonic()
+    with FaultServer() as server:
+        annotate(
+            corpus, TASK, config("gemini", server, retry_after_max_s=0.2), tmp_path, progress=False
+        )
+    records, _ = outcome(tmp_path)
+    assert set(records) == {"d0", "d1"} and time.monotonic() - start < 30
+
+
+def test_an_empty_choices_answer_is_a_failure_whose_tokens_are_still_counted(tmp_path):
+    corpus = docs("empty_choices", good=1)
+    with FaultServer() as server:
+        summary = annotate(corpus, TASK, config("openai", server), tmp_path, progress=False)
+    _, failures = outcome(tmp_path)
+    assert "no answer text" in failures["d0"]["reason"]
+    assert summary.input_tokens == 2 * USAGE["prompt"]
+
+
+def test_failures_are_pruned_after_a_successful_retry_and_given_up_after_n_runs(tmp_path):
+    corpus = docs("unavailablex1", "unavailable", good=1)
+    with FaultServer() as server:
+        cfg = config("gemini", server, max_attempts=1, max_failed_runs=2)
+        first = annotate(corpus, TASK, cfg, tmp_path, progress=False)
+        second = annotate(corpus, TASK, cfg, tmp_path, progress=False)
+        third = annotate(corpus, TASK, cfg, tmp_path, progress=False)
+        requests_d1 = sum(1 for doc, _, _ in server.log if doc == "d1")
+    assert (first.failed, second.failed) == (2, 1)
+    records, failures = outcome(tmp_path)
+    assert set(records) == {"d0", "d2"} and set(failures) == {"d1"}  # d0's failure pruned
+    assert len(read(tmp_path / f"{TASK}.failures.jsonl")) == 2  # d1 failed in two runs
+    assert third.given_up == 1 and third.requests == 0 and requests_d1 == 2
+
+
+def test_duplicate_ids_are_annotated_once_with_a_warning(tmp_path, caplog):
+    corpus = docs(good=3)
+    with FaultServer() as server:
+        summary = annotate(
+            [*corpus, corpus[0], corpus[1]], TASK, config("gemini", server), tmp_path,
+            progress=False,
+        )
+    records, _ = outcome(tmp_path)
+    assert len(records) == 3 and summary.duplicate_ids == 2
+    assert "repeat an id" in caplog.text
+
+
+def test_max_cost_stops_before_exceeding_and_a_rerun_continues(tmp_path):
+    corpus = docs(good=30)
+    cfg_kw = dict(concurrency=1, max_attempts=1)
+    with FaultServer() as server:
+        cfg = config("gemini", server, **cfg_kw)
+        budget = Budget(0.008)
+        first = annotate(corpus, TASK, cfg, tmp_path, progress=False, budget=budget)
+        assert budget.refused and 0 < first.annotated < 30
+        assert first.cost_usd <= 0.008 and first.not_started == 30 - first.annotated
+        second = annotate(corpus, TASK, cfg, tmp_path, progress=False)
+    records, _ = outcome(tmp_path)
+    assert len(records) == 30 and second.cached == first.annotated
+    usage = json.loads((tmp_path / "usage.json").read_text())
+    assert usage["tasks"][TASK]["requests"] == 30 == len(server.log)
+    assert usage["tasks"][TASK]["cost_usd"] == pytest.approx(first.cost_usd + second.cost_usd)
+
+
+def test_cli_prints_costs_summed_over_tasks_and_exits_3_at_the_budget(tmp_path, repo_root):
+    data = tmp_path / "c.jsonl"
+    write_documents(docs(good=20), data)
+    config_file = tmp_path / "priced.yaml"
+    config_file.write_text(
+        (repo_root / "annotations" / "gemini.yaml").read_text()
+        + "\nprice_per_million_tokens: {input: 1.0, output: 10.0}\n"
+    )
+    with FaultServer() as server:
+        args = ["annotate", str(data), "--config", str(config_file), "--base-url", server.url,
+                "--model", "gemini-test", "--concurrency", "1", "-o", str(tmp_path / "out")]
+        capped = CliRunner().invoke(cli, [*args, "--max-cost", "0.008"])
+        full = CliRunner().invoke(cli, args)
+    assert capped.exit_code == 3 and "budget reached" in capped.output, capped.output
+    assert full.exit_code == 0 and "all tasks, this run" in full.output, full.output
+    usage = json.loads((tmp_path / "out" / "usage.json").read_text())
+    assert set(usage["tasks"]) == {"educational_value", "linguistic_quality"}
+    assert usage["all_tasks"]["requests"] == 40 == len(server.log)
+
+
+def test_an_interrupted_run_still_reports_what_it_did(tmp_path):
+    corpus = docs("key_invalid", good=2)
+    with FaultServer() as server:
+        with pytest.raises(AnnotationStopped) as stop:
+            annotate(corpus, TASK, config("gemini", server, concurrency=1), tmp_path,
+                     progress=False)
+    assert stop.value.exit_code == 1 and stop.value.summary.requests >= 1
+    assert json.loads((tmp_path / "usage.json").read_text())["tasks"][TASK]["requests"] >= 1
