@@ -152,6 +152,15 @@ def _print_inspect_summary(s: dict, show_bad: int) -> None:
     "would exceed this; exit code 3, and a rerun continues where it stopped.",
 )
 @click.option(
+    "--annotator",
+    "annotators",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A jury: annotate with each of these configs (repeatable), each into OUTPUT/<config "
+    "name>/, then write agreement statistics and median consensus labels to "
+    "OUTPUT/consensus/ (see `curate agreement`).",
+)
+@click.option(
     "--retry-failed",
     is_flag=True,
     help="Request again documents that already failed in max_failed_runs runs (default 3).",
@@ -185,6 +194,38 @@ def annotate(**options) -> None:
     from curate.annotate.cli_support import run_annotate
 
     run_annotate(console=console, **options)
+
+
+@cli.command("agreement")
+@click.argument("dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--task",
+    type=click.Choice(["educational_value", "linguistic_quality", "both"]),
+    default="both",
+    show_default=True,
+)
+@click.option(
+    "--max-spread",
+    type=float,
+    default=None,
+    help="Leave out of the consensus documents whose annotators' scores spread more than this.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="Directory for agreement.json, agreement_<task>.png and consensus <task>.jsonl.",
+)
+def agreement_cmd(dirs, task, max_spread, out_dir) -> None:
+    """How far the annotators in DIRS (one directory of annotations each) agree: Spearman,
+    quadratic-weighted kappa and exact agreement per pair, Krippendorff's alpha (ordinal)
+    overall, a confusion plot per pair; and median consensus labels that `curate train`
+    accepts (records with annotator.backend 'jury')."""
+    from curate.annotate.cli_support import run_agreement
+
+    run_agreement([Path(d) for d in dirs], task, max_spread, Path(out_dir), console)
 
 
 @cli.command()

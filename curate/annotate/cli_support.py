@@ -42,7 +42,22 @@ def run_annotate(
     console,
     max_cost=None,
     retry_failed=False,
+    annotators=(),
 ) -> None:
+    if annotators:
+        return run_jury(
+            inputs,
+            task,
+            annotators,
+            sample,
+            seed,
+            out_dir,
+            console,
+            concurrency=concurrency,
+            requests_per_minute=rpm,
+            max_cost_usd=max_cost,
+            max_failed_runs=0 if retry_failed else None,
+        )
     config_path = config_path or CONFIG_DIR / f"{backend or 'gemini'}.yaml"
     overrides = dict(
         backend=backend,
@@ -55,13 +70,7 @@ def run_annotate(
         max_failed_runs=0 if retry_failed else None,
     )
     tasks = TASKS if task == "both" else (task,)
-    report = ReadReport()
-    docs = stratified_sample(read_documents(inputs, report=report), sample, seed)
-    if report.bad_count:
-        console.print(
-            f"[yellow]{report.bad_count} bad input rows set aside[/yellow] "
-            f"({dict(report.bad_reasons)}); `curate inspect` lists them"
-        )
+    docs = read_sample(inputs, sample, seed, console)
     with fake_server_if(fake_llm, console) as fake_url:
         if fake_url:
             overrides.update(
@@ -77,10 +86,76 @@ def run_annotate(
         annotate_tasks(docs, tasks, config, out_dir, console)
 
 
-def annotate_tasks(docs, tasks, config, out_dir, console) -> None:
+def read_sample(inputs, sample, seed, console):
+    report = ReadReport()
+    docs = stratified_sample(read_documents(inputs, report=report), sample, seed)
+    if report.bad_count:
+        console.print(
+            f"[yellow]{report.bad_count} bad input rows set aside[/yellow] "
+            f"({dict(report.bad_reasons)}); `curate inspect` lists them"
+        )
+    return docs
+
+
+def run_jury(inputs, task, annotators, sample, seed, out_dir, console, **overrides) -> None:
+    """Each annotator config annotates the same sample into OUTPUT/<config name>/ under one
+    budget; then agreement and consensus into OUTPUT/consensus/."""
+    tasks = TASKS if task == "both" else (task,)
+    docs = read_sample(inputs, sample, seed, console)
+    out = Path(out_dir)
+    runs = []
+    for path in annotators:
+        try:
+            config = load_config(path, **overrides)
+        except ValueError as err:
+            raise click.ClickException(str(err)) from err
+        runs.append((config, out / Path(path).stem))
+    budget = Budget(runs[0][0].max_cost_usd)
+    for config, member_dir in runs:
+        console.print(f"annotator {member_dir.name}: {config.backend} {config.model}")
+        annotate_tasks(docs, tasks, config, member_dir, console, budget)
+    run_agreement([d for _, d in runs], task, None, out / "consensus", console)
+
+
+def run_agreement(dirs, task, max_spread, out_dir: Path, console) -> None:
+    import json
+
+    from curate.annotate.jury import (
+        agreement,
+        consensus,
+        describe_agreement,
+        load_panel,
+        plot_confusions,
+        write_consensus,
+    )
+    from curate.annotate.prompts import load_prompt
+
+    results = {}
+    for t in TASKS if task == "both" else (task,):
+        try:
+            panel = load_panel(dirs, t)
+        except ValueError as err:
+            raise click.ClickException(str(err)) from err
+        scale = load_prompt(t, "nb").scale
+        results[t] = agreement(panel, scale)
+        records, dropped = consensus(panel, t, max_spread)
+        path = write_consensus(records, out_dir, t)
+        plot_confusions(panel, scale, out_dir / f"agreement_{t}.png", t)
+        results[t]["consensus"] = {"records": len(records), "dropped_for_spread": dropped}
+        console.print(describe_agreement(results[t], t), markup=False, highlight=False)
+        console.print(
+            f"  consensus (median): {len(records)} labels -> {path}"
+            + (f"; {dropped} left out, spread > {max_spread}" if dropped else ""),
+            markup=False,
+            highlight=False,
+        )
+    (out_dir / "agreement.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+def annotate_tasks(docs, tasks, config, out_dir, console, budget: Budget | None = None) -> None:
     """Every task in turn under one budget; whatever ends the command, what was done and what
     it cost is printed, per task and summed."""
-    budget = Budget(config.max_cost_usd)
+    budget = budget or Budget(config.max_cost_usd)
     summaries: list[AnnotationSummary] = []
     try:
         for t in tasks:

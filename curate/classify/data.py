@@ -45,12 +45,12 @@ class LabelReport:
 def read_annotations(
     paths: Iterable[str | os.PathLike], task: str, report: LabelReport
 ) -> dict[str, tuple[dict, str]]:
-    """id -> (annotation, 'file:line') for `task`; a later duplicate replaces an earlier one."""
+    """id -> (annotation, 'file:line') for `task`; a later duplicate replaces an earlier one.
+    Annotation records are JSON lines (`*.jsonl`); the JSON files beside them (usage.json,
+    agreement.json) and failure records are not annotations."""
     found: dict[str, tuple[dict, str]] = {}
     files = [
-        f
-        for f in list_input_files(paths)
-        if f.name.endswith((".jsonl", ".json")) and "failures" not in f.name
+        f for f in list_input_files(paths) if f.name.endswith(".jsonl") and "failures" not in f.name
     ]
     for path in files:
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -61,6 +61,9 @@ def read_annotations(
                 row = json.loads(line)
             except json.JSONDecodeError:
                 report.skip("not JSON", where)
+                continue
+            if not isinstance(row, dict):
+                report.skip("not an annotation record", where)
                 continue
             if row.get("task") != task:
                 continue

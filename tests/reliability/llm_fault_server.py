@@ -82,8 +82,10 @@ GEMINI_ERRORS = {
 class FaultServer:
     """Threaded HTTP server on 127.0.0.1; `log` lists (doc, attempt, fault) per request."""
 
-    def __init__(self, always: str | None = None, retry_after: str = "0"):
-        self.always, self.retry_after = always, retry_after
+    def __init__(self, always: str | None = None, shift: dict[str, int] | None = None):
+        """`shift`: document id -> points added to its score (a second, harsher or kinder
+        annotator)."""
+        self.always, self.shift = always, shift or {}
         self.attempts: Counter = Counter()
         self.log: list[tuple[str, int, str | None]] = []
         self.lock = threading.Lock()
@@ -138,9 +140,10 @@ class _Handler(BaseHTTPRequestHandler):
             )
         else:
             prompt = "".join(m.get("content", "") for m in body.get("messages", []))
-        _, fault, _ = self.server_state.fault_for(prompt)
+        doc_id, fault, _ = self.server_state.fault_for(prompt)
         score = SCORE.search(prompt)
-        answer = json.dumps({"score": int(score.group(1)) if score else 3, "rationale": "ok"})
+        value = (int(score.group(1)) if score else 3) + self.server_state.shift.get(doc_id, 0)
+        answer = json.dumps({"score": min(max(value, 0), 5), "rationale": "ok"})
         self.respond(fault, answer, gemini)
 
     def respond(self, fault: str | None, answer: str, gemini: bool) -> None:

@@ -222,3 +222,48 @@ def test_an_interrupted_run_still_reports_what_it_did(tmp_path):
                      progress=False)
     assert stop.value.exit_code == 1 and stop.value.summary.requests >= 1
     assert json.loads((tmp_path / "usage.json").read_text())["tasks"][TASK]["requests"] >= 1
+
+
+def test_a_jury_of_two_servers_gives_agreement_and_consensus_that_train_reads(
+    tmp_path, repo_root
+):
+    from curate.classify.data import LabelReport, read_annotations
+
+    corpus = [
+        Document(id=f"d{i}", lang="nb", source="t", text=f"DOC=d{i} SCORE={i % 6} Fjorden.")
+        for i in range(12)
+    ]
+    data = tmp_path / "c.jsonl"
+    write_documents(corpus, data)
+    kind = FaultServer()
+    harsh = FaultServer(shift={d: -2 for d in ("d3", "d4", "d9", "d10")})  # 3,4 -> 1,2
+    with kind, harsh:
+        configs = []
+        for name, server in (("kind", kind), ("harsh", harsh)):
+            path = tmp_path / f"{name}.yaml"
+            path.write_text(
+                (repo_root / "annotations" / "gemini.yaml").read_text()
+                + f"\nbase_url: {server.url}\nmodel: gemini-{name}\n"
+            )
+            configs += ["--annotator", str(path)]
+        out = tmp_path / "out"
+        result = CliRunner().invoke(
+            cli, ["annotate", str(data), "--task", TASK, *configs, "-o", str(out)]
+        )
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "consensus" / "agreement.json").read_text())[TASK]
+    (pair,) = report["pairs"]
+    assert pair["documents"] == 12 and pair["exact"] == pytest.approx(8 / 12)
+    assert 0 < report["krippendorff_alpha_ordinal"] < 1 and pair["qwk"] < 1
+    assert (out / "consensus" / f"agreement_{TASK}.png").stat().st_size > 0
+    labels = read_annotations([out / "consensus"], TASK, LabelReport())
+    assert len(labels) == 12
+    # medians 2 (of 3, 1) and 3 (of 4, 2): a jury in doubt does not promote
+    assert [labels[d][0]["score"] for d in ("d3", "d4", "d9", "d10")] == [2, 3, 2, 3]
+    assert labels["d5"][0]["score"] == 5 and labels["d5"][0]["annotator"]["backend"] == "jury"
+    strict = CliRunner().invoke(
+        cli,
+        ["agreement", str(out / "kind"), str(out / "harsh"), "--task", TASK,
+         "--max-spread", "1", "-o", str(tmp_path / "strict")],
+    )
+    assert strict.exit_code == 0 and "4 left out" in strict.output, strict.output
