@@ -161,6 +161,13 @@ def _print_inspect_summary(s: dict, show_bad: int) -> None:
     "OUTPUT/consensus/ (see `curate agreement`).",
 )
 @click.option(
+    "--batch",
+    is_flag=True,
+    help="Gemini Batch mode: half the price, answers within hours. Submits jobs, records their "
+    "names in OUTPUT/<task>.batch_jobs.json and polls them (batch_max_wait_s); a rerun polls "
+    "the same jobs and never submits a document twice.",
+)
+@click.option(
     "--retry-failed",
     is_flag=True,
     help="Request again documents that already failed in max_failed_runs runs (default 3).",

@@ -43,6 +43,7 @@ def run_annotate(
     max_cost=None,
     retry_failed=False,
     annotators=(),
+    batch=False,
 ) -> None:
     if annotators:
         return run_jury(
@@ -83,7 +84,9 @@ def run_annotate(
             config = load_config(config_path, **overrides)
         except ValueError as err:
             raise click.ClickException(str(err)) from err
-        annotate_tasks(docs, tasks, config, out_dir, console)
+        if batch and config.backend != "gemini":
+            raise click.ClickException("--batch needs the gemini backend")
+        annotate_tasks(docs, tasks, config, out_dir, console, batch=batch)
 
 
 def read_sample(inputs, sample, seed, console):
@@ -152,15 +155,22 @@ def run_agreement(dirs, task, max_spread, out_dir: Path, console) -> None:
     (out_dir / "agreement.json").write_text(json.dumps(results, indent=2) + "\n")
 
 
-def annotate_tasks(docs, tasks, config, out_dir, console, budget: Budget | None = None) -> None:
+def annotate_tasks(
+    docs, tasks, config, out_dir, console, budget: Budget | None = None, batch: bool = False
+) -> None:
     """Every task in turn under one budget; whatever ends the command, what was done and what
     it cost is printed, per task and summed."""
+    from curate.annotate.batch import annotate_batch
+
     budget = budget or Budget(config.max_cost_usd)
     summaries: list[AnnotationSummary] = []
     try:
         for t in tasks:
             try:
-                summaries.append(annotate(docs, t, config, out_dir, budget=budget))
+                if batch:
+                    summaries.append(annotate_batch(docs, t, config, out_dir))
+                else:
+                    summaries.append(annotate(docs, t, config, out_dir, budget=budget))
             except AnnotationStopped as stop:
                 summaries.append(stop.summary)
                 raise

@@ -31,6 +31,10 @@ class AnnotateConfig:
     retry_after_max_s: float = 300.0  # a server asking for longer waits this long, then retries
     max_failed_runs: int = 3  # a document that failed in this many runs is not re-paid for
     max_cost_usd: float | None = None  # stop before this run's cost would exceed it
+    batch_size: int = 1000  # documents per Gemini batch job (inline requests: 20 MB at most)
+    batch_poll_s: float = 30.0
+    batch_max_wait_s: float = 86400.0  # then stop polling; a rerun polls on
+    batch_price_factor: float = 0.5  # Gemini bills batch tokens at half the online price
     max_document_chars: int = 12000
     response_format: str = "json_schema"
     generation: dict[str, Any] = field(

@@ -465,7 +465,10 @@ def describe(summary: AnnotationSummary) -> str:
         reasons = ", ".join(f"{k}: {v}" for k, v in s.failure_reasons.most_common())
         lines.append(f"  failures (retried on the next run): {s.failures_output} [{reasons}]")
     if s.not_started:
-        lines.append(f"  {s.not_started} not started (the next run does them)")
+        lines.append(
+            f"  {s.not_started} not finished: not started, or in a batch job still running "
+            "(the next run does or collects them)"
+        )
     if s.given_up:
         lines.append(
             f"  {s.given_up} not requested: they failed in max_failed_runs runs already "

@@ -55,12 +55,19 @@ class ThresholdConfig:
 
 @dataclass
 class FluencyConfig:
-    """A word-bigram LM of the training split's good text (score >= the threshold's
-    positive_label) whose low log-probability lowers the score (curate.classify.fluency)."""
+    """A word-bigram LM of the training split's fluent text (score >= min_score, by default the
+    threshold's positive_label) whose low log-probability lowers the score, over the whole text
+    (weight, margin) and over its least fluent `window`-word stretches (window_weight,
+    window_margin); see curate.classify.fluency."""
 
     weight: float = 1.5
     margin: float = 1.0
     max_words: int = 400
+    window: int = 40
+    window_quantile: float = 0.25
+    window_weight: float = 1.0
+    window_margin: float = 0.5
+    min_score: float | None = None
 
 
 @dataclass

@@ -1,7 +1,10 @@
 """Fluency: a word-bigram language model of clean text, CCNet's perplexity signal at the size a
 CPU bundle affords. Text whose word pairs clean text never showed (scrambled word order,
-sentences in another language, scanning noise) gets a low mean log-probability per word; the
-classifier's score is lowered by how far that falls below clean text's usual range.
+sentences in another language, scanning noise) gets a low log-probability per word; the
+classifier's score is lowered by how far that falls below clean text's usual range, judged
+twice: over the whole text (mean per word) and over its least fluent stretches (a low quantile
+of the means of sliding word windows), because a few inserted foreign or scrambled sentences
+barely move a long document's mean.
 
 numpy only (no torch), so a bundle that carries `fluency.npz` still runs with onnxruntime and
 tokenizers alone. Words are hashed into a fixed number of buckets (crc32, stable across
@@ -31,19 +34,54 @@ def word_hashes(text: str, max_words: int, buckets: int) -> np.ndarray:
 
 @dataclass
 class FluencyParams:
-    """How the log-probability becomes a penalty: `weight * min(z + margin, 0)`, z being the
-    document's log-probability standardised by clean validation text (`mean`, `std`). Only text
-    well below clean text's range is penalised; fluent text is never raised."""
+    """How the log-probabilities become a penalty:
+    `weight * min(z + margin, 0) + window_weight * min(z_window + window_margin, 0)`, z being
+    the document's mean log-probability per word and z_window the `window_quantile` quantile of
+    its `window`-word sliding means, each standardised by good validation text (`mean`/`std`,
+    `window_mean`/`window_std`: median and MAD-scaled spread, so a few odd validation texts do
+    not move them). Only text well below good text's range is penalised; fluent text is never
+    raised. Bundles written before the window term have window_weight 0."""
 
     mean: float
     std: float
     weight: float = 1.5
     margin: float = 1.0
     max_words: int = 400
+    window: int = 40
+    window_quantile: float = 0.25
+    window_weight: float = 0.0
+    window_margin: float = 0.5
+    window_mean: float = 0.0
+    window_std: float = 1.0
 
-    def penalty(self, log_probs: np.ndarray) -> np.ndarray:
-        z = (np.asarray(log_probs, dtype=np.float64) - self.mean) / self.std
-        return (self.weight * np.minimum(z + self.margin, 0.0)).astype(np.float32)
+    def penalty(self, features: np.ndarray) -> np.ndarray:
+        """`features`: (n, 2) from WordBigramLM.features, or (n,) mean log-probabilities."""
+        features = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
+        z = (features[:, 0] - self.mean) / self.std
+        out = self.weight * np.minimum(z + self.margin, 0.0)
+        if self.window_weight and features.shape[1] > 1:
+            z_window = (features[:, 1] - self.window_mean) / self.window_std
+            out += self.window_weight * np.minimum(z_window + self.window_margin, 0.0)
+        return out.astype(np.float32)
+
+    @classmethod
+    def fit(cls, features: np.ndarray, **settings) -> FluencyParams:
+        """Standardisation from good validation text's features, robustly."""
+        (mean, std), (window_mean, window_std) = (robust_scale(c) for c in features.T)
+        return cls(mean, std, window_mean=window_mean, window_std=window_std, **settings)
+
+
+def fluency_penalty(lm: WordBigramLM, params: FluencyParams, texts: Sequence[str]) -> np.ndarray:
+    """The penalty (<= 0) that `params` gives each text under `lm`."""
+    return params.penalty(
+        lm.features(texts, params.max_words, params.window, params.window_quantile)
+    )
+
+
+def robust_scale(values: np.ndarray) -> tuple[float, float]:
+    """Median and the MAD scaled to a normal's standard deviation (never 0)."""
+    median = float(np.median(values))
+    return median, max(1.4826 * float(np.median(np.abs(values - median))), 1e-6)
 
 
 class WordBigramLM:
@@ -68,18 +106,31 @@ class WordBigramLM:
             np.add.at(bigram, (h[:-1] * PAIR_MULTIPLIER + h[1:]) % buckets, 1)
         return cls(unigram, bigram, context)
 
+    def word_log_probs(self, text: str, max_words: int = 400) -> np.ndarray:
+        """Log-probability of each of the text's first `max_words` words after the first."""
+        h = word_hashes(text, max_words, self.buckets)
+        if len(h) < 2:
+            return np.array([np.log(self.unigram_p.min())])  # nothing to judge: least likely
+        pair = self.bigram[(h[:-1] * PAIR_MULTIPLIER + h[1:]) % self.buckets]
+        p_pair = pair / np.maximum(self.context[h[:-1]], 1.0)
+        return np.log(self.mix * p_pair + (1 - self.mix) * self.unigram_p[h[1:]])
+
     def log_prob(self, texts: Sequence[str], max_words: int = 400) -> np.ndarray:
         """Mean log-probability per word of each text's first `max_words` words."""
-        out = np.empty(len(texts), dtype=np.float32)
+        return np.array([self.word_log_probs(t, max_words).mean() for t in texts], dtype=np.float32)
+
+    def features(
+        self, texts: Sequence[str], max_words: int = 400, window: int = 40, quantile: float = 0.25
+    ) -> np.ndarray:
+        """(n, 2): each text's mean log-probability per word and the `quantile` quantile of its
+        `window`-word sliding means (the mean again for texts shorter than a window)."""
+        out = np.empty((len(texts), 2), dtype=np.float32)
+        kernel = np.ones(window) / window
         for i, text in enumerate(texts):
-            h = word_hashes(text, max_words, self.buckets)
-            if len(h) < 2:
-                out[i] = np.log(self.unigram_p.min())  # nothing to judge: as unlikely as it gets
-                continue
-            pair = self.bigram[(h[:-1] * PAIR_MULTIPLIER + h[1:]) % self.buckets]
-            p_pair = pair / np.maximum(self.context[h[:-1]], 1.0)
-            p = self.mix * p_pair + (1 - self.mix) * self.unigram_p[h[1:]]
-            out[i] = float(np.log(p).mean())
+            lp = self.word_log_probs(text, max_words)
+            out[i, 0] = lp.mean()
+            slides = np.convolve(lp, kernel, mode="valid") if len(lp) >= window else lp.mean()
+            out[i, 1] = np.quantile(slides, quantile)
         return out
 
     def save(self, path: Path) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from curate.classify.fluency import FluencyParams, WordBigramLM
+from curate.classify.fluency import FluencyParams, WordBigramLM, fluency_penalty
 
 SUPPORTED_FORMAT = 1
 CHARS_PER_TOKEN_CAP = 24  # no wordpiece token spans more characters: safe pre-truncation
@@ -173,7 +173,7 @@ class QualityClassifier:
         if not self.spec.get("fluency"):
             return np.zeros(len(texts), dtype=np.float32)
         params = FluencyParams(**{k: v for k, v in self.spec["fluency"].items() if k != "file"})
-        return params.penalty(self.fluency_model.log_prob(texts, params.max_words))
+        return fluency_penalty(self.fluency_model, params, texts)
 
     @property
     def fluency_model(self):

@@ -28,7 +28,7 @@ from curate.classify.calibrate import (
 from curate.classify.card import write_model_card
 from curate.classify.config import ClassifierConfig, resolve_model_path
 from curate.classify.data import Example, LabelReport, load_examples, split_examples
-from curate.classify.fluency import FLUENCY_FILE, FluencyParams, WordBigramLM
+from curate.classify.fluency import FLUENCY_FILE, FluencyParams, WordBigramLM, fluency_penalty
 from curate.classify.metrics import baselines, evaluate
 from curate.classify.model import ScoreDataModule, ScoreRegressor, load_encoder, loss_weights
 from curate.classify.model import predict as predict_scores
@@ -122,20 +122,22 @@ def train_classifier(
 def fit_fluency(
     config: ClassifierConfig, splits: dict[str, list[Example]], out: Path
 ) -> tuple[WordBigramLM, FluencyParams]:
-    """The fluency LM of the training split's good text, standardised on the validation split's
-    good text (text the LM has not seen, as in use)."""
-    positive = config.threshold.positive_label
-    lm = WordBigramLM.fit(e.text for e in splits["train"] if e.score >= positive)
+    """The fluency LM of the training split's fluent text (score >= fluency.min_score, by
+    default the threshold's positive_label), standardised on the validation split's fluent text
+    (text the LM has not seen, as in use)."""
+    settings = asdict(config.fluency)
+    fluent = settings.pop("min_score")
+    if fluent is None:
+        fluent = config.threshold.positive_label
+    lm = WordBigramLM.fit(e.text for e in splits["train"] if e.score >= fluent)
     lm.save(out / FLUENCY_FILE)
-    f = config.fluency
-    good = [e.text for e in splits["validation"] if e.score >= positive]
+    good = [e.text for e in splits["validation"] if e.score >= fluent]
     if len(good) < 2:
-        raise ValueError(f"fluency needs validation examples with score >= {positive}")
-    log_probs = lm.log_prob(good, f.max_words)
-    params = FluencyParams(
-        float(log_probs.mean()), float(log_probs.std()), f.weight, f.margin, f.max_words
+        raise ValueError(f"fluency needs validation examples with score >= {fluent}")
+    features = lm.features(
+        good, settings["max_words"], settings["window"], settings["window_quantile"]
     )
-    return lm, params
+    return lm, FluencyParams.fit(features, **settings)
 
 
 def assess(
@@ -155,8 +157,7 @@ def assess(
         texts = [e.text for e in part]
         preds[name] = predict_scores(model, tokenizer, texts, config.max_length)
         if fluency is not None:
-            lm, params = fluency
-            preds[name] += params.penalty(lm.log_prob(texts, params.max_words))
+            preds[name] += fluency_penalty(*fluency, texts)
     y = {name: [e.score for e in part] for name, part in splits.items()}
     threshold, how = choose_threshold(preds["validation"], y["validation"], config.threshold)
     by_language = per_language_thresholds(

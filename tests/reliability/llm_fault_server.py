@@ -10,6 +10,10 @@ Which fault a request meets is written in the document itself, so concurrency do
 the script: a document containing ``FAULT=<kind>`` meets that fault on every attempt, and
 ``FAULT=<kind>x<N>`` on its first N attempts only (then a good answer). ``SCORE=<n>`` sets the
 score of the good answer. A server-wide ``always`` fault applies to every request.
+
+Gemini's Batch API too (``models/{m}:batchGenerateContent`` with inlined requests, then
+``GET batches/{id}``): a job reports BATCH_STATE_RUNNING for `polls_until_done` polls, then
+BATCH_STATE_SUCCEEDED with one inlined response (or per-item error) per request.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ FAULT = re.compile(r"FAULT=([a-z0-9_]+?)(?:x(\d+))?\b")
 DOC = re.compile(r"DOC=(\S+)")
 SCORE = re.compile(r"SCORE=(\d)")
 USAGE = {"prompt": 120, "output": 9}
+BATCH_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch"
 
 GEMINI_ERRORS = {
     "key_invalid": (
@@ -86,6 +91,8 @@ class FaultServer:
         """`shift`: document id -> points added to its score (a second, harsher or kinder
         annotator)."""
         self.always, self.shift = always, shift or {}
+        self.jobs: dict[str, dict] = {}
+        self.polls_until_done = 1
         self.attempts: Counter = Counter()
         self.log: list[tuple[str, int, str | None]] = []
         self.lock = threading.Lock()
@@ -131,8 +138,29 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:
         pass
 
+    def do_GET(self) -> None:  # noqa: N802
+        job = self.server_state.jobs.get(self.path.rsplit("/", 1)[-1])
+        if job is None:
+            return self.send_json(
+                404, {"error": {"code": 404, "message": "not found", "status": "NOT_FOUND"}}
+            )
+        job["polls"] += 1
+        done = job["polls"] > self.server_state.polls_until_done
+        metadata = {
+            "@type": BATCH_TYPE,
+            "model": job["model"],
+            "displayName": job["display"],
+            "name": job["name"],
+            "state": "BATCH_STATE_SUCCEEDED" if done else "BATCH_STATE_RUNNING",
+        }
+        if done:
+            metadata["output"] = {"inlinedResponses": {"inlinedResponses": job["responses"]}}
+        self.send_json(200, {"name": job["name"], "metadata": metadata, "done": done})
+
     def do_POST(self) -> None:  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
+        if ":batchGenerateContent" in self.path:
+            return self.create_batch(body)
         gemini = ":generateContent" in self.path
         if gemini:
             prompt = "".join(
@@ -145,6 +173,49 @@ class _Handler(BaseHTTPRequestHandler):
         value = (int(score.group(1)) if score else 3) + self.server_state.shift.get(doc_id, 0)
         answer = json.dumps({"score": min(max(value, 0), 5), "rationale": "ok"})
         self.respond(fault, answer, gemini)
+
+    def create_batch(self, body: dict) -> None:
+        state = self.server_state
+        batch = body["batch"]
+        responses = []
+        for item in batch["inputConfig"]["requests"]["requests"]:
+            prompt = "".join(
+                p.get("text", "") for c in item["request"]["contents"] for p in c["parts"]
+            )
+            doc_id, fault, _ = state.fault_for(prompt)
+            score = SCORE.search(prompt)
+            value = (int(score.group(1)) if score else 3) + state.shift.get(doc_id, 0)
+            answer = json.dumps({"score": min(max(value, 0), 5), "rationale": "ok"})
+            if fault == "batch_item_error":
+                responses.append(
+                    {
+                        "error": {"code": 13, "message": "Internal error"},
+                        "metadata": item.get("metadata"),
+                    }
+                )
+            else:
+                text = answer if fault is None else '{"score": NaN}'
+                responses.append({"response": gemini_body(text), "metadata": item.get("metadata")})
+        job_id = f"job{len(state.jobs) + 1}"
+        state.jobs[job_id] = {
+            "name": f"batches/{job_id}",
+            "polls": 0,
+            "responses": responses,
+            "model": "models/gemini-test",
+            "display": batch.get("displayName", ""),
+        }
+        self.send_json(
+            200,
+            {
+                "name": f"batches/{job_id}",
+                "metadata": {
+                    "@type": BATCH_TYPE,
+                    "name": f"batches/{job_id}",
+                    "state": "BATCH_STATE_PENDING",
+                    "displayName": batch.get("displayName", ""),
+                },
+            },
+        )
 
     def respond(self, fault: str | None, answer: str, gemini: bool) -> None:
         if fault is None:
@@ -171,22 +242,35 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "disconnect":
             return self.hang_up()
         if fault == "html_200":
-            return self.send_raw(200, b"<html><body>Service temporarily unavailable</body></html>",
-                                 "text/html")
+            return self.send_raw(
+                200, b"<html><body>Service temporarily unavailable</body></html>", "text/html"
+            )
         if fault == "empty_choices":
-            usage = {"prompt_tokens": USAGE["prompt"], "completion_tokens": 0,
-                     "total_tokens": USAGE["prompt"]}
-            return self.send_json(200, {"id": "x", "object": "chat.completion", "choices": [],
-                                        "usage": usage})
+            usage = {
+                "prompt_tokens": USAGE["prompt"],
+                "completion_tokens": 0,
+                "total_tokens": USAGE["prompt"],
+            }
+            return self.send_json(
+                200, {"id": "x", "object": "chat.completion", "choices": [], "usage": usage}
+            )
         if fault == "retry_after_huge":
             return self.send_error_body(429, gemini, retry_delay="3600s")
         if gemini and fault in GEMINI_ERRORS:
             status, error = GEMINI_ERRORS[fault]
             return self.send_json(status, {"error": error})
         if fault == "key_invalid":  # OpenAI's shape
-            return self.send_json(401, {"error": {
-                "message": "Incorrect API key provided.", "type": "invalid_request_error",
-                "param": None, "code": "invalid_api_key"}})
+            return self.send_json(
+                401,
+                {
+                    "error": {
+                        "message": "Incorrect API key provided.",
+                        "type": "invalid_request_error",
+                        "param": None,
+                        "code": "invalid_api_key",
+                    }
+                },
+            )
         if fault == "unavailable":
             return self.send_error_body(503, gemini)
         raise ValueError(f"unknown fault {fault}")
@@ -196,15 +280,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def send_error_body(self, status: int, gemini: bool, retry_delay: str | None = None) -> None:
         if gemini:
-            error = {"code": status, "message": "Resource has been exhausted.",
-                     "status": "RESOURCE_EXHAUSTED" if status == 429 else "UNAVAILABLE"}
+            error = {
+                "code": status,
+                "message": "Resource has been exhausted.",
+                "status": "RESOURCE_EXHAUSTED" if status == 429 else "UNAVAILABLE",
+            }
             if retry_delay:
-                error["details"] = [{"@type": "type.googleapis.com/google.rpc.RetryInfo",
-                                     "retryDelay": retry_delay}]
+                error["details"] = [
+                    {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": retry_delay}
+                ]
             return self.send_json(status, {"error": error})
         headers = {"retry-after": retry_delay.rstrip("s")} if retry_delay else {}
-        self.send_json(status, {"error": {"message": "rate limited", "type": "rate_limit"}},
-                       headers)
+        self.send_json(
+            status, {"error": {"message": "rate limited", "type": "rate_limit"}}, headers
+        )
 
     def send_json(self, status: int, payload: dict, headers: dict | None = None) -> None:
         self.send_raw(status, json.dumps(payload).encode(), "application/json", headers)
@@ -229,21 +318,32 @@ class _Handler(BaseHTTPRequestHandler):
 def gemini_body(text: str) -> dict:
     return {
         "candidates": [
-            {"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP",
-             "index": 0}
+            {
+                "content": {"role": "model", "parts": [{"text": text}]},
+                "finishReason": "STOP",
+                "index": 0,
+            }
         ],
-        "usageMetadata": {"promptTokenCount": USAGE["prompt"],
-                          "candidatesTokenCount": USAGE["output"],
-                          "totalTokenCount": USAGE["prompt"] + USAGE["output"]},
+        "usageMetadata": {
+            "promptTokenCount": USAGE["prompt"],
+            "candidatesTokenCount": USAGE["output"],
+            "totalTokenCount": USAGE["prompt"] + USAGE["output"],
+        },
         "modelVersion": "gemini-test",
     }
 
 
 def openai_body(text: str) -> dict:
     return {
-        "id": "chatcmpl-1", "object": "chat.completion", "model": "m",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                     "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": USAGE["prompt"], "completion_tokens": USAGE["output"],
-                  "total_tokens": USAGE["prompt"] + USAGE["output"]},
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "model": "m",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        ],
+        "usage": {
+            "prompt_tokens": USAGE["prompt"],
+            "completion_tokens": USAGE["output"],
+            "total_tokens": USAGE["prompt"] + USAGE["output"],
+        },
     }

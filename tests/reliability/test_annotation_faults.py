@@ -107,7 +107,9 @@ def test_a_failure_record_carries_the_true_number_of_attempts(tmp_path):
     with FaultServer() as server:
         annotate(corpus, TASK, config("gemini", server, max_attempts=3), tmp_path, progress=False)
     _, failures = outcome(tmp_path)
-    assert failures["d0"]["attempts"] == 3 and "gave up after 3 attempts" in failures["d0"]["reason"]
+    assert (
+        failures["d0"]["attempts"] == 3 and "gave up after 3 attempts" in failures["d0"]["reason"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -120,8 +122,20 @@ def test_fatal_gemini_errors_stop_the_run_with_a_non_zero_exit(tmp_path, fault, 
     with FaultServer(always=fault) as server:
         result = CliRunner().invoke(
             cli,
-            ["annotate", str(data), "--task", TASK, "--base-url", server.url,
-             "--model", "gemini-test", "--concurrency", "2", "-o", str(tmp_path / "out")],
+            [
+                "annotate",
+                str(data),
+                "--task",
+                TASK,
+                "--base-url",
+                server.url,
+                "--model",
+                "gemini-test",
+                "--concurrency",
+                "2",
+                "-o",
+                str(tmp_path / "out"),
+            ],
         )
         sent = len(server.log)
     assert result.exit_code == 1, result.output
@@ -169,7 +183,10 @@ def test_duplicate_ids_are_annotated_once_with_a_warning(tmp_path, caplog):
     corpus = docs(good=3)
     with FaultServer() as server:
         summary = annotate(
-            [*corpus, corpus[0], corpus[1]], TASK, config("gemini", server), tmp_path,
+            [*corpus, corpus[0], corpus[1]],
+            TASK,
+            config("gemini", server),
+            tmp_path,
             progress=False,
         )
     records, _ = outcome(tmp_path)
@@ -203,8 +220,20 @@ def test_cli_prints_costs_summed_over_tasks_and_exits_3_at_the_budget(tmp_path, 
         + "\nprice_per_million_tokens: {input: 1.0, output: 10.0}\n"
     )
     with FaultServer() as server:
-        args = ["annotate", str(data), "--config", str(config_file), "--base-url", server.url,
-                "--model", "gemini-test", "--concurrency", "1", "-o", str(tmp_path / "out")]
+        args = [
+            "annotate",
+            str(data),
+            "--config",
+            str(config_file),
+            "--base-url",
+            server.url,
+            "--model",
+            "gemini-test",
+            "--concurrency",
+            "1",
+            "-o",
+            str(tmp_path / "out"),
+        ]
         capped = CliRunner().invoke(cli, [*args, "--max-cost", "0.008"])
         full = CliRunner().invoke(cli, args)
     assert capped.exit_code == 3 and "budget reached" in capped.output, capped.output
@@ -218,15 +247,14 @@ def test_an_interrupted_run_still_reports_what_it_did(tmp_path):
     corpus = docs("key_invalid", good=2)
     with FaultServer() as server:
         with pytest.raises(AnnotationStopped) as stop:
-            annotate(corpus, TASK, config("gemini", server, concurrency=1), tmp_path,
-                     progress=False)
+            annotate(
+                corpus, TASK, config("gemini", server, concurrency=1), tmp_path, progress=False
+            )
     assert stop.value.exit_code == 1 and stop.value.summary.requests >= 1
     assert json.loads((tmp_path / "usage.json").read_text())["tasks"][TASK]["requests"] >= 1
 
 
-def test_a_jury_of_two_servers_gives_agreement_and_consensus_that_train_reads(
-    tmp_path, repo_root
-):
+def test_a_jury_of_two_servers_gives_agreement_and_consensus_that_train_reads(tmp_path, repo_root):
     from curate.classify.data import LabelReport, read_annotations
 
     corpus = [
@@ -263,7 +291,70 @@ def test_a_jury_of_two_servers_gives_agreement_and_consensus_that_train_reads(
     assert labels["d5"][0]["score"] == 5 and labels["d5"][0]["annotator"]["backend"] == "jury"
     strict = CliRunner().invoke(
         cli,
-        ["agreement", str(out / "kind"), str(out / "harsh"), "--task", TASK,
-         "--max-spread", "1", "-o", str(tmp_path / "strict")],
+        [
+            "agreement",
+            str(out / "kind"),
+            str(out / "harsh"),
+            "--task",
+            TASK,
+            "--max-spread",
+            "1",
+            "-o",
+            str(tmp_path / "strict"),
+        ],
     )
     assert strict.exit_code == 0 and "4 left out" in strict.output, strict.output
+
+
+def test_batch_mode_submits_once_resumes_polling_and_collects_into_the_same_records(tmp_path):
+    from curate.annotate.batch import annotate_batch
+
+    corpus = docs("batch_item_error", "score_nan", good=6)
+    with FaultServer() as server:
+        server.polls_until_done = 3
+        cfg = config("gemini", server, batch_size=5, batch_poll_s=0.05, batch_max_wait_s=0)
+        first = annotate_batch(corpus, TASK, cfg, tmp_path, progress=False)
+        assert len(server.jobs) == 2 and first.annotated == 0 and first.not_started == 8
+        jobs = json.loads((tmp_path / f"{TASK}.batch_jobs.json").read_text())
+        assert [j["name"] for j in jobs] == ["batches/job1", "batches/job2"]
+        # a restarted process polls the same jobs: nothing is submitted twice
+        cfg.batch_max_wait_s = 30
+        second = annotate_batch(corpus, TASK, cfg, tmp_path, progress=False)
+        assert len(server.jobs) == 2 and len(server.log) == 8
+        third = annotate_batch(corpus, TASK, cfg, tmp_path, progress=False)
+    records, failures = outcome(tmp_path)
+    assert set(records) == {f"d{i}" for i in range(2, 8)}
+    assert {r["mode"] for r in records.values()} == {"batch"}
+    assert "batch item error" in failures["d0"]["reason"]
+    assert "not a finite number" in failures["d1"]["reason"]
+    assert second.annotated == 6 and second.failed == 2
+    # half the online price: 7 answers (the item error bills nothing) of 120 + 9 tokens
+    assert second.cost_usd == pytest.approx(7 * (120 * 1 + 9 * 10) / 1e6 / 2)
+    # a rerun asks again only for the two failed documents, as online
+    assert third.cached == 6 and third.requests == 2 and len(server.jobs) == 3
+
+
+def test_cli_batch_flag_collects_a_finished_job(tmp_path):
+    data = tmp_path / "c.jsonl"
+    write_documents(docs(good=3), data)
+    with FaultServer() as server:
+        server.polls_until_done = 0
+        result = CliRunner().invoke(
+            cli,
+            [
+                "annotate",
+                str(data),
+                "--task",
+                TASK,
+                "--batch",
+                "--base-url",
+                server.url,
+                "--model",
+                "gemini-test",
+                "-o",
+                str(tmp_path / "out"),
+            ],
+        )
+    assert result.exit_code == 0, result.output
+    records, _ = outcome(tmp_path / "out")
+    assert len(records) == 3 and len(server.jobs) == 1
