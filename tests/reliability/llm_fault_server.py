@@ -99,6 +99,8 @@ class FaultServer:
         handler = type("Handler", (_Handler,), {"server_state": self})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
+        # a client that hung up (a run stopped on a fatal error) is not the server's problem
+        self.httpd.handle_error = lambda request, address: None
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
@@ -116,9 +118,9 @@ class FaultServer:
     def fault_for(self, prompt: str) -> tuple[str, str | None, int]:
         doc = DOC.search(prompt)
         doc_id = doc.group(1) if doc else "?"
-        with self.lock:
-            self.attempts[doc_id] += 1
-            attempt = self.attempts[doc_id]
+        with self.lock:  # attempts per document and prompt: each task's request has its own
+            self.attempts[doc_id, prompt] += 1
+            attempt = self.attempts[doc_id, prompt]
         if self.always:
             fault = self.always
         else:
