@@ -4,6 +4,7 @@ annotation or a failure record with its reason and true attempt count; only a fa
 stops the run, with a non-zero exit; nothing is paid twice; costs are kept across runs."""
 
 import json
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -358,3 +359,43 @@ def test_cli_batch_flag_collects_a_finished_job(tmp_path):
     assert result.exit_code == 0, result.output
     records, _ = outcome(tmp_path / "out")
     assert len(records) == 3 and len(server.jobs) == 1
+
+
+def test_ctrl_c_prints_what_was_done_and_paid_and_exits_130(tmp_path, repo_root):
+    import os
+    import signal
+    import subprocess
+
+    from curate.annotate.fake_server import FakeLLMServer
+
+    data = tmp_path / "c.jsonl"
+    write_documents(docs(good=200), data)
+    out = tmp_path / "out"
+    with FakeLLMServer(latency_s=0.5) as server:
+        proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "curate"),
+                "annotate",
+                str(data),
+                "--base-url",
+                server.url,
+                "--concurrency",
+                "4",
+                "-o",
+                str(out),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "GEMINI_API_KEY": KEY},
+            cwd=repo_root,
+        )
+        deadline = time.time() + 60
+        while not read(out / f"{TASK}.jsonl") and time.time() < deadline:
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, output
+    assert "annotation stopped: interrupted" in output and "cost $" in output
+    usage = json.loads((out / "usage.json").read_text())["tasks"][TASK]
+    assert usage["requests"] >= len(read(out / f"{TASK}.jsonl")) > 0
