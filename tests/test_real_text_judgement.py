@@ -44,6 +44,38 @@ def test_fluency_lm_ranks_real_word_order_above_shuffled_and_survives_saving(tmp
     assert (params.penalty(real) <= 0).all() and params.penalty(scrambled).mean() < -0.5
 
 
+def reference_prose_or_skip() -> dict[str, list[str]]:
+    try:
+        splits = reference_splits()
+    except ReferenceMissing as err:
+        pytest.skip(f"reference corpus absent: {err}")
+    return {
+        name: [d.text for d in docs if d.lang in ("nb", "nn") and is_prose(d)]
+        for name, docs in splits.items()
+    }
+
+
+def test_fluency_window_term_finds_a_scrambled_stretch_the_mean_hides():
+    prose = reference_prose_or_skip()
+    lm = WordBigramLM.fit(prose["train"])
+    long_docs = [t for t in prose["validation"] if len(t.split()) > 200][:30]
+    rng = random.Random(0)
+    # a scrambled passage of 40 words at the end of 200 otherwise real ones
+    patched = [
+        " ".join(t.split()[:160]) + " " + word_shuffle(" ".join(t.split()[160:200]), rng)
+        for t in long_docs
+    ]
+    clean = [" ".join(t.split()[:200]) for t in long_docs]
+    f_clean, f_patched = lm.features(clean, window=40), lm.features(patched, window=40)
+    assert (f_patched < f_clean).mean() > 0.9
+    both = FluencyParams.fit(f_clean, weight=1.0, margin=1.0, window_weight=1.0)
+    mean_only = FluencyParams.fit(f_clean, weight=1.0, margin=1.0, window_weight=0.0)
+    # one scrambled stretch in five barely moves the mean; the window term sees it
+    assert both.penalty(f_patched).mean() < mean_only.penalty(f_patched).mean() - 0.2
+    assert (both.penalty(f_clean) < -0.5).mean() <= 0.15
+    assert np.allclose(mean_only.penalty(f_clean), mean_only.penalty(f_clean[:, 0]))
+
+
 def test_min_recall_keeps_the_share_of_good_text_asked_for_per_language():
     rng = np.random.default_rng(0)
     pred = np.r_[rng.normal(4.5, 0.3, 200), rng.normal(1.0, 0.5, 200), rng.normal(3.5, 0.3, 50)]
