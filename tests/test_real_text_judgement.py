@@ -74,6 +74,7 @@ def test_fluency_window_term_finds_a_scrambled_stretch_the_mean_hides():
     assert both.penalty(f_patched).mean() < mean_only.penalty(f_patched).mean() - 0.2
     assert (both.penalty(f_clean) < -0.5).mean() <= 0.15
     assert np.allclose(mean_only.penalty(f_clean), mean_only.penalty(f_clean[:, 0]))
+    assert both.penalty(lm.features([])).shape == (0,)  # a batch of only empty texts
 
 
 def test_min_recall_keeps_the_share_of_good_text_asked_for_per_language():

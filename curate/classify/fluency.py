@@ -56,6 +56,8 @@ class FluencyParams:
 
     def penalty(self, features: np.ndarray) -> np.ndarray:
         """`features`: (n, 2) from WordBigramLM.features, or (n,) mean log-probabilities."""
+        if len(features) == 0:
+            return np.zeros(0, dtype=np.float32)
         features = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
         z = (features[:, 0] - self.mean) / self.std
         out = self.weight * np.minimum(z + self.margin, 0.0)
