@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tables import write_results  # benchmarks/ is on sys.path when run as a script
 
-from curate.annotate import annotate, load_config
+from curate.annotate import annotate, default_config_path, load_config
 from curate.documents import Document
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,7 +80,7 @@ def run(backend: str, concurrency: int, latency: float, fault_rate: float, round
 def measure(backend, url, docs, concurrency, latency, out):
     base = url if backend == "gemini" else url + "/v1"
     cfg = load_config(
-        ROOT / "annotations" / f"{backend}.yaml",
+        default_config_path(backend),
         base_url=base,
         concurrency=concurrency,
         requests_per_minute=10_000_000,

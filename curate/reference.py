@@ -2,8 +2,9 @@
 split.
 
 The corpus is not part of the repository (its licences ask for credit and share-alike); the split
-is, as id lists under `data/reference_split/`, so every benchmark and every classifier trained
-here tunes on the same documents and is measured on the same untouched test documents.
+is, as id lists shipped in the package (`curate/resources/reference_split/`), so every benchmark
+and every classifier trained here tunes on the same documents and is measured on the same
+untouched test documents.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from collections import defaultdict
 from pathlib import Path
 
 from curate.documents import Document, read_documents
+from curate.package_files import package_file
 
 SPLITS = ("train", "validation", "test")
 SPLIT_FRACTIONS = {"train": 0.65, "validation": 0.15, "test": 0.20}
 SPLIT_SEED = 20261123
-SPLIT_DIR = Path(__file__).resolve().parents[1] / "data" / "reference_split"
+SPLIT_DIR = package_file("reference_split")
 CREDIT = (
     "Reference corpus: NorQuAD (ltgoslo, CC0; Wikipedia parts CC BY-SA), Norwegian laws and "
     "regulations (Lovdata via norwegian-laws, NLOD 2.0), NTREX-128 (Microsoft, CC BY-SA 4.0), "

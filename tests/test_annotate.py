@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from curate.annotate import annotate, load_config
+from curate.annotate import annotate, default_config_path, load_config
 from curate.annotate.fake_server import FakeLLMServer
 from curate.annotate.parse import parse_answer
 from curate.annotate.prompts import load_prompt
@@ -51,7 +51,7 @@ def config(backend: str, server: FakeLLMServer, **kw):
         backoff_max_s=0.2,
     )
     defaults.update(kw)
-    return load_config(f"annotations/{backend}.yaml", **defaults)
+    return load_config(default_config_path(backend), **defaults)
 
 
 def read(path: Path) -> list[dict]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from curate.annotate.backends import FatalBackendError
-from curate.annotate.config import load_config
+from curate.annotate.config import default_config_path, load_config
 from curate.annotate.fake_server import FakeLLMServer
 from curate.annotate.prompts import TASKS
 from curate.annotate.runner import AnnotationStopped, AnnotationSummary, Budget, annotate, describe
@@ -19,7 +19,6 @@ from curate.annotate.store import USAGE_FIELDS
 from curate.documents import ReadReport, read_documents
 
 logger = logging.getLogger(__name__)
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "annotations"
 FAKE_KEY_ENV = "CURATE_FAKE_LLM_KEY"
 FAKE_MODEL = "fake-llm-heuristic"
 
@@ -59,7 +58,7 @@ def run_annotate(
             max_cost_usd=max_cost,
             max_failed_runs=0 if retry_failed else None,
         )
-    config_path = config_path or CONFIG_DIR / f"{backend or 'gemini'}.yaml"
+    config_path = config_path or default_config_path(backend or "gemini")
     overrides = dict(
         backend=backend,
         model=model,

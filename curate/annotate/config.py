@@ -1,4 +1,5 @@
-"""Annotation configs (annotations/*.yaml) with CLI overrides; unknown keys are errors."""
+"""Annotation configs (YAML; the defaults ship in curate/resources/annotate/) with CLI
+overrides; unknown keys are errors."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from curate.package_files import package_file
 
 BACKENDS = ("gemini", "openai")
 
@@ -58,6 +61,11 @@ class AnnotateConfig:
     def cost(self, input_tokens: int, output_tokens: int) -> float:
         price = self.price_per_million_tokens
         return (input_tokens * price.get("input", 0) + output_tokens * price.get("output", 0)) / 1e6
+
+
+def default_config_path(backend: str) -> Path:
+    """The shipped config of a backend: `gemini` or `openai`."""
+    return package_file("annotate", f"{backend}.yaml")
 
 
 def load_config(path: str | Path | None = None, **overrides: Any) -> AnnotateConfig:

@@ -1,4 +1,4 @@
-"""Prompt templates in annotations/prompts/<task>.yaml, one per instruction language."""
+"""Prompt templates in curate/resources/prompts/<task>.yaml, one per instruction language."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from pathlib import Path
 
 import yaml
 
-PROMPTS_DIR = Path(__file__).resolve().parents[2] / "annotations" / "prompts"
+from curate.package_files import package_file
+
+PROMPTS_DIR = package_file("prompts")
 TASKS = ("educational_value", "linguistic_quality")
 
 LANGUAGE_NAMES = {

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from llm_fault_server import FaultServer  # noqa: E402
 
-from curate.annotate.config import load_config  # noqa: E402
+from curate.annotate.config import default_config_path, load_config  # noqa: E402
 from curate.annotate.runner import AnnotationStopped, annotate  # noqa: E402
 from curate.documents import Document  # noqa: E402
 
@@ -39,7 +39,7 @@ def corpus(faults: list[str], n: int = 150) -> list[Document]:
 
 def config(backend: str, url: str):
     return load_config(
-        ROOT / "annotations" / f"{backend}.yaml",
+        default_config_path(backend),
         base_url=url if backend == "gemini" else url + "/v1",
         model="gemini-test",
         concurrency=16,

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from llm_fault_server import USAGE, FaultServer
 
-from curate.annotate.config import load_config
+from curate.annotate.config import default_config_path, load_config
 from curate.annotate.runner import AnnotationStopped, Budget, annotate
 from curate.cli import cli
 from curate.documents import Document, write_documents
@@ -56,7 +56,7 @@ def config(backend: str, server: FaultServer, **kw):
         price_per_million_tokens={"input": 1.0, "output": 10.0},
     )
     settings.update(kw)
-    return load_config(f"annotations/{backend}.yaml", **settings)
+    return load_config(default_config_path(backend), **settings)
 
 
 def read(path: Path) -> list[dict]:
@@ -217,7 +217,7 @@ def test_cli_prints_costs_summed_over_tasks_and_exits_3_at_the_budget(tmp_path, 
     write_documents(docs(good=20), data)
     config_file = tmp_path / "priced.yaml"
     config_file.write_text(
-        (repo_root / "annotations" / "gemini.yaml").read_text()
+        default_config_path("gemini").read_text()
         + "\nprice_per_million_tokens: {input: 1.0, output: 10.0}\n"
     )
     with FaultServer() as server:
@@ -271,7 +271,7 @@ def test_a_jury_of_two_servers_gives_agreement_and_consensus_that_train_reads(tm
         for name, server in (("kind", kind), ("harsh", harsh)):
             path = tmp_path / f"{name}.yaml"
             path.write_text(
-                (repo_root / "annotations" / "gemini.yaml").read_text()
+                default_config_path("gemini").read_text()
                 + f"\nbase_url: {server.url}\nmodel: gemini-{name}\n"
             )
             configs += ["--annotator", str(path)]

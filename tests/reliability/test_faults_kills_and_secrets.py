@@ -27,7 +27,7 @@ def corpus(n):
 
 
 def test_annotator_under_20_percent_faults_loses_nothing_and_pays_once(tmp_path, monkeypatch):
-    from curate.annotate.config import load_config
+    from curate.annotate.config import default_config_path, load_config
     from curate.annotate.runner import annotate
 
     monkeypatch.setenv("GEMINI_API_KEY", SECRET)
@@ -35,7 +35,7 @@ def test_annotator_under_20_percent_faults_loses_nothing_and_pays_once(tmp_path,
     docs = corpus(300)
     with FakeLLMServer(fault_rate=0.2, retry_delay_s=0.01, seed=1) as server:
         cfg = load_config(
-            "annotations/gemini.yaml",
+            default_config_path("gemini"),
             base_url=server.url,
             concurrency=32,
             requests_per_minute=600000,
