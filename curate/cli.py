@@ -18,6 +18,31 @@ from curate.sources import SCHEMAS
 
 console = Console(soft_wrap=True)  # no hard wraps in logs and pipes
 
+# What each extra brings (pyproject.toml); the base install scores and filters without them.
+EXTRA_MODULES = {
+    "annotate": ("google.genai", "aiohttp", "krippendorff", "sklearn"),
+    "train": ("torch", "transformers", "pytorch_lightning", "sklearn", "onnx"),
+    "lm": ("torch", "transformers", "pytorch_lightning", "datasets"),
+}
+
+
+def require_extra(extra: str) -> None:
+    """Stop with the pip command to run when a module of `extra` is not installed."""
+    import importlib.util
+
+    def missing(name: str) -> bool:
+        try:
+            return importlib.util.find_spec(name) is None
+        except ImportError:  # a parent package is missing
+            return True
+
+    absent = [m for m in EXTRA_MODULES[extra] if missing(m)]
+    if absent:
+        raise click.ClickException(
+            f"this command needs curate's [{extra}] extra ({', '.join(absent)} not installed): "
+            f"pip install 'curate[{extra}]'"
+        )
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="curate")
@@ -198,6 +223,7 @@ def annotate(**options) -> None:
     stopped the run, 130 when interrupted. The API key is read from the environment variable
     named in the config (GEMINI_API_KEY by default) and never written anywhere.
     """
+    require_extra("annotate")
     from curate.annotate.cli_support import run_annotate
 
     run_annotate(console=console, **options)
@@ -230,6 +256,7 @@ def agreement_cmd(dirs, task, max_spread, out_dir) -> None:
     quadratic-weighted kappa and exact agreement per pair, Krippendorff's alpha (ordinal)
     overall, a confusion plot per pair; and median consensus labels that `curate train`
     accepts (records with annotator.backend 'jury')."""
+    require_extra("annotate")
     from curate.annotate.cli_support import run_agreement
 
     run_agreement([Path(d) for d in dirs], task, max_spread, Path(out_dir), console)
@@ -272,6 +299,7 @@ def train(config_path, annotations, corpus, out_dir, resume, epochs, max_steps, 
     score), evaluated on a held-out split against majority-class and length-only baselines,
     with a keep threshold calibrated on the validation split. Writes model/ (safetensors),
     metrics.json, confusion_matrix.png, score_distribution.png and a model card README.md."""
+    require_extra("train")
     from curate.classify.config import load_classifier_config
     from curate.classify.train import train_classifier
 
@@ -430,6 +458,7 @@ def reference_training_text():
 def evaluate_cmd(model_dir, data, annotations, as_json) -> None:
     """Evaluate the classifier in MODEL_DIR (written by `curate train`) on the labelled
     documents in DATA."""
+    require_extra("train")
     from curate.classify.evaluate import evaluate_classifier
 
     try:
@@ -491,6 +520,7 @@ def export_cmd(model_dir, out_dir, data, parity_docs, min_agreement, max_length)
     file, parity figures) and a model card. Runs with onnxruntime + tokenizers alone."""
     import random
 
+    require_extra("train")
     from curate.classify.export import ParityError, export_bundle
     from curate.documents import read_documents
 
@@ -657,6 +687,7 @@ def init_tiny_lm(corpus, output, vocab_size, hidden_size, layers) -> None:
     """Build the demo causal LM: a byte-level BPE tokenizer trained on CORPUS with Llama 3's
     special tokens and a {% generation %}-tagged chat template, and a tiny Llama with random
     weights. Real runs pass --model <hub id or path> to pretrain/sft/dpo instead."""
+    require_extra("lm")
     from curate.lm.tokenizer import init_tiny
 
     path = init_tiny(list(corpus), output, vocab_size, hidden_size=hidden_size, layers=layers)
@@ -678,6 +709,7 @@ def lm_command(stage: str):
     @click.option("--devices", default=None, help="Override training.devices (e.g. 1, 8, auto).")
     @click.option("--precision", default=None, help="Override training.precision (bf16-mixed).")
     def command(config_path, model, output, resume, max_steps, devices, precision) -> None:
+        require_extra("lm")
         from curate.lm.config import LMConfig
         from curate.lm.train import run
 

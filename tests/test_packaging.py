@@ -53,3 +53,50 @@ def test_wheel_installed_elsewhere_annotates_from_another_directory(tmp_path, re
         text=True,
     )
     assert split.returncode == 0 and int(split.stdout) > 1000, split.stderr  # 1,788 ids
+
+
+# Runs `curate` with the libraries of the extras made unimportable: a base-install worker.
+WITHOUT_EXTRAS = """
+import importlib.abc, sys
+EXTRAS = ("torch", "transformers", "pytorch_lightning", "lightning", "google.genai", "sklearn",
+          "scipy", "onnx", "krippendorff", "aiohttp", "ray")
+class WithoutExtras(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if any(name == e or name.startswith(e + ".") for e in EXTRAS):
+            raise ImportError(f"{name} is not installed")
+sys.meta_path.insert(0, WithoutExtras())
+from curate.cli import main
+sys.argv = ["curate", *sys.argv[1:]]
+main()
+"""
+
+
+def base_install(args, cwd):
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_EXTRAS, *args], cwd=cwd, capture_output=True, text=True
+    )
+
+
+def test_a_base_install_scores_and_commands_name_the_extra_they_miss(bundle, tmp_path, repo_root):
+    scored = base_install(
+        [
+            "score",
+            str(repo_root / "data" / "demo"),
+            "--model",
+            str(bundle[0]),
+            "-o",
+            str(tmp_path / "scored.jsonl.gz"),
+        ],
+        tmp_path,
+    )
+    assert scored.returncode == 0, scored.stderr
+    assert (tmp_path / "scored.jsonl.gz").stat().st_size > 0
+    for args, extra in (
+        (["train", "--config", "x.yaml", "--annotations", "."], None),
+        (["annotate", ".", "--fake-llm", "-o", "o"], "annotate"),
+        (["export", ".", "-o", "b", "--data", str(repo_root / "data" / "demo")], "train"),
+    ):
+        (tmp_path / "x.yaml").write_text("task: t\n")
+        result = base_install(args, tmp_path)
+        assert result.returncode != 0
+        assert f"pip install 'curate[{extra or 'train'}]'" in result.stderr, result.stderr

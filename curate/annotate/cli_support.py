@@ -11,7 +11,6 @@ import click
 
 from curate.annotate.backends import FatalBackendError
 from curate.annotate.config import default_config_path, load_config
-from curate.annotate.fake_server import FakeLLMServer
 from curate.annotate.prompts import TASKS
 from curate.annotate.runner import AnnotationStopped, AnnotationSummary, Budget, annotate, describe
 from curate.annotate.sampling import stratified_sample
@@ -208,6 +207,8 @@ def fake_server_if(enabled: bool, console):
     if not enabled:
         yield None
         return
+    from curate.annotate.fake_server import FakeLLMServer  # a test double: only on --fake-llm
+
     with FakeLLMServer() as server:
         os.environ.setdefault(FAKE_KEY_ENV, "fake-key")
         console.print(
