@@ -83,6 +83,8 @@ def test_overrides_and_executor_errors(tmp_path, repo_root, bundle):
     result = runner.invoke(cli, ["filter", str(spec), "--set", "executor.local.wrokers=1"])
     assert "executor.local: unknown keys ['wrokers']; allowed:" in result.output
     assert "'workers'" in result.output
+    result = runner.invoke(cli, ["filter", str(spec), "--set", "output=elsewhere"])
+    assert result.exit_code != 0 and "--set output.path=DIR" in result.output, result.output
     result = runner.invoke(cli, ["filter", str(spec), "--executor", "slurm", "--dry-run"])
     assert "executor.slurm needs `partition` and `time`" in result.output
     result = runner.invoke(cli, ["filter", str(spec), "--dry-run"])

@@ -55,6 +55,12 @@ def load_spec(path: str | Path, overrides: list[str] = ()) -> dict[str, Any]:
     for key in ("input", "steps", "output"):
         if key not in spec:
             raise SpecError(f"{path}: missing `{key}`")
+    for key in ("input", "output"):
+        if not isinstance(spec[key], dict) or "path" not in spec[key]:
+            raise SpecError(
+                f"{path}: `{key}` must be a mapping with a `path` (e.g. --set {key}.path=DIR), "
+                f"got {spec[key]!r}"
+            )
     output_format = spec["output"].get("format", "jsonl.gz")
     if output_format not in WRITERS:
         raise SpecError(f"output.format {output_format!r}; allowed: {sorted(WRITERS)}")
