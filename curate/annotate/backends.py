@@ -147,7 +147,7 @@ class GeminiBackend:
             raise RetryableError(f"timeout: {type(err).__name__}") from None
         except TRANSPORT_ERRORS as err:
             raise RetryableError(f"connection error: {type(err).__name__}: {err}") from None
-        return _gemini_answer(resp)
+        return gemini_answer(resp)
 
     async def aclose(self) -> None:
         await self.client.aio.aclose()
@@ -188,7 +188,7 @@ def _gemini_details(details: Any) -> list[dict]:
     return [i for i in items or [] if isinstance(i, dict)]
 
 
-def _gemini_answer(resp: Any) -> Answer:
+def gemini_answer(resp: Any) -> Answer:
     usage = resp.usage_metadata
     answer = Answer(
         text=None,

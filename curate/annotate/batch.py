@@ -26,7 +26,7 @@ from curate.annotate.backends import (
     FatalBackendError,
     GeminiBackend,
     RetryableError,
-    _gemini_answer,
+    gemini_answer,
     gemini_error,
 )
 from curate.annotate.config import AnnotateConfig
@@ -166,7 +166,7 @@ class BatchRun:
             for d in group.docs:
                 self.annotator.fail(d, group, reason, 1)
             return
-        answer = _gemini_answer(item.response)
+        answer = gemini_answer(item.response)
         self.annotator.account(answer)
         reason = self.annotator.answer_problem(answer)
         parsed = parse_answer(answer.text, self.prompt.scale) if reason is None else None
