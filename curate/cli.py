@@ -131,15 +131,19 @@ def _print_inspect_summary(s: dict, show_bad: int) -> None:
             console.print(f"  {line}", markup=False, highlight=False)
 
 
-@cli.command()
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option(
+# --task of the commands that work on annotations of one scale or both
+task_or_both = click.option(
     "--task",
     type=click.Choice(["educational_value", "linguistic_quality", "both"]),
     default="both",
     show_default=True,
-    help="Which scale to annotate.",
+    help="Which scale (or both).",
 )
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
+@task_or_both
 @click.option(
     "--config",
     "config_path",
@@ -231,12 +235,7 @@ def annotate(**options) -> None:
 
 @cli.command("agreement")
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
-@click.option(
-    "--task",
-    type=click.Choice(["educational_value", "linguistic_quality", "both"]),
-    default="both",
-    show_default=True,
-)
+@task_or_both
 @click.option(
     "--max-spread",
     type=float,

@@ -30,7 +30,6 @@ from curate.annotate.backends import (
     gemini_error,
 )
 from curate.annotate.config import AnnotateConfig
-from curate.annotate.parse import parse_answer
 from curate.annotate.prompts import load_prompt
 from curate.annotate.runner import (
     AnnotationStopped,
@@ -166,24 +165,7 @@ class BatchRun:
             for d in group.docs:
                 self.annotator.fail(d, group, reason, 1)
             return
-        answer = gemini_answer(item.response)
-        self.annotator.account(answer)
-        reason = self.annotator.answer_problem(answer)
-        parsed = parse_answer(answer.text, self.prompt.scale) if reason is None else None
-        reason = reason or parsed.error
-        if reason is not None:
-            for d in group.docs:
-                self.annotator.fail(d, group, reason, 1, answer=answer)
-            return
-        self.summary.parsed_by[parsed.method] += 1
-        truncated = len(group.docs[0].text) > self.config.max_document_chars
-        for d in group.docs:
-            record = self.annotator.record(
-                d, group, parsed.score, parsed.rationale, parsed.method, answer, truncated
-            )
-            self.store.add({**record, "mode": "batch"})
-            self.summary.annotated += 1
-            self.annotator.tick()
+        self.annotator.settle(group, gemini_answer(item.response), 1, mode="batch")
 
 
 def _state(job: Any) -> str:
@@ -219,7 +201,8 @@ def annotate_batch(
         raise AnnotationStopped("interrupted (jobs keep running; rerun)", s, 130) from None
     finally:
         s.seconds = time.monotonic() - start
-        s.not_started = sum(len(g.docs) for g in groups if g.key in run.book.keys_in_flight())
+        in_flight = run.book.keys_in_flight()
+        s.not_started = sum(len(g.docs) for g in groups if g.key in in_flight)
         bar.close()
         run.store.close()
         run.client.close()

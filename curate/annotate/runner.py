@@ -71,7 +71,7 @@ class AnnotationSummary:
 
 
 class AnnotationStopped(Exception):
-    """The run stopped before its end (fatal backend error, interrupt); `summaries` say what
+    """The run stopped before its end (fatal backend error, interrupt); `summary` says what
     was done, `exit_code` what the command should return."""
 
     def __init__(self, reason: str, summary: AnnotationSummary, exit_code: int = 1):
@@ -183,12 +183,12 @@ class Annotator:
                 self.fail(d, group, str(err), attempts=getattr(err, "attempts", 1))
             return
         finally:
-            actual = (
-                self.config.cost(answer.input_tokens, answer.output_tokens + answer.thinking_tokens)
-                if answer
-                else 0.0
-            )
-            self.budget.settle(estimate, actual)
+            self.budget.settle(estimate, self.cost_of(answer))
+        self.settle(group, answer, attempts)
+
+    def settle(self, group: Group, answer: Answer, attempts: int, **extra) -> None:
+        """An answer, online or from a batch job, ends as each document's annotation record
+        (with `extra` fields) or failure record."""
         self.account(answer)
         reason = self.answer_problem(answer)
         if reason is None:
@@ -199,18 +199,12 @@ class Annotator:
                 self.fail(d, group, reason, attempts=attempts, answer=answer)
             return
         self.summary.parsed_by[parsed.method] += 1
+        truncated = len(group.docs[0].text) > self.config.max_document_chars
         for d in group.docs:
-            self.store.add(
-                self.record(
-                    d,
-                    group,
-                    parsed.score,
-                    parsed.rationale,
-                    parsed.method,
-                    answer,
-                    truncated=len(doc.text) > len(text),
-                )
+            record = self.record(
+                d, group, parsed.score, parsed.rationale, parsed.method, answer, truncated
             )
+            self.store.add({**record, **extra})
             self.summary.annotated += 1
             self.tick()
 
