@@ -399,3 +399,27 @@ def test_ctrl_c_prints_what_was_done_and_paid_and_exits_130(tmp_path, repo_root)
     assert "annotation stopped: interrupted" in output and "cost $" in output
     usage = json.loads((out / "usage.json").read_text())["tasks"][TASK]
     assert usage["requests"] >= len(read(out / f"{TASK}.jsonl")) > 0
+
+
+def test_agreement_and_batch_refuse_what_they_cannot_do(tmp_path):
+    one = tmp_path / "only"
+    one.mkdir()
+    result = CliRunner().invoke(cli, ["agreement", str(one), "-o", str(tmp_path / "a")])
+    assert result.exit_code != 0 and "at least two annotators" in result.output
+    data = tmp_path / "c.jsonl"
+    write_documents(docs(good=1), data)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "annotate",
+            str(data),
+            "--backend",
+            "openai",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--batch",
+            "-o",
+            str(tmp_path / "o"),
+        ],
+    )
+    assert result.exit_code != 0 and "--batch needs the gemini backend" in result.output
