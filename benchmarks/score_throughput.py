@@ -1,10 +1,13 @@
-"""Scorer throughput on the same documents in one run: (a) the transformers text-classification
-pipeline, fp32, batch 32, truncation at the bundle's max length (how FineWeb-Edu applied its
-classifier), (b) torch fp32 with length-sorted batches, (c) onnxruntime fp32 fused, (d)
-onnxruntime int8 fused, each with the score difference to (a) and keep/drop agreement at the
-bundle's threshold, docs/s per thread count and peak memory (each variant in its own process).
+"""Scorer throughput on the same documents in one run, real reference text by default (the
+reference corpus's test split, cycled to --docs; --corpus demo for the bundled demo corpus):
+(a) the transformers text-classification pipeline, fp32, batch 32, truncation at the bundle's
+max length (how FineWeb-Edu applied its classifier), (b) torch fp32 with length-sorted
+batches, (c) onnxruntime fp32 fused, (d) onnxruntime int8 fused, each with the score
+difference to (a) and keep/drop agreement at the bundle's threshold, docs/s per thread count
+and peak memory (each variant in its own process). Where torch sees a CUDA GPU, GPU rows follow
+(score_gpu.py); --gpu-only --bundle B runs only those, from an exported bundle.
 
-    python benchmarks/score_throughput.py --model classifiers/educational_value [--docs 2000]
+    python benchmarks/score_throughput.py --model classifiers/educational_value [--docs 400]
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from tables import write_results  # benchmarks/ is on sys.path when run as a script
+from score_gpu import gpu_rows  # benchmarks/ is on sys.path when run as a script
+from tables import write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = {
@@ -33,10 +37,15 @@ VARIANTS = {
 }
 
 
-def load_texts(n: int) -> list[str]:
+def load_texts(n: int, corpus: str = "reference") -> list[str]:
+    """`n` texts: the reference test split's Norwegian documents, or the demo corpus, cycled."""
     from curate.documents import read_documents
+    from curate.reference import reference_splits
 
-    docs = [d.text for d in read_documents([ROOT / "data" / "demo"])]
+    if corpus == "demo":
+        docs = [d.text for d in read_documents([ROOT / "data" / "demo"])]
+    else:
+        docs = [d.text for d in reference_splits()["test"] if d.lang in ("nb", "nn")]
     return list(itertools.islice(itertools.cycle(docs), n))
 
 
@@ -80,7 +89,7 @@ def peak_rss_mb() -> float:
 
 
 def child(args) -> None:
-    texts = load_texts(args.docs)
+    texts = load_texts(args.docs, args.corpus)
     start = time.perf_counter()
     scores = run_variant(
         args.variant, args.threads, Path(args.model), Path(args.bundle), texts, args.max_length
@@ -94,7 +103,9 @@ def child(args) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--model", default=str(ROOT / "classifiers" / "educational_value"))
-    ap.add_argument("--docs", type=int, default=2000)
+    ap.add_argument("--docs", type=int, default=400)
+    ap.add_argument("--corpus", choices=("reference", "demo"), default="reference")
+    ap.add_argument("--gpu-only", action="store_true", help="only the GPU rows (needs --bundle)")
     ap.add_argument("--max-length", type=int, default=512)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "score.json"))
     ap.add_argument("--variant", help=argparse.SUPPRESS)
@@ -104,12 +115,18 @@ def main() -> None:
     args = ap.parse_args()
     if args.variant:
         return child(args)
+    if args.gpu_only:
+        return gpu_table(args)
     from curate.classify.export import export_bundle
 
     tmp = Path(tempfile.mkdtemp())
     bundle = tmp / "bundle"
     spec = export_bundle(
-        args.model, bundle, load_texts(200), min_agreement=0.0, max_length=args.max_length
+        args.model,
+        bundle,
+        load_texts(200, args.corpus),
+        min_agreement=0.0,
+        max_length=args.max_length,
     )
     threshold = spec["threshold"]
     runs = [("a", 2), ("b", 2), ("c", 2), ("d", 2), ("c", 1), ("d", 1)]
@@ -134,6 +151,8 @@ def main() -> None:
                 str(args.docs),
                 "--max-length",
                 str(args.max_length),
+                "--corpus",
+                args.corpus,
             ],
             capture_output=True,
             text=True,
@@ -160,7 +179,7 @@ def main() -> None:
         r["keep_agreement"] = float(((s >= threshold) == (base >= threshold)).mean())
     lines = []
     lines.append(
-        f"scorer throughput: {args.docs} demo documents, max length {args.max_length}, "
+        f"scorer throughput: {args.docs} {args.corpus} documents, max length {args.max_length}, "
         f"threshold {threshold:.3f}; {platform.machine()}, {os.cpu_count()} cores"
     )
     lines.append(
@@ -180,7 +199,22 @@ def main() -> None:
         "fused_ops": spec["fused_ops"],
         "rows": results,
     }
+    from curate.classify.torch_encoder import cuda_available
+
+    if cuda_available():
+        lines += [
+            "",
+            *gpu_rows(bundle, load_texts(args.docs * 10, args.corpus), args.max_length, tmp),
+        ]
     write_results(args.out, lines, figures)
+
+
+def gpu_table(args) -> None:
+    bundle = Path(args.bundle)
+    texts = load_texts(args.docs, args.corpus)
+    with tempfile.TemporaryDirectory() as tmp:
+        lines = gpu_rows(bundle, texts, args.max_length, Path(tmp))
+    write_results(args.out, lines, {"gpu_lines": lines})
 
 
 if __name__ == "__main__":

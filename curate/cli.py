@@ -513,7 +513,13 @@ def evaluate_cmd(model_dir, data, annotations, as_json) -> None:
     default=None,
     help="Token limit for scoring (default: the one the model was trained with).",
 )
-def export_cmd(model_dir, out_dir, data, parity_docs, min_agreement, max_length) -> None:
+@click.option(
+    "--torch-copy/--no-torch-copy",
+    default=True,
+    show_default=True,
+    help="Also write the encoder as fp16 safetensors in torch/, for `curate score --device cuda`.",
+)
+def export_cmd(model_dir, out_dir, data, parity_docs, min_agreement, max_length, torch_copy):
     """Export the classifier in MODEL_DIR (written by `curate train`) to an ONNX bundle: fused
     fp32 and int8 models, tokenizer, classifier.json (task, scale, threshold, sha256 of each
     file, parity figures) and a model card. Runs with onnxruntime + tokenizers alone."""
@@ -526,7 +532,7 @@ def export_cmd(model_dir, out_dir, data, parity_docs, min_agreement, max_length)
     texts = [d.text for d in read_documents(data)]
     texts = random.Random(0).sample(texts, min(parity_docs, len(texts)))
     try:
-        spec = export_bundle(model_dir, out_dir, texts, min_agreement, max_length)
+        spec = export_bundle(model_dir, out_dir, texts, min_agreement, max_length, torch_copy)
     except (ParityError, FileNotFoundError) as err:
         raise click.ClickException(str(err)) from err
     for variant in ("fp32", "int8"):
@@ -565,11 +571,19 @@ def export_cmd(model_dir, out_dir, data, parity_docs, min_agreement, max_length)
 )
 @click.option("--threads", type=int, default=None, help="onnxruntime intra-op threads.")
 @click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="cpu: onnxruntime (--variant). cuda: the bundle's torch copy in half precision "
+    "(needs torch with CUDA), else onnxruntime-gpu. auto: cuda where a GPU is visible.",
+)
+@click.option(
     "--batch-tokens",
     type=int,
-    default=16384,
-    show_default=True,
-    help="Token budget per batch (documents are length-sorted first).",
+    default=None,
+    help="Token budget per batch (documents are length-sorted first) "
+    "[default: 16384 on cpu, 131072 on cuda].",
 )
 @click.option(
     "--chunking",
@@ -579,7 +593,7 @@ def export_cmd(model_dir, out_dir, data, parity_docs, min_agreement, max_length)
     help="Long documents: score the first max_length tokens, or "
     "overlapping windows aggregated by mean or max.",
 )
-def score(inputs, models, output, variant, threads, batch_tokens, chunking) -> None:
+def score(inputs, models, output, variant, threads, device, batch_tokens, chunking) -> None:
     """Add classifier scores to every document in INPUTS: metadata[<task>] (float) and
     metadata[<task>_int] (rounded, clipped). Needs onnxruntime and tokenizers only."""
     from curate.classify.runtime import BundleError, QualityClassifier
@@ -593,10 +607,11 @@ def score(inputs, models, output, variant, threads, batch_tokens, chunking) -> N
                 intra_op_num_threads=threads,
                 batch_tokens=batch_tokens,
                 chunking=chunking,
+                device=device,
             )
             for m in models
         ]
-    except BundleError as err:
+    except (BundleError, ValueError) as err:
         raise click.ClickException(str(err)) from err
     summary, report = score_corpus(classifiers, inputs, output)
     kept = ", ".join(f"{task} >= threshold: {n:,}" for task, n in summary.kept.items())

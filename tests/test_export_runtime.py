@@ -135,3 +135,25 @@ def test_score_cli_adds_metadata(bundle, tmp_path, repo_root):
         and d.metadata["educational_value_int"] in range(6)
         for d in docs
     )
+
+
+def test_bundle_carries_a_torch_copy_that_scores_like_the_onnx_model(bundle):
+    """The GPU path's weights (torch/, fp16) run through the same tokenising and batching as
+    onnxruntime; here on the CPU in fp32, so a machine without a GPU checks the path."""
+    out, spec, _ = bundle
+    assert {"torch/config.json", "torch/model.safetensors"} <= set(spec["sha256"])
+    onnx = QualityClassifier.load(out, variant="fp32")
+    torch_copy = QualityClassifier.load(out, engine="torch", batch_tokens=64)
+    assert torch_copy.engine == "torch" and onnx.engine == "onnxruntime"
+    np.testing.assert_allclose(torch_copy.score(TEXTS), onnx.score(TEXTS), atol=5e-3)
+
+
+def test_device_cuda_without_a_gpu_is_a_clear_error(bundle, tmp_path, repo_root):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: the cuda path runs instead of failing")
+    args = ["score", "--model", str(bundle[0]), "--device", "cuda", str(repo_root / "data/demo")]
+    result = CliRunner().invoke(cli, [*args, "-o", str(tmp_path / "s.jsonl")])
+    assert result.exit_code != 0
+    assert "no CUDA GPU" in result.output and "device cpu or auto" in result.output

@@ -4,7 +4,8 @@ Steps: torch.onnx.export of the eager-attention model (the sdpa graph does not f
 PITFALLS.md) -> onnxruntime's transformer optimizer (Attention, EmbedLayerNormalization,
 SkipLayerNormalization and Gelu fusions) -> dynamic int8 quantisation -> a parity check of both
 ONNX models against torch on held-out documents. A bundle whose int8 keep/drop agreement is
-under the bar is not written.
+under the bar is not written. The encoder's weights also go into `torch/` (fp16 safetensors)
+for the GPU path.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import torch
 from curate.classify.fluency import FLUENCY_FILE
 from curate.classify.model import load_encoder, predict
 from curate.classify.runtime import sha256_file
+from curate.classify.torch_encoder import TORCH_FILES, save_torch_weights
 
 logger = logging.getLogger(__name__)
 
@@ -140,9 +142,11 @@ def export_bundle(
     texts: list[str],
     min_agreement: float = 0.99,
     max_length: int | None = None,
+    torch_copy: bool = True,
 ) -> dict[str, Any]:
     """Export `model_dir` (written by `curate train`) to the bundle directory `out`, checking
-    parity on `texts`. Returns the bundle's classifier.json content."""
+    parity on `texts`. With `torch_copy`, the encoder also goes into `torch/` for the GPU path.
+    Returns the bundle's classifier.json content."""
     from curate.classify.runtime import QualityClassifier
 
     src = Path(model_dir)
@@ -164,6 +168,8 @@ def export_bundle(
         (tmp / "raw.onnx").unlink()
         fp32_nodes = quantize(tmp / "model.onnx", tmp / "model.int8.onnx")
         tokenizer.save_pretrained(tmp)
+        if torch_copy:
+            save_torch_weights(model, tmp)
         for extra in ("confusion_matrix.png", "score_distribution.png", FLUENCY_FILE):
             if (src / extra).exists():
                 shutil.copy(src / extra, tmp / extra)
@@ -203,7 +209,7 @@ def export_bundle(
 def classifier_spec(info: dict, model, max_length: int, fused: dict, bundle: Path) -> dict:
     files = [
         f
-        for f in ("model.onnx", "model.int8.onnx", FLUENCY_FILE, *TOKENIZER_FILES)
+        for f in ("model.onnx", "model.int8.onnx", FLUENCY_FILE, *TOKENIZER_FILES, *TORCH_FILES)
         if (bundle / f).exists()
     ]
     return {

@@ -7,6 +7,12 @@ Speed: texts are tokenised in one Rust call, sorted by length and packed into ba
 token budget (padding is what costs time on mixed-length web text), then restored to input
 order. Long documents are scored on their first ``max_length`` tokens by default;
 ``chunking="mean"`` or ``"max"`` scores overlapping windows and aggregates them.
+
+Devices: ``device="cpu"`` runs the ONNX model with onnxruntime's CPU provider; ``"cuda"`` runs
+the bundle's torch copy in half precision (curate.classify.torch_encoder), or the fp32 ONNX
+model on onnxruntime's CUDA provider where the bundle has no torch copy and onnxruntime-gpu is
+installed; ``"auto"`` takes ``"cuda"`` when torch sees a GPU. ``engine="torch"`` runs the
+torch copy on any device (fp32 on the CPU: a parity check without a GPU).
 """
 
 from __future__ import annotations
@@ -20,9 +26,13 @@ from typing import Any
 import numpy as np
 
 from curate.classify.fluency import FluencyParams, WordBigramLM, fluency_penalty
+from curate.classify.torch_encoder import TORCH_FILES
 
 SUPPORTED_FORMAT = 1
 CHARS_PER_TOKEN_CAP = 24  # no wordpiece token spans more characters: safe pre-truncation
+DEVICES = ("cpu", "cuda", "auto")
+ENGINES = ("onnxruntime", "torch")
+GPU_BATCH_TOKENS = 131072  # a GPU wants large batches; measured in benchmarks/score_throughput.py
 
 
 class BundleError(ValueError):
@@ -45,21 +55,34 @@ class QualityClassifier:
         variant: str = "int8",
         providers: list[str] | None = None,
         intra_op_num_threads: int | None = None,
-        batch_tokens: int = 16384,
+        batch_tokens: int | None = None,
         chunking: str = "first",
         stride: int = 64,
+        device: str = "cpu",
+        engine: str | None = None,
+        dtype: str | None = None,
     ):
         if chunking not in ("first", "mean", "max"):
             raise ValueError(f"chunking must be first, mean or max: {chunking!r}")
+        if device not in DEVICES:
+            raise ValueError(f"device must be one of {', '.join(DEVICES)}: {device!r}")
         self.path = Path(path)
         self.spec = spec
         self.variant = variant
         self.providers = providers
         self.intra_op_num_threads = intra_op_num_threads
-        self.batch_tokens = batch_tokens
+        self.device = resolve_device(device)
+        self.engine = engine or self.default_engine()
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}: {engine!r}")
+        if self.engine == "torch" and not self.has_torch_copy:
+            raise BundleError(f"{self.path}: no torch copy (torch/); re-export with this curate")
+        self.dtype = dtype or ("float16" if self.device == "cuda" else "float32")
+        self.batch_tokens = batch_tokens or (GPU_BATCH_TOKENS if self.device == "cuda" else 16384)
         self.chunking = chunking
         self.stride = stride
         self._session = None
+        self._torch = None
         self._tokenizer = None
         self._fluency = None
 
@@ -102,7 +125,9 @@ class QualityClassifier:
 
     @property
     def model_file(self) -> Path:
-        return self.path / ("model.int8.onnx" if self.variant == "int8" else "model.onnx")
+        # onnxruntime's CUDA provider has no kernels for dynamic int8: the GPU runs fp32
+        int8 = self.variant == "int8" and self.device == "cpu"
+        return self.path / ("model.int8.onnx" if int8 else "model.onnx")
 
     @property
     def session(self):
@@ -112,10 +137,9 @@ class QualityClassifier:
             opts = ort.SessionOptions()
             if self.intra_op_num_threads:
                 opts.intra_op_num_threads = self.intra_op_num_threads
+            wanted = ["CUDAExecutionProvider"] if self.device == "cuda" else []
             providers = self.providers or [
-                p
-                for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
-                if p in ort.get_available_providers()
+                p for p in (*wanted, "CPUExecutionProvider") if p in ort.get_available_providers()
             ]
             self._session = ort.InferenceSession(str(self.model_file), opts, providers=providers)
         return self._session
@@ -134,7 +158,29 @@ class QualityClassifier:
         return self._tokenizer
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_session": None, "_tokenizer": None, "_fluency": None}
+        return {
+            **self.__dict__,
+            "_session": None,
+            "_tokenizer": None,
+            "_fluency": None,
+            "_torch": None,
+        }
+
+    @property
+    def has_torch_copy(self) -> bool:
+        return all((self.path / f).exists() for f in TORCH_FILES)
+
+    def default_engine(self) -> str:
+        """On a GPU the bundle's torch copy where it has one; onnxruntime everywhere else."""
+        return "torch" if self.device == "cuda" and self.has_torch_copy else "onnxruntime"
+
+    @property
+    def torch_encoder(self):
+        if self._torch is None:
+            from curate.classify.torch_encoder import TorchEncoder
+
+            self._torch = TorchEncoder(self.path, self.device, self.dtype)
+        return self._torch
 
     # --- properties of the bundle ----------------------------------------------------------
 
@@ -254,4 +300,24 @@ class QualityClassifier:
             types[row, :n] = enc.type_ids
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
         feed = {k: v for k, v in feed.items() if k in self.spec["inputs"]}
+        if self.engine == "torch":
+            return self.torch_encoder(feed)
         return self.session.run(["score"], feed)[0].reshape(-1)
+
+
+def resolve_device(device: str) -> str:
+    """ "auto" -> "cuda" where torch sees a GPU, else "cpu"; "cuda" without a GPU is an error."""
+    if device == "cpu":
+        return "cpu"
+    import onnxruntime as ort
+
+    from curate.classify.torch_encoder import cuda_available
+
+    if cuda_available() or "CUDAExecutionProvider" in ort.get_available_providers():
+        return "cuda"
+    if device == "cuda":
+        raise ValueError(
+            "device cuda: no CUDA GPU visible to torch or onnxruntime (install "
+            "'curate[train]' or onnxruntime-gpu on a GPU machine); use device cpu or auto"
+        )
+    return "cpu"

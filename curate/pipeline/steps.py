@@ -76,9 +76,11 @@ class QualityScorer(PipelineStep):
         batch_size: int = 256,
         variant: str = "int8",
         threads: int | None = None,
+        device: str = "cpu",
     ):
         super().__init__()
         self.bundles = [str(b) for b in bundles]
+        self.device = device
         for bundle in self.bundles:  # fail before any task starts, not in every worker
             if not (Path(bundle) / "classifier.json").exists():
                 raise FileNotFoundError(f"classifier bundle not found: {bundle}")
@@ -91,7 +93,9 @@ class QualityScorer(PipelineStep):
             from curate.classify import QualityClassifier
 
             self._classifiers = [
-                QualityClassifier.load(b, variant=self.variant, intra_op_num_threads=self.threads)
+                QualityClassifier.load(
+                    b, variant=self.variant, intra_op_num_threads=self.threads, device=self.device
+                )
                 for b in self.bundles
             ]
         return self._classifiers
