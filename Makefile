@@ -9,7 +9,7 @@ OUT ?= out
 FAKE_LLM := $(if $(GEMINI_API_KEY),,CURATE_FAKE_LLM=1)
 SAMPLE ?= 200
 
-.PHONY: setup demo test lint bench quality inspect annotate train export score filter pretrain sft dpo lm clean
+.PHONY: setup demo test wheel-check lint bench quality inspect annotate train export score filter pretrain sft dpo lm clean
 .SECONDARY: $(MODELS) $(BUNDLES)
 
 setup: $(STAMP)
@@ -135,6 +135,11 @@ quality: setup $(BUNDLES)
 
 test: setup
 	$(BIN)/pytest -q
+
+# The wheel, installed with only the base extra in a fresh virtualenv outside the checkout,
+# scores and filters from an empty directory without torch (about a minute; .ci/run runs it).
+wheel-check: setup
+	tools/wheel_smoke.sh
 
 lint: setup
 	$(BIN)/ruff check curate tests benchmarks tools
