@@ -29,6 +29,8 @@ from pathlib import Path
 import yaml
 from tables import write_results  # benchmarks/ is on sys.path when run as a script
 
+from curate.pipeline.layout import RunLayout
+
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLES = [
     str(ROOT / "classifiers" / t / "bundle") for t in ("educational_value", "linguistic_quality")
@@ -123,7 +125,7 @@ def main() -> None:
         seconds_d = run_spec(demo, work / "d")
         rows.append(("(d) full demo spec, 2 workers", 2, seconds_d))
         steps = []
-        for stage in sorted((work / "d" / "out" / "logs").glob("stage*/stats.json")):
+        for stage in sorted(RunLayout.of(demo).logs.glob("stage*/stats.json")):
             steps += [(stage.parent.name, *s) for s in step_seconds(stage)]
         result = {
             "docs": args.docs,

@@ -143,6 +143,7 @@ def spec_results(spec_path: Path, docs, workdir: Path) -> dict:
     from curate.documents import read_documents, write_documents
     from curate.pipeline.build import load_spec, run_spec
     from curate.pipeline.dedup import DEDUPS
+    from curate.pipeline.layout import RunLayout
 
     out = workdir / spec_path.stem
     write_documents(docs, out / "input" / "docs.jsonl.gz")
@@ -152,9 +153,10 @@ def spec_results(spec_path: Path, docs, workdir: Path) -> dict:
     spec["steps"] = [s for s in spec["steps"] if next(iter(s)) not in DEDUPS]
     spec["executor"] = {"type": "local", "local": {"tasks": 1, "workers": 1}}
     run_spec(spec)
-    kept_ids = {d.id for d in read_documents([out / "output" / "kept"])}
+    layout = RunLayout.of(spec)
+    kept_ids = {d.id for d in read_documents([layout.kept])}
     dropped_at = {}  # id -> the position of the step that dropped it (1-based)
-    for step_dir in sorted((out / "output" / "excluded").glob("*")):
+    for step_dir in sorted(layout.excluded.glob("*")):
         for d in read_documents([step_dir]):
             dropped_at[d.id] = int(step_dir.name.split("_", 1)[0])
     steps = [next(iter(s)) for s in spec["steps"]]

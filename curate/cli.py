@@ -659,6 +659,7 @@ def filter_cmd(spec_path, executor, dry_run, overrides, root) -> None:
     stats cover every task ever run."""
     from curate.pipeline import SpecError
     from curate.pipeline.build import confine, load_spec, run_spec
+    from curate.pipeline.layout import RunLayout
 
     try:
         spec = load_spec(spec_path, list(overrides))
@@ -667,18 +668,18 @@ def filter_cmd(spec_path, executor, dry_run, overrides, root) -> None:
         logs = run_spec(spec, executor=executor, dry_run=dry_run)
     except SpecError as err:
         raise click.ClickException(str(err)) from err
-    out = Path(spec["output"]["path"])
+    layout = RunLayout.of(spec)
     if dry_run:
         console.print(f"sbatch scripts written; submit them with: bash {logs}")
         return
     if (executor or spec.get("executor", {}).get("type")) == "slurm":
-        console.print(f"submitted; logs and stats will be under {out / 'logs'}")
+        console.print(f"submitted; logs and stats will be under {layout.logs}")
         return
     from curate.report.filter_report import write_report
 
-    report = write_report(out)
+    report = write_report(layout.root)
     console.print(
-        f"kept: {out / 'kept'}; excluded per step: {out / 'excluded'}; "
+        f"kept: {layout.kept}; excluded per step: {layout.excluded}; "
         f"stats: {logs / 'stats.json'}; report: {report}"
     )
 

@@ -5,6 +5,7 @@ import pytest
 from datatrove.executor import LocalPipelineExecutor
 from datatrove.pipeline.writers import JsonlWriter
 
+from curate.classify.bundle import BundleError
 from curate.documents import read_documents
 from curate.pipeline.steps import CurateReader, QualityScorer, ScoreFilter
 
@@ -33,6 +34,12 @@ def test_reader_scorer_and_filter_account_for_every_row(bundle, tmp_path, repo_r
         and d.metadata["filter_reason"].startswith("educational_value ")
         for d in excluded
     )
+    # the reason as fields, unrounded: what a user's own analysis reads
+    assert all(
+        d.metadata["score_drop"]
+        == {"task": "educational_value", "score": d.metadata["educational_value"], "threshold": t}
+        for d in excluded
+    )
     assert {d.lang for d in kept + excluded} >= {"nb", "nn", "sv"}
     stats = json.loads((tmp_path / "logs" / "stats.json").read_text())
     reader = next(s for s in stats if "curate reader" in s["name"])
@@ -51,7 +58,7 @@ def test_steps_pickle_without_sessions_and_fail_early_on_missing_bundles(bundle,
     assert scorer.classifiers  # loaded once
     clone = pickle.loads(pickle.dumps(scorer))
     assert clone._classifiers is None
-    with pytest.raises(FileNotFoundError, match="classifier bundle not found"):
+    with pytest.raises(BundleError, match="classifier bundle not found"):
         QualityScorer([str(tmp_path / "nope")])
     with pytest.raises(ValueError, match="needs bundles or thresholds"):
         ScoreFilter()

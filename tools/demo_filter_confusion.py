@@ -10,15 +10,14 @@ from collections import Counter
 from pathlib import Path
 
 from curate.documents import read_documents
+from curate.pipeline.layout import RunLayout
 
 man = {r["id"]: r for r in map(json.loads, open("data/demo_manifest.jsonl"))}
-out = Path(sys.argv[1] if len(sys.argv) > 1 else "out/filter/demo")
+out = RunLayout(Path(sys.argv[1] if len(sys.argv) > 1 else "out/filter/demo"))
 where = {}
-for d in read_documents([out / "kept"]):
-    where[d.id] = "kept"
-for f in sorted((out / "excluded").iterdir()):
-    for d in read_documents([f]):
-        where[d.id] = f.name
+for group, folder in out.groups().items():
+    for d in read_documents([folder]):
+        where[d.id] = group
 steps = ["kept"] + sorted({w for w in where.values() if w != "kept"})
 print("| group | " + " | ".join(steps) + " |")
 print("|---" * (len(steps) + 1) + "|")

@@ -4,6 +4,7 @@ Only the runtime is imported here, so `from curate.classify import QualityClassi
 neither torch nor transformers.
 """
 
-from curate.classify.runtime import BundleError, QualityClassifier
+from curate.classify.bundle import BundleError
+from curate.classify.runtime import QualityClassifier
 
 __all__ = ["BundleError", "QualityClassifier"]

@@ -23,14 +23,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from curate.classify.bundle import file_digests, write_manifest
 from curate.classify.fluency import FLUENCY_FILE
 from curate.classify.model import load_encoder, predict
-from curate.classify.runtime import sha256_file
 from curate.classify.torch_encoder import TORCH_FILES, save_torch_weights
 
 logger = logging.getLogger(__name__)
 
-BUNDLE_FORMAT_VERSION = 1
 ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 TOKENIZER_FILES = (
     "tokenizer.json",
@@ -195,7 +194,7 @@ def export_bundle(
                 f"{min_agreement:.2%} agreement; max |Δ| {int8['max_abs_delta']:.4f}, mean "
                 f"{int8['mean_abs_delta']:.4f}); no bundle written"
             )
-        (tmp / "classifier.json").write_text(json.dumps(spec, indent=2))
+        write_manifest(tmp, spec)
         write_bundle_card(tmp / "README.md", src / "README.md", spec)
         if out.exists():
             shutil.rmtree(out)
@@ -207,13 +206,8 @@ def export_bundle(
 
 
 def classifier_spec(info: dict, model, max_length: int, fused: dict, bundle: Path) -> dict:
-    files = [
-        f
-        for f in ("model.onnx", "model.int8.onnx", FLUENCY_FILE, *TOKENIZER_FILES, *TORCH_FILES)
-        if (bundle / f).exists()
-    ]
+    files = ["model.onnx", "model.int8.onnx", FLUENCY_FILE, *TOKENIZER_FILES, *TORCH_FILES]
     return {
-        "format_version": BUNDLE_FORMAT_VERSION,
         "task": info["task"],
         "scale": info["scale"],
         "threshold": info["threshold"]["value"],
@@ -229,7 +223,7 @@ def classifier_spec(info: dict, model, max_length: int, fused: dict, bundle: Pat
         ],
         "fused_ops": fused,
         "metrics": {k: info["test"][k] for k in ("macro_f1", "mse", "spearman", "accuracy")},
-        "sha256": {f: sha256_file(bundle / f) for f in files},
+        "sha256": file_digests(bundle, files),
     }
 
 

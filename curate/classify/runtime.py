@@ -17,34 +17,20 @@ torch copy on any device (fp32 on the CPU: a parity check without a GPU).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from curate.classify.bundle import BundleError, read_manifest, verify_files
 from curate.classify.fluency import FluencyParams, WordBigramLM, fluency_penalty
 from curate.classify.torch_encoder import TORCH_FILES
 
-SUPPORTED_FORMAT = 1
 CHARS_PER_TOKEN_CAP = 24  # no wordpiece token spans more characters: safe pre-truncation
 DEVICES = ("cpu", "cuda", "auto")
 ENGINES = ("onnxruntime", "torch")
 GPU_BATCH_TOKENS = 131072  # a GPU wants large batches; measured in benchmarks/score_throughput.py
-
-
-class BundleError(ValueError):
-    """The bundle is missing, tampered with, or from a newer curate."""
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class QualityClassifier:
@@ -95,16 +81,7 @@ class QualityClassifier:
         """Open a bundle. `variant` is "int8" (model.int8.onnx) or "fp32" (model.onnx).
         With `verify`, every file's sha256 is checked against classifier.json."""
         path = Path(path)
-        spec_path = path / "classifier.json"
-        if not spec_path.exists():
-            raise BundleError(f"{path} is not a classifier bundle: no classifier.json")
-        spec = json.loads(spec_path.read_text())
-        version = spec.get("format_version")
-        if not isinstance(version, int) or version > SUPPORTED_FORMAT:
-            raise BundleError(
-                f"{path}: bundle format {version!r} is newer than this curate "
-                f"supports ({SUPPORTED_FORMAT}); upgrade curate"
-            )
+        spec = read_manifest(path)
         if variant not in ("int8", "fp32"):
             raise ValueError(f"variant must be int8 or fp32: {variant!r}")
         clf = cls(path, spec, variant, **kwargs)
@@ -113,15 +90,7 @@ class QualityClassifier:
         return clf
 
     def verify(self) -> None:
-        for name, expected in self.spec.get("sha256", {}).items():
-            file = self.path / name
-            if not file.exists():
-                raise BundleError(f"{self.path}: {name} is missing")
-            if sha256_file(file) != expected:
-                raise BundleError(
-                    f"{self.path}: {name} does not match its sha256 in "
-                    "classifier.json (modified or corrupt)"
-                )
+        verify_files(self.path, self.spec)
 
     @property
     def model_file(self) -> Path:

@@ -3,8 +3,8 @@
 A spec names the input, the steps in order (each `- step_name: {params}`), the output and the
 executor (see curate.pipeline.executors). Unknown steps, parameters and executor keys are errors
 that name the allowed values, raised before any task starts. Every filter gets an exclusion
-writer of its own, so every dropped document can be audited: `<output>/excluded/<NN>_<step>/`;
-kept documents go to `<output>/kept/`, logs and stats to `<output>/logs/`."""
+writer of its own, so every dropped document can be audited; where each goes is
+curate.pipeline.layout's (kept/, excluded/<NN>_<step>/, logs/)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from curate.pipeline import SpecError
 from curate.pipeline.dedup import DEDUPS, Stage
 from curate.pipeline.heuristics import ISO3, NordicGopherQuality
 from curate.pipeline.langid import NordicLanguageFilter
+from curate.pipeline.layout import RunLayout
 from curate.pipeline.steps import CurateReader, FixEncoding, QualityScorer, ScoreFilter
 
 STEPS = {
@@ -106,8 +107,8 @@ def split_entry(index: int, entry: Any) -> tuple[str, dict]:
     return name, dict(params or {})
 
 
-def build_step(index: int, name: str, params: dict, excluded: Path | None):
-    """One configured step; `excluded=None` builds it without an exclusion writer."""
+def build_step(index: int, name: str, params: dict, layout: RunLayout | None):
+    """One configured step; `layout=None` builds it without an exclusion writer."""
     cls = STEPS[name]
     signature = set(inspect.signature(cls.__init__).parameters)
     allowed = signature - {"self", "exclusion_writer"}
@@ -121,8 +122,8 @@ def build_step(index: int, name: str, params: dict, excluded: Path | None):
     if "language" in signature:
         language = params.get("language", DEFAULT_LANGUAGE)
         params["language"] = ISO3.get(language, language)
-    if excluded is not None and "exclusion_writer" in signature:
-        params["exclusion_writer"] = JsonlWriter(str(excluded / f"{index:02d}_{name}"))
+    if layout is not None and "exclusion_writer" in signature:
+        params["exclusion_writer"] = JsonlWriter(str(layout.excluded_by(index, name)))
     try:
         return cls(**params)
     except (TypeError, ValueError, FileNotFoundError) as err:
@@ -137,34 +138,32 @@ def reader(spec: dict[str, Any]) -> CurateReader:
 
 
 def writer(spec: dict[str, Any]):
-    output = spec["output"]
-    return WRITERS[output.get("format", "jsonl.gz")](str(Path(output["path"]) / "kept"))
+    kept = RunLayout.of(spec).kept
+    return WRITERS[spec["output"].get("format", "jsonl.gz")](str(kept))
 
 
 def build_stages(spec: dict[str, Any]) -> list[Stage]:
     """The pipeline as datatrove stages. Without dedup it is one stage. Each dedup step adds its
     signature stage (reader + the steps before it) and its middle stages; the last stage runs
     every step, drops duplicates and writes. Only the last stage writes exclusions."""
-    output = Path(spec["output"]["path"])
+    layout = RunLayout.of(spec)
     entries = [(i, *split_entry(i, e)) for i, e in enumerate(spec["steps"], start=1)]
-    factories: list[Callable[[Path | None], Any]] = []  # each builds a fresh step per stage
+    factories: list[Callable[[RunLayout | None], Any]] = []  # a fresh step per stage
     stages: list[Stage] = []
     for index, name, params in entries:
         if name in DEDUPS:
-            dedup = DEDUPS[name](name, index, params, output / "dedup" / f"{index:02d}_{name}")
+            dedup = DEDUPS[name](name, index, params, layout.dedup(index, name))
             stages.append(([reader(spec), *(f(None) for f in factories), dedup.signature()], {}))
             stages.extend(dedup.middle())
             factories.append(
-                lambda excluded, d=dedup, i=index, n=name: d.filter(
-                    None if excluded is None else JsonlWriter(str(excluded / f"{i:02d}_{n}"))
+                lambda into, d=dedup, i=index, n=name: d.filter(
+                    None if into is None else JsonlWriter(str(into.excluded_by(i, n)))
                 )
             )
         else:
             build_step(index, name, params, None)  # validate now, before any stage runs
-            factories.append(
-                lambda excluded, i=index, n=name, p=params: build_step(i, n, p, excluded)
-            )
-    final = [reader(spec), *(f(output / "excluded") for f in factories), writer(spec)]
+            factories.append(lambda into, i=index, n=name, p=params: build_step(i, n, p, into))
+    final = [reader(spec), *(f(layout) for f in factories), writer(spec)]
     return [*stages, (final, {})]
 
 
@@ -181,21 +180,21 @@ def run_spec(spec: dict[str, Any], executor: str | None = None, dry_run: bool = 
     if dry_run and kind != "slurm":
         raise SpecError("--dry-run is for --executor slurm (it writes the sbatch scripts)")
     stages = build_stages(spec)
-    logs = Path(spec["output"]["path"]) / "logs"
-    last = executors.chain(kind, settings, stages, logs, spec.get("name", "curate"))
+    layout = RunLayout.of(spec)
+    last = executors.chain(kind, settings, stages, layout, spec.get("name", "curate"))
     if kind == "slurm":
         scripts: list = []
         if dry_run:
             with executors.capture_sbatch(scripts):
                 last.run()
-            return executors.write_dry_run(scripts, logs / "slurm_dry_run")
+            return executors.write_dry_run(scripts, layout.slurm_dry_run)
         last.run()
-        return logs
+        return layout.logs
     if kind == "ray":
         with executors.ray_session(settings):
             last.run()
     else:
         last.run()  # runs the chain: each stage waits for the one it depends on
     for n in range(1, len(stages) + 1):
-        executors.merge_stats(executors.stage_logs(logs, n, len(stages)))
-    return executors.stage_logs(logs, len(stages), len(stages))
+        executors.merge_stats(layout.stage_logs(n, len(stages)))
+    return layout.stage_logs(len(stages), len(stages))

@@ -23,6 +23,7 @@ from typing import Any
 from datatrove.utils.stats import PipelineStats
 
 from curate.pipeline import SpecError
+from curate.pipeline.layout import RunLayout
 
 EXECUTORS = ("local", "slurm", "ray")
 MANAGED = {"pipeline", "depends", "logging_dir", "skip_completed", "self"}
@@ -69,7 +70,7 @@ def executor_settings(spec: dict[str, Any], kind: str | None = None) -> tuple[st
     return kind, settings
 
 
-def chain(kind: str, settings: dict, stages: list, logs: Path, name: str):
+def chain(kind: str, settings: dict, stages: list, layout: RunLayout, name: str):
     """One executor per stage, each depending on the previous; returns the last."""
     cls = executor_class(kind)
     settings = {k: v for k, v in settings.items() if k not in RAY_INIT_KEYS}
@@ -82,15 +83,11 @@ def chain(kind: str, settings: dict, stages: list, logs: Path, name: str):
             per_stage["workers"] = min(settings["workers"], fixed["tasks"])
         previous = cls(
             pipeline,
-            logging_dir=str(stage_logs(logs, n, len(stages))),
+            logging_dir=str(layout.stage_logs(n, len(stages))),
             depends=previous,
             **per_stage,
         )
     return previous
-
-
-def stage_logs(logs: Path, n: int, count: int) -> Path:
-    return logs if count == 1 else logs / f"stage{n}"
 
 
 @contextlib.contextmanager

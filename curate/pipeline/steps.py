@@ -4,7 +4,6 @@ and sessions load lazily in each worker)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
@@ -19,7 +18,9 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 from datatrove.utils.logging import logger
 from datatrove.utils.typeshelper import StatHints
 
+from curate.classify.bundle import read_manifest, task_thresholds
 from curate.documents import DEFAULT_MAX_CHARS, ReadReport, read_file_documents
+from curate.pipeline.layout import SCORE_DROP
 
 
 class CurateReader(BaseDiskReader):
@@ -82,8 +83,7 @@ class QualityScorer(PipelineStep):
         self.bundles = [str(b) for b in bundles]
         self.device = device
         for bundle in self.bundles:  # fail before any task starts, not in every worker
-            if not (Path(bundle) / "classifier.json").exists():
-                raise FileNotFoundError(f"classifier bundle not found: {bundle}")
+            read_manifest(bundle)
         self.batch_size, self.variant, self.threads = batch_size, variant, threads
         self._classifiers = None
 
@@ -115,14 +115,6 @@ class QualityScorer(PipelineStep):
                 yield doc
 
 
-def bundle_thresholds(bundle: str) -> tuple[str, dict[str | None, float]]:
-    """(task, {language: threshold}) from a bundle; the `None` key is its single threshold,
-    the one for any language the bundle has no calibrated threshold for."""
-    spec = json.loads((Path(bundle) / "classifier.json").read_text())
-    by_language = {k: float(v) for k, v in spec.get("thresholds_by_language", {}).items()}
-    return spec["task"], {None: float(spec["threshold"]), **by_language}
-
-
 def document_language(doc: DTDocument) -> str | None:
     """The identified language (the language step's) before the declared one."""
     return doc.metadata.get("lang_id") or doc.metadata.get("lang")
@@ -133,7 +125,8 @@ class ScoreFilter(BaseFilter):
     language. Thresholds come from the bundles (calibrated at training, per language where the
     bundle has them) unless given; a given threshold is a number (every language) or a mapping
     language -> number. Each judged document records `metadata[<task>_threshold]`; dropped ones
-    go to the exclusion writer with `filter_reason` naming the task and threshold."""
+    go to the exclusion writer with `filter_reason` naming the task and threshold (a label for
+    datatrove's stats) and `metadata["score_drop"]` holding task, score and threshold."""
 
     name = "🎚 score filter"
 
@@ -144,7 +137,7 @@ class ScoreFilter(BaseFilter):
         exclusion_writer: DiskWriter | None = None,
     ):
         super().__init__(exclusion_writer)
-        self.thresholds = dict(bundle_thresholds(b) for b in bundles or [])
+        self.thresholds = dict(task_thresholds(b) for b in bundles or [])
         for task, given in (thresholds or {}).items():
             self.thresholds[task] = dict(given) if isinstance(given, dict) else {None: given}
         if not self.thresholds:
@@ -165,6 +158,7 @@ class ScoreFilter(BaseFilter):
             if score is None:
                 return False, f"{task} missing (run QualityScorer first)"
             if score < threshold:
+                doc.metadata[SCORE_DROP] = {"task": task, "score": score, "threshold": threshold}
                 return False, f"{task} < {threshold:.2f}"  # stable: datatrove counts reasons
         return True
 

@@ -16,14 +16,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from curate.documents import read_documents  # noqa: E402
+from curate.pipeline.layout import SCORE_DROP, RunLayout  # noqa: E402
 
 TASKS = ("educational_value", "linguistic_quality")
 
 
 def collect(out_dir: Path) -> dict:
     """Where every document ended: 'kept' or the exclusion folder of the step that dropped it."""
-    groups = {"kept": out_dir / "kept"}
-    groups.update({p.name: p for p in sorted((out_dir / "excluded").glob("*")) if p.is_dir()})
+    groups = RunLayout(out_dir).groups()
     data = {
         "where": Counter(),
         "words_where": Counter(),
@@ -52,8 +52,16 @@ def collect(out_dir: Path) -> dict:
                     data["thresholds"][task][lang] = md[f"{task}_threshold"]
             reason = md.get("filter_reason", "kept")
             if len(data["samples"][(name, reason)]) < 3:
-                data["samples"][(name, reason)].append(doc.text[:400])
+                data["samples"][(name, reason)].append(sample(doc.text, md.get(SCORE_DROP)))
     return data
+
+
+def sample(text: str, score_drop: dict | None) -> str:
+    """The start of a document, with its exact score and threshold where a score dropped it."""
+    if not score_drop:
+        return text[:400]
+    d = score_drop
+    return f"[{d['task']} {d['score']:.4f} < {d['threshold']:.4f}] {text[:400]}"
 
 
 def _png(fig) -> str:
@@ -124,7 +132,7 @@ def write_report(out_dir: str | Path) -> Path:
         "body{font-family:sans-serif;max-width:960px;margin:auto}pre{white-space:pre-wrap;"
         "background:#f4f4f4;padding:6px}</style>" + "\n".join(parts)
     )
-    path = out_dir / "report.html"
+    path = RunLayout(out_dir).report
     tmp = path.with_suffix(".html.tmp")
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(path)

@@ -1,0 +1,69 @@
+"""The folder a `curate filter` run writes: its one owner. The pipeline builder writes into it,
+the report and the CLI read it, and nothing else spells these names.
+
+    <output>/kept/                     documents that passed every step
+    <output>/excluded/<NN>_<step>/     documents dropped by step NN, with metadata.filter_reason
+    <output>/dedup/<NN>_<step>/        dedup signatures and clusters of step NN
+    <output>/logs/[stage<N>/]          datatrove logs, completions and stats per stage
+    <output>/logs/.../stats.json       stats merged over every task ever run
+    <output>/report.html               `curate report`
+
+A document dropped by a score threshold carries `metadata["score_drop"]`: {task, score,
+threshold}, unrounded; every judged document carries `metadata["<task>_threshold"]`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+SCORE_DROP = "score_drop"
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    root: Path
+
+    @classmethod
+    def of(cls, spec_or_path: dict | str | os.PathLike) -> RunLayout:
+        """The layout of a spec's output (`spec["output"]["path"]`) or of a run folder."""
+        if isinstance(spec_or_path, dict):
+            return cls(Path(spec_or_path["output"]["path"]))
+        return cls(Path(spec_or_path))
+
+    @property
+    def kept(self) -> Path:
+        return self.root / "kept"
+
+    @property
+    def excluded(self) -> Path:
+        return self.root / "excluded"
+
+    def excluded_by(self, index: int, step: str) -> Path:
+        return self.excluded / f"{index:02d}_{step}"
+
+    def dedup(self, index: int, step: str) -> Path:
+        return self.root / "dedup" / f"{index:02d}_{step}"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    def stage_logs(self, n: int, count: int) -> Path:
+        """A one-stage run logs into logs/ itself; a chained run into logs/stage<N>/."""
+        return self.logs if count == 1 else self.logs / f"stage{n}"
+
+    @property
+    def slurm_dry_run(self) -> Path:
+        return self.logs / "slurm_dry_run"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report.html"
+
+    def groups(self) -> dict[str, Path]:
+        """Where documents ended: "kept" and each step's exclusion folder, by folder name."""
+        found = {"kept": self.kept}
+        found.update({p.name: p for p in sorted(self.excluded.glob("*")) if p.is_dir()})
+        return found
