@@ -137,7 +137,7 @@ def _bad(report: ReadReport, strict: bool, path: Path, line: int, reason: str) -
     report.add_bad(bad)
 
 
-def _open_binary(path: Path) -> io.BufferedIOBase:
+def open_binary(path: Path) -> io.BufferedIOBase:
     if path.name.endswith(".gz"):
         return gzip.open(path, "rb")
     if path.name.endswith(".zst"):
@@ -148,7 +148,7 @@ def _open_binary(path: Path) -> io.BufferedIOBase:
 def _iter_jsonl(path: Path, report: ReadReport, strict: bool) -> Iterator[tuple[int, Any]]:
     line_no = 0
     try:
-        with _open_binary(path) as fh:
+        with open_binary(path) as fh:
             for line_no, raw in enumerate(fh, start=1):
                 report.rows += 1
                 try:

@@ -6,7 +6,6 @@ same files `curate annotate` writes, so `curate train` takes them as they are.""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import random
 from collections import Counter
@@ -14,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from curate.annotations import records_file, write_records
 from curate.degrade import FAMILIES, TASK_SCORES, damaged_copies
 from curate.documents import Document, text_sha256, write_documents
 
@@ -88,16 +88,7 @@ def synthesize(
         ]
         if task == "linguistic_quality":
             records += [synthetic_record(d, task, clean_score, "clean source text") for d in clean]
-        write_records(records, out / f"{task}.jsonl")
+        write_records(records, records_file(out, task))
         counts[task] = Counter(r["score"] for r in records)
     n = write_documents([*clean, *damaged], out / "documents.jsonl.gz")
     return {"documents": n, "clean": len(clean), "damaged": len(damaged), "labels": counts}
-
-
-def write_records(records: list[dict[str, Any]], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".jsonl.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for record in records:
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-    tmp.replace(path)

@@ -168,3 +168,27 @@ def test_config_typos_are_named(tmp_path):
     bad.write_text("task: x\nbase_model: y\ntraining: {epoch: 3}\n")
     with pytest.raises(ValueError, match=r"unknown keys.*training.*\['epoch'\]"):
         load_classifier_config(bad)
+
+
+def test_annotation_records_read_compressed_and_never_from_failure_files(tmp_path):
+    """The one record reader (curate.annotations) behind `curate train`: gz and zst record
+    files count, failure records and usage.json never do, bad lines are named by file:line."""
+    import gzip
+
+    import zstandard
+
+    from curate.annotations import record_line
+    from curate.classify.data import LabelReport, read_annotations
+
+    def rec(i, score=3):
+        return record_line({"id": f"d{i}", "task": "educational_value", "score": score})
+
+    (tmp_path / "a.jsonl.gz").write_bytes(gzip.compress((rec(1) + rec(2)).encode()))
+    (tmp_path / "b.jsonl.zst").write_bytes(zstandard.compress((rec(3) + "{oops\n").encode()))
+    (tmp_path / "educational_value.failures.jsonl").write_text(rec(4))
+    (tmp_path / "usage.json").write_text('{"tasks": {}}')
+    report = LabelReport()
+    found = read_annotations([tmp_path], "educational_value", report)
+    assert sorted(found) == ["d1", "d2", "d3"]
+    assert report.skipped["not JSON"] == 1
+    assert report.examples == [f"{tmp_path / 'b.jsonl.zst'}:2: not JSON"]

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from curate.annotate.store import read_jsonl, write_atomic
+from curate.annotate.store import read_jsonl
+from curate.annotations import records_file, write_records
 
 Panel = dict[str, dict[str, dict[str, Any]]]  # annotator -> document id -> record
 
@@ -27,7 +28,7 @@ def load_panel(dirs: list[Path], task: str) -> Panel:
     """Each directory's `<task>.jsonl`, named by the directory."""
     panel = {}
     for d in dirs:
-        records = read_jsonl(Path(d) / f"{task}.jsonl")
+        records = read_jsonl(records_file(d, task))
         panel[Path(d).name] = {r["id"]: r for r in records if r.get("task") == task}
     if len(panel) < 2:
         raise ValueError("agreement needs at least two annotators' directories")
@@ -124,11 +125,10 @@ def consensus(
 
 
 def write_consensus(records: list[dict[str, Any]], out_dir: Path, task: str) -> Path:
-    import json
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{task}.jsonl"
-    write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    path = records_file(out_dir, task)
+    write_records(records, path)
     return path
 
 

@@ -11,6 +11,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from curate.annotations import failures_file, record_line, records_file
+
 USAGE_FILE = "usage.json"
 USAGE_FIELDS = ("requests", "input_tokens", "output_tokens", "cost_usd")
 
@@ -54,8 +56,8 @@ def write_atomic(path: Path, text: str) -> None:
 class AnnotationStore:
     def __init__(self, out_dir: Path, task: str):
         out_dir.mkdir(parents=True, exist_ok=True)
-        self.path = out_dir / f"{task}.jsonl"
-        self.failures_path = out_dir / f"{task}.failures.jsonl"
+        self.path = records_file(out_dir, task)
+        self.failures_path = failures_file(out_dir, task)
         for p in (self.path, self.failures_path):
             repair_tail(p)
         self.first: dict[str, dict[str, Any]] = {}  # cache key -> its first record
@@ -74,7 +76,7 @@ class AnnotationStore:
         failures = read_jsonl(self.failures_path)
         open_failures = [r for r in failures if r.get("cache_key") not in self.first]
         if len(open_failures) < len(failures):
-            lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in open_failures)
+            lines = "".join(map(record_line, open_failures))
             write_atomic(self.failures_path, lines)
         per_doc = Counter((r.get("cache_key"), r.get("id")) for r in open_failures)
         runs: Counter = Counter()
@@ -92,7 +94,7 @@ class AnnotationStore:
 
     @staticmethod
     def _write(fh, record: dict[str, Any]) -> None:
-        fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        fh.write(record_line(record))
         fh.flush()
 
     def close(self) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections import Counter
@@ -11,7 +10,8 @@ from dataclasses import dataclass, field
 
 from sklearn.model_selection import train_test_split
 
-from curate.documents import list_input_files, read_documents, text_sha256
+from curate.annotations import iter_records
+from curate.documents import read_documents, text_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -45,32 +45,15 @@ class LabelReport:
 def read_annotations(
     paths: Iterable[str | os.PathLike], task: str, report: LabelReport
 ) -> dict[str, tuple[dict, str]]:
-    """id -> (annotation, 'file:line') for `task`; a later duplicate replaces an earlier one.
-    Annotation records are JSON lines (`*.jsonl`); the JSON files beside them (usage.json,
-    agreement.json) and failure records are not annotations."""
+    """id -> (annotation, 'file:line') for `task`; a later duplicate replaces an earlier one."""
     found: dict[str, tuple[dict, str]] = {}
-    files = [
-        f for f in list_input_files(paths) if f.name.endswith(".jsonl") and "failures" not in f.name
-    ]
-    for path in files:
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{n}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                report.skip("not JSON", where)
-                continue
-            if not isinstance(row, dict):
-                report.skip("not an annotation record", where)
-                continue
-            if row.get("task") != task:
-                continue
-            report.annotations += 1
-            if row.get("id") in found:
-                report.skip("duplicate id (the later annotation is used)", where)
-            found[str(row.get("id"))] = (row, where)
+    for row, where in iter_records(paths, report.skip):
+        if row.get("task") != task:
+            continue
+        report.annotations += 1
+        if row.get("id") in found:
+            report.skip("duplicate id (the later annotation is used)", where)
+        found[str(row.get("id"))] = (row, where)
     return found
 
 
