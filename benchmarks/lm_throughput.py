@@ -37,10 +37,10 @@ def curate_run(model: str, data: str, out: Path, args) -> dict:
         "output": str(out / "curate"),
         "data": {"train": [data], "max_length": args.block, "val_fraction": 0.02},
         "training": {
-            "micro_batch_size": args.micro,
+            "batch_size": args.micro,
             "accumulate_grad_batches": args.accumulate,
             "max_steps": args.steps,
-            "lr": 1e-3,
+            "learning_rate": 1e-3,
             "precision": args.precision,
             "warmup_ratio": 0.05,
             "checkpoint_every_n_steps": 10_000,

@@ -141,6 +141,18 @@ task_or_both = click.option(
 )
 
 
+def set_option(what: str, example: str):
+    """`--set KEY=VALUE` (repeatable), the same on every command that reads a config."""
+    return click.option(
+        "--set",
+        "sets",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help=f"Override a {what} value by dotted key (repeatable; values are YAML), "
+        f"e.g. --set {example}.",
+    )
+
+
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
 @task_or_both
@@ -216,6 +228,7 @@ task_or_both = click.option(
     required=True,
     help="Directory for <task>.jsonl and <task>.failures.jsonl.",
 )
+@set_option("config", "generation.temperature=0.2")
 def annotate(**options) -> None:
     """Score documents in INPUTS with an LLM on educational value and/or linguistic quality.
 
@@ -293,7 +306,8 @@ def agreement_cmd(dirs, task, max_spread, out_dir) -> None:
 @click.option("--epochs", type=int, default=None, help="Override training.epochs.")
 @click.option("--max-steps", type=int, default=None, help="Stop after N optimizer steps.")
 @click.option("--devices", default=None, help="Override training.devices (e.g. 1, 4, auto).")
-def train(config_path, annotations, corpus, out_dir, resume, epochs, max_steps, devices) -> None:
+@set_option("config", "training.learning_rate=3e-5")
+def train(config_path, annotations, corpus, out_dir, resume, epochs, max_steps, devices, sets):
     """Train a quality classifier on annotations: an encoder with a regression head (MSE on the
     score), evaluated on a held-out split against majority-class and length-only baselines,
     with a keep threshold calibrated on the validation split. Writes model/ (safetensors),
@@ -308,7 +322,7 @@ def train(config_path, annotations, corpus, out_dir, resume, epochs, max_steps, 
         if v is not None
     }
     try:
-        config = load_classifier_config(config_path, training=training)
+        config = load_classifier_config(config_path, sets, training=training)
         corpus = corpus or ((config.corpus,) if config.corpus else ())
         if not corpus:
             raise ValueError("no corpus: pass --corpus or set `corpus` in the config")
@@ -638,13 +652,7 @@ def score(inputs, models, output, variant, threads, device, batch_tokens, chunki
     help="Slurm only: write the sbatch scripts and a submit.sh under OUTPUT/logs/slurm_dry_run "
     "instead of calling sbatch.",
 )
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override a spec value by dotted key, e.g. --set executor.local.workers=1.",
-)
+@set_option("spec", "executor.local.workers=1")
 @click.option(
     "--root",
     type=click.Path(file_okay=False),
@@ -652,7 +660,7 @@ def score(inputs, models, output, variant, threads, device, batch_tokens, chunki
     help="Refuse to run if any path in the spec (input, output, bundles) resolves outside "
     "this folder: use it for specs written by someone else.",
 )
-def filter_cmd(spec_path, executor, dry_run, overrides, root) -> None:
+def filter_cmd(spec_path, executor, dry_run, sets, root) -> None:
     """Run the datatrove pipeline described by SPEC (pipelines/*.yaml): read, identify
     language, apply heuristics, deduplicate, score, threshold, write kept and excluded documents
     and an HTML report. A rerun skips finished tasks (datatrove's completions) and the merged
@@ -662,7 +670,7 @@ def filter_cmd(spec_path, executor, dry_run, overrides, root) -> None:
     from curate.pipeline.layout import RunLayout
 
     try:
-        spec = load_spec(spec_path, list(overrides))
+        spec = load_spec(spec_path, list(sets))
         if root:
             confine(spec, root)
         logs = run_spec(spec, executor=executor, dry_run=dry_run)
@@ -723,7 +731,8 @@ def lm_command(stage: str):
     @click.option("--max-steps", type=int, default=None, help="Stop after N optimizer steps.")
     @click.option("--devices", default=None, help="Override training.devices (e.g. 1, 8, auto).")
     @click.option("--precision", default=None, help="Override training.precision (bf16-mixed).")
-    def command(config_path, model, output, resume, max_steps, devices, precision) -> None:
+    @set_option("config", "training.batch_size=4")
+    def command(config_path, model, output, resume, max_steps, devices, precision, sets) -> None:
         require_extra("lm")
         from curate.lm.config import LMConfig
         from curate.lm.train import run
@@ -733,6 +742,7 @@ def lm_command(stage: str):
         try:
             config = LMConfig.load(
                 config_path,
+                sets,
                 model=model,
                 output=output,
                 **{

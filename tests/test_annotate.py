@@ -290,7 +290,7 @@ def test_missing_key_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_config_typo_names_the_key_and_the_allowed_ones():
-    with pytest.raises(ValueError, match=r"unknown config keys.*\['concurency'\].*concurrency"):
+    with pytest.raises(ValueError, match=r"unknown keys \['concurency'\]; allowed: .*concurrency"):
         load_config(None, concurency=4)
 
 

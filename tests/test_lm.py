@@ -190,9 +190,9 @@ def lm_config(tmp_path, tiny_lm, stage, train, output, **training):
         "output": str(tmp_path / output),
         "data": {"train": [str(t) for t in train], "max_length": 128, "val_fraction": 0.1},
         "training": {
-            "micro_batch_size": 4,
+            "batch_size": 4,
             "accumulate_grad_batches": 2,
-            "lr": 3e-3,
+            "learning_rate": 3e-3,
             "checkpoint_every_n_steps": 4,
             "log_every_n_steps": 1,
             **training,
@@ -240,7 +240,7 @@ def test_pretrain_sft_dpo_chain_lowers_losses_and_writes_loadable_models(
         [repo_root / "data/lm/dpo_demo.jsonl"],
         "dpo",
         epochs=2,
-        lr=1e-3,
+        learning_rate=1e-3,
     )
     result = runner.invoke(cli, ["dpo", "--config", str(dpo)])
     assert result.exit_code == 0, result.output

@@ -91,8 +91,8 @@ class BatchRun:
     def submit(self, groups: list[Group]) -> None:
         in_flight = self.book.keys_in_flight()
         todo = [g for g in groups if g.key not in in_flight]
-        for start in range(0, len(todo), self.config.batch_size):
-            chunk = todo[start : start + self.config.batch_size]
+        for start in range(0, len(todo), self.config.batch_job_documents):
+            chunk = todo[start : start + self.config.batch_job_documents]
             requests = [self.request(g) for g in chunk]
             job = self.call(
                 self.client.batches.create,

@@ -42,6 +42,7 @@ def run_annotate(
     retry_failed=False,
     annotators=(),
     batch=False,
+    sets=(),
 ) -> None:
     if annotators:
         return run_jury(
@@ -52,6 +53,7 @@ def run_annotate(
             seed,
             out_dir,
             console,
+            sets,
             concurrency=concurrency,
             requests_per_minute=rpm,
             max_cost_usd=max_cost,
@@ -79,7 +81,7 @@ def run_annotate(
                 price_per_million_tokens={"input": 0.0, "output": 0.0},
             )
         try:
-            config = load_config(config_path, **overrides)
+            config = load_config(config_path, sets, **overrides)
         except ValueError as err:
             raise click.ClickException(str(err)) from err
         if batch and config.backend != "gemini":
@@ -98,7 +100,9 @@ def read_sample(inputs, sample, seed, console):
     return docs
 
 
-def run_jury(inputs, task, annotators, sample, seed, out_dir, console, **overrides) -> None:
+def run_jury(
+    inputs, task, annotators, sample, seed, out_dir, console, sets=(), **overrides
+) -> None:
     """Each annotator config annotates the same sample into OUTPUT/<config name>/ under one
     budget; then agreement and consensus into OUTPUT/consensus/."""
     tasks = TASKS if task == "both" else (task,)
@@ -107,7 +111,7 @@ def run_jury(inputs, task, annotators, sample, seed, out_dir, console, **overrid
     runs = []
     for path in annotators:
         try:
-            config = load_config(path, **overrides)
+            config = load_config(path, sets, **overrides)
         except ValueError as err:
             raise click.ClickException(str(err)) from err
         runs.append((config, out / Path(path).stem))

@@ -3,15 +3,14 @@ overrides; unknown keys are errors."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-import yaml
-
+from curate.config import load
 from curate.package_files import package_file
 
 BACKENDS = ("gemini", "openai")
@@ -34,7 +33,8 @@ class AnnotateConfig:
     retry_after_max_s: float = 300.0  # a server asking for longer waits this long, then retries
     max_failed_runs: int = 3  # a document that failed in this many runs is not re-paid for
     max_cost_usd: float | None = None  # stop before this run's cost would exceed it
-    batch_size: int = 1000  # documents per Gemini batch job (inline requests: 20 MB at most)
+    RENAMED: ClassVar[dict[str, str]] = {"batch_size": "batch_job_documents"}
+    batch_job_documents: int = 1000  # per Gemini batch job (inline requests: 20 MB at most)
     batch_poll_s: float = 30.0
     batch_max_wait_s: float = 86400.0  # then stop polling; a rerun polls on
     batch_price_factor: float = 0.5  # Gemini bills batch tokens at half the online price
@@ -68,18 +68,11 @@ def default_config_path(backend: str) -> Path:
     return package_file("annotate", f"{backend}.yaml")
 
 
-def load_config(path: str | Path | None = None, **overrides: Any) -> AnnotateConfig:
-    """Read a YAML config and apply overrides (None values are ignored)."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    known = {f.name for f in dataclasses.fields(AnnotateConfig)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        where = f" in {path}" if path else ""
-        raise ValueError(f"unknown config keys{where}: {unknown}; allowed: {sorted(known)}")
-    return AnnotateConfig(**data)
+def load_config(
+    path: str | Path | None = None, sets: Iterable[str] = (), **overrides: Any
+) -> AnnotateConfig:
+    """Read a YAML config, apply `--set key=value` items, then overrides (None: not given)."""
+    return load(AnnotateConfig, path, sets, **overrides)
 
 
 def cache_key(text_sha256: str, task: str, prompt_sha256: str, model: str, generation: str) -> str:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-import yaml
+from curate.config import load
 
 EMBEDDED_PREFIX = "embedded:"
 
@@ -29,6 +30,7 @@ class TrainingConfig:
     devices: Any = "auto"
     strategy: str = "auto"
     max_steps: int = -1  # for smoke tests; -1 = run all epochs
+    RENAMED: ClassVar[dict[str, str]] = {"lr": "learning_rate", "micro_batch_size": "batch_size"}
 
     def __post_init__(self) -> None:
         if self.class_balance not in ("none", "sqrt", "inverse"):
@@ -88,27 +90,15 @@ class ClassifierConfig:
         return dataclasses.asdict(self)
 
 
-def _build(cls, data: dict[str, Any], where: str):
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"unknown keys in {where}: {unknown}; allowed: {sorted(known)}")
-    return cls(**data)
-
-
-def load_classifier_config(path: str | Path, **overrides: Any) -> ClassifierConfig:
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    training = data.pop("training", {}) or {}
-    training.update(overrides.pop("training", {}) or {})
-    threshold = data.pop("threshold", {}) or {}
-    fluency = data.pop("fluency", None)
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    cfg = _build(ClassifierConfig, data, str(path))
+def load_classifier_config(
+    path: str | Path, sets: Iterable[str] = (), **overrides: Any
+) -> ClassifierConfig:
+    """A classifier config from `path`, `--set key=value` items, then keyword overrides
+    (`training={...}` merges into the training section; None values are not given)."""
+    training = overrides.pop("training", None) or {}
+    flat = {f"training__{k}": v for k, v in training.items()}
+    cfg = load(ClassifierConfig, path, sets, **overrides, **flat)
     cfg.scale = tuple(cfg.scale)
-    cfg.training = _build(TrainingConfig, training, f"{path}: training")
-    cfg.threshold = _build(ThresholdConfig, threshold, f"{path}: threshold")
-    if fluency is not None:
-        cfg.fluency = _build(FluencyConfig, fluency, f"{path}: fluency")
     return cfg
 
 

@@ -4,11 +4,12 @@ settings. Unknown keys are errors naming the allowed ones."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-import yaml
+from curate.config import build, load
 
 STAGES = ("pretrain", "sft", "dpo")
 
@@ -23,11 +24,12 @@ class DataConfig:
 
 @dataclass
 class TrainingConfig:
-    micro_batch_size: int = 8
+    RENAMED: ClassVar[dict[str, str]] = {"lr": "learning_rate", "micro_batch_size": "batch_size"}
+    batch_size: int = 8  # per device and step; accumulate_grad_batches steps per update
     accumulate_grad_batches: int = 1
     epochs: int = 1
     max_steps: int = -1
-    lr: float = 3e-4
+    learning_rate: float = 3e-4
     weight_decay: float = 0.1
     warmup_ratio: float = 0.03
     schedule: str = "cosine"  # any transformers.get_scheduler name: linear, cosine, constant...
@@ -59,32 +61,13 @@ class LMConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> LMConfig:
-        raw = dict(raw)
-        sections = {"data": DataConfig, "training": TrainingConfig}
-        for name, section in sections.items():
-            raw[name] = build(section, raw.get(name) or {}, name)
         return build(cls, raw, "config")
 
     @classmethod
-    def load(cls, path: str | Path, **overrides: Any) -> LMConfig:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        for key, value in overrides.items():
-            if value is None:
-                continue
-            section, _, name = key.rpartition(".")
-            (raw.setdefault(section, {}) if section else raw)[name] = value
-        try:
-            return cls.from_dict(raw)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{path}: {err}") from err
+    def load(cls, path: str | Path, sets: Iterable[str] = (), **overrides: Any) -> LMConfig:
+        """From `path`, `--set key=value` items, then overrides (dotted keys as
+        `training__max_steps`; None values are not given)."""
+        return load(cls, path, sets, **overrides)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-def build(cls, values: dict[str, Any], where: str):
-    allowed = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(values) - allowed
-    if unknown:
-        raise ValueError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")
-    return cls(**values)

@@ -77,7 +77,7 @@ def make_datamodule(config: LMConfig, tokenizer):
 
     t, d = config.training, config.data
     window = {
-        "micro_batch_size": t.micro_batch_size,
+        "micro_batch_size": t.batch_size,
         "accumulate": t.accumulate_grad_batches,
         "seed": t.seed,
     }
@@ -94,10 +94,10 @@ def make_module(config: LMConfig, total_steps: int):
     t = config.training
     kwargs = dict(
         model_path=config.model,
-        micro_batch_size=t.micro_batch_size,
+        micro_batch_size=t.batch_size,
         total_steps=total_steps,
         accumulate_grad_batches=t.accumulate_grad_batches,
-        lr=t.lr,
+        lr=t.learning_rate,
         weight_decay=t.weight_decay,
         warmup_ratio=t.warmup_ratio,
         schedule=t.schedule,
@@ -123,7 +123,7 @@ def attach_reference(config: LMConfig, module, datamodule) -> None:
                 item["chosen_reference"], item["rejected_reference"] = chosen, rejected
             return
     module.configure_model()
-    reference_logps(module.model, datamodule.collate, items, config.training.micro_batch_size)
+    reference_logps(module.model, datamodule.collate, items, config.training.batch_size)
     values = [(i["chosen_reference"], i["rejected_reference"]) for i in items]
     tmp = path.with_suffix(".pt.tmp")
     torch.save(values, tmp)

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
 from datatrove.pipeline.filters import (
     C4QualityFilter,
     FineWebQualityFilter,
@@ -21,6 +20,7 @@ from datatrove.pipeline.filters import (
 )
 from datatrove.pipeline.writers import JsonlWriter, ParquetWriter
 
+from curate.config import ConfigError, apply_sets, read_yaml
 from curate.pipeline import SpecError
 from curate.pipeline.dedup import DEDUPS, Stage
 from curate.pipeline.heuristics import ISO3, NordicGopherQuality
@@ -44,12 +44,11 @@ DEFAULT_LANGUAGE = "nb"  # datatrove's filters default to English word tokenizat
 
 
 def load_spec(path: str | Path, overrides: list[str] = ()) -> dict[str, Any]:
-    spec = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SpecError(f"--set expects key=value, got {item!r}")
-        set_dotted(spec, key, yaml.safe_load(value))
+    try:
+        spec = read_yaml(path)
+        apply_sets(spec, overrides, f"{path} (--set)")
+    except ConfigError as err:
+        raise SpecError(str(err)) from err
     unknown = set(spec) - SPEC_KEYS
     if unknown:
         raise SpecError(f"{path}: unknown keys {sorted(unknown)}; allowed: {sorted(SPEC_KEYS)}")
@@ -86,14 +85,6 @@ def confine(spec: dict[str, Any], root: str | Path) -> None:
         resolved = Path(path).resolve()
         if not resolved.is_relative_to(root):
             raise SpecError(f"{key}: {path} resolves to {resolved}, outside the root {root}")
-
-
-def set_dotted(spec: dict, dotted: str, value: Any) -> None:
-    node = spec
-    *parents, last = dotted.split(".")
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[last] = value
 
 
 def split_entry(index: int, entry: Any) -> tuple[str, dict]:

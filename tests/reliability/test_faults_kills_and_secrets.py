@@ -87,11 +87,11 @@ def test_kill_9_during_pretrain_then_resume_matches_an_uninterrupted_run(tmp_pat
             "output": str(tmp_path / name),
             "data": {"train": [str(repo_root / "data/demo")], "max_length": 128},
             "training": {
-                "micro_batch_size": 4,
+                "batch_size": 4,
                 "accumulate_grad_batches": 2,
                 "max_steps": 60,
                 "checkpoint_every_n_steps": 5,
-                "lr": 1e-3,
+                "learning_rate": 1e-3,
             },
         }
         path = tmp_path / f"{name}.yaml"
