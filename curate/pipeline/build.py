@@ -114,7 +114,7 @@ def build_step(index: int, name: str, params: dict, layout: RunLayout | None):
         language = params.get("language", DEFAULT_LANGUAGE)
         params["language"] = ISO3.get(language, language)
     if layout is not None and "exclusion_writer" in signature:
-        params["exclusion_writer"] = JsonlWriter(str(layout.excluded_by(index, name)))
+        params["exclusion_writer"] = JsonlWriter(output_folder=str(layout.excluded_by(index, name)))
     try:
         return cls(**params)
     except (TypeError, ValueError, FileNotFoundError) as err:
@@ -130,7 +130,7 @@ def reader(spec: dict[str, Any]) -> CurateReader:
 
 def writer(spec: dict[str, Any]):
     kept = RunLayout.of(spec).kept
-    return WRITERS[spec["output"].get("format", "jsonl.gz")](str(kept))
+    return WRITERS[spec["output"].get("format", "jsonl.gz")](output_folder=str(kept))
 
 
 def build_stages(spec: dict[str, Any]) -> list[Stage]:
@@ -148,7 +148,7 @@ def build_stages(spec: dict[str, Any]) -> list[Stage]:
             stages.extend(dedup.middle())
             factories.append(
                 lambda into, d=dedup, i=index, n=name: d.filter(
-                    None if into is None else JsonlWriter(str(into.excluded_by(i, n)))
+                    None if into is None else JsonlWriter(output_folder=str(into.excluded_by(i, n)))
                 )
             )
         else:

@@ -54,7 +54,7 @@ class MinhashDedup(Dedup):
 
         language = self.params.get("language", "nb")
         return MinhashDedupSignature(
-            str(self.work / "signatures"),
+            output_folder=str(self.work / "signatures"),
             config=self.config(),
             language=ISO3.get(language, language),
         )
@@ -64,17 +64,23 @@ class MinhashDedup(Dedup):
 
         config = self.config()
         buckets = MinhashDedupBuckets(
-            str(self.work / "signatures"), str(self.work / "buckets"), config=config
+            input_folder=str(self.work / "signatures"),
+            output_folder=str(self.work / "buckets"),
+            config=config,
         )
         clusters = MinhashDedupCluster(
-            str(self.work / "buckets"), str(self.work / "remove_ids"), config=config
+            input_folder=str(self.work / "buckets"),
+            output_folder=str(self.work / "remove_ids"),
+            config=config,
         )
         return [([buckets], {"tasks": config.num_buckets}), ([clusters], {"tasks": 1})]
 
     def filter(self, exclusion_writer: DiskWriter | None):
         from datatrove.pipeline.dedup.minhash import MinhashDedupFilter
 
-        return MinhashDedupFilter(str(self.work / "remove_ids"), exclusion_writer=exclusion_writer)
+        return MinhashDedupFilter(
+            input_folder=str(self.work / "remove_ids"), exclusion_writer=exclusion_writer
+        )
 
 
 class ExactDedup(Dedup):
@@ -92,13 +98,17 @@ class ExactDedup(Dedup):
     def signature(self):
         from datatrove.pipeline.dedup.exact_dedup import ExactDedupSignature
 
-        return ExactDedupSignature(str(self.work / "signatures"), config=self.config())
+        return ExactDedupSignature(
+            output_folder=str(self.work / "signatures"), config=self.config()
+        )
 
     def middle(self) -> list[Stage]:
         from datatrove.pipeline.dedup.exact_dedup import ExactFindDedups
 
         finder = ExactFindDedups(
-            str(self.work / "signatures"), str(self.work / "duplicates"), config=self.config()
+            data_folder=str(self.work / "signatures"),
+            output_folder=str(self.work / "duplicates"),
+            config=self.config(),
         )
         return [([finder], {"tasks": 1})]
 
@@ -106,7 +116,9 @@ class ExactDedup(Dedup):
         from datatrove.pipeline.dedup.exact_dedup import ExactDedupFilter
 
         return ExactDedupFilter(
-            str(self.work / "duplicates"), config=self.config(), exclusion_writer=exclusion_writer
+            data_folder=str(self.work / "duplicates"),
+            config=self.config(),
+            exclusion_writer=exclusion_writer,
         )
 
 

@@ -15,7 +15,10 @@ from __future__ import annotations
 import contextlib
 import inspect
 import json
+import os
 import shlex
+import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -82,7 +85,7 @@ def chain(kind: str, settings: dict, stages: list, layout: RunLayout, name: str)
         if "tasks" in fixed and "workers" in settings:
             per_stage["workers"] = min(settings["workers"], fixed["tasks"])
         previous = cls(
-            pipeline,
+            pipeline=pipeline,
             logging_dir=str(layout.stage_logs(n, len(stages))),
             depends=previous,
             **per_stage,
@@ -124,22 +127,38 @@ def merge_stats(logs: Path) -> Path | None:
     return path
 
 
+FAKE_SBATCH = """#!{python}
+import json, pathlib, sys
+folder = pathlib.Path({folder!r})
+n = len(list(folder.glob("*.json"))) + 1
+*args, script = sys.argv[1:]
+record = {{"args": args, "contents": pathlib.Path(script).read_text()}}
+(folder / f"{{n:04d}}.json").write_text(json.dumps(record))
+print(f"Submitted batch job JOB{{n}}")
+"""
+
+
 @contextlib.contextmanager
 def capture_sbatch(scripts: list[tuple[str, list[str]]]) -> Iterator[None]:
-    """Dry run: record each script and sbatch argument list datatrove would submit, and hand
-    back placeholder job ids, instead of calling sbatch."""
-    import datatrove.executor.slurm as slurm
-
-    def record(contents: str, _retriever, *args) -> str:
-        scripts.append((contents, list(args)))
-        return f"JOB{len(scripts)}"
-
-    original = slurm.launch_slurm_job
-    slurm.launch_slurm_job = record
-    try:
-        yield
-    finally:
-        slurm.launch_slurm_job = original
+    """Dry run: an `sbatch` of our own first on PATH records each script and argument list
+    datatrove submits and answers with placeholder job ids (JOB1, JOB2, ...). datatrove calls
+    the `sbatch` program and reads the id from its output (its documented job_id_retriever),
+    so nothing inside datatrove is replaced."""
+    with tempfile.TemporaryDirectory(prefix="curate-sbatch-") as tmp:
+        folder = Path(tmp)
+        fake = folder / "bin" / "sbatch"
+        fake.parent.mkdir()
+        fake.write_text(FAKE_SBATCH.format(python=sys.executable, folder=str(folder)))
+        fake.chmod(0o755)
+        path = os.environ.get("PATH", "")
+        os.environ["PATH"] = f"{fake.parent}{os.pathsep}{path}"
+        try:
+            yield
+        finally:
+            os.environ["PATH"] = path
+            for record in sorted(folder.glob("*.json")):
+                data = json.loads(record.read_text())
+                scripts.append((data["contents"], data["args"]))
 
 
 def write_dry_run(scripts: list[tuple[str, list[str]]], folder: Path) -> Path:

@@ -52,16 +52,16 @@ class NordicGopherQuality(GopherQualityFilter):
             raise ValueError(f"no stop words for {unknown}; available: {sorted(STOP_WORDS)}")
         stop_words = sorted({w for lang in languages for w in STOP_WORDS[lang]})
         super().__init__(
-            min_doc_words,
-            max_doc_words,
-            min_avg_word_length,
-            max_avg_word_length,
-            max_symbol_word_ratio,
-            max_bullet_lines_ratio,
-            max_ellipsis_lines_ratio,
-            max_non_alpha_words_ratio,
-            min_stop_words,
-            stop_words,
-            exclusion_writer,
-            ISO3[languages[0]],
+            min_doc_words=min_doc_words,
+            max_doc_words=max_doc_words,
+            min_avg_word_length=min_avg_word_length,
+            max_avg_word_length=max_avg_word_length,
+            max_symbol_word_ratio=max_symbol_word_ratio,
+            max_bullet_lines_ratio=max_bullet_lines_ratio,
+            max_ellipsis_lines_ratio=max_ellipsis_lines_ratio,
+            max_non_alpha_words_ratio=max_non_alpha_words_ratio,
+            min_stop_words=min_stop_words,
+            stop_words=stop_words,
+            exclusion_writer=exclusion_writer,
+            language=ISO3[languages[0]],
         )

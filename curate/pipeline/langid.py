@@ -41,7 +41,7 @@ class NordicLanguageFilter(BaseFilter):
         max_foreign_share: float | None = None,
         exclusion_writer: DiskWriter | None = None,
     ):
-        super().__init__(exclusion_writer)
+        super().__init__(exclusion_writer=exclusion_writer)
         self.languages = set(languages) if languages else None
         self.min_score = min_score
         self.max_foreign_share = max_foreign_share

@@ -39,7 +39,11 @@ class CurateReader(BaseDiskReader):
         limit: int = -1,
     ):
         super().__init__(
-            data_folder, limit=limit, glob_pattern=glob_pattern, recursive=True, add_file_path=False
+            data_folder=data_folder,
+            limit=limit,
+            glob_pattern=glob_pattern,
+            recursive=True,
+            add_file_path=False,
         )
         self.source = source
         self.max_chars = max_chars
@@ -136,7 +140,7 @@ class ScoreFilter(BaseFilter):
         thresholds: dict[str, float | dict[str, float]] | None = None,
         exclusion_writer: DiskWriter | None = None,
     ):
-        super().__init__(exclusion_writer)
+        super().__init__(exclusion_writer=exclusion_writer)
         self.thresholds = dict(task_thresholds(b) for b in bundles or [])
         for task, given in (thresholds or {}).items():
             self.thresholds[task] = dict(given) if isinstance(given, dict) else {None: given}
