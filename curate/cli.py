@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 
@@ -46,15 +45,24 @@ def require_extra(extra: str) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="curate")
-@click.option("-v", "--verbose", count=True, help="More logging: -v for INFO, -vv for DEBUG.")
-def cli(verbose: int) -> None:
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="Show library output (transformers, Lightning, datatrove, warnings) and INFO logs; "
+    "-vv for DEBUG. Without it: one line or one progress bar per step.",
+)
+@click.pass_context
+def cli(ctx: click.Context, verbose: int) -> None:
     """Build curated training corpora for Nordic languages.
 
     Stages: inspect a corpus, annotate a sample with an LLM, train and export quality
     classifiers, filter corpora with datatrove, and train a language model on what passed.
     """
-    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from curate.quiet import configure
+
+    ctx.obj = {"verbose": verbose}
+    configure(verbose)
 
 
 @cli.command()
@@ -668,14 +676,26 @@ def filter_cmd(spec_path, executor, dry_run, sets, root) -> None:
     from curate.pipeline import SpecError
     from curate.pipeline.build import confine, load_spec, run_spec
     from curate.pipeline.layout import RunLayout
+    from curate.quiet import datatrove_console
 
+    console_log = None
     try:
         spec = load_spec(spec_path, list(sets))
         if root:
             confine(spec, root)
-        logs = run_spec(spec, executor=executor, dry_run=dry_run)
+        console_log = RunLayout.of(spec).console_log
+        verbose = click.get_current_context().obj["verbose"]
+        if not verbose and not dry_run:
+            console.print(
+                f"filtering ({len(spec['steps'])} steps); datatrove's output: {console_log}"
+            )
+        with datatrove_console(console_log, verbose):
+            logs = run_spec(spec, executor=executor, dry_run=dry_run)
     except SpecError as err:
         raise click.ClickException(str(err)) from err
+    except Exception:
+        console.print(f"[red]filter failed[/red]; datatrove's output is in {console_log}")
+        raise
     layout = RunLayout.of(spec)
     if dry_run:
         console.print(f"sbatch scripts written; submit them with: bash {logs}")

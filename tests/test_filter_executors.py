@@ -125,7 +125,8 @@ def test_killed_run_resumes_to_the_same_output_and_merged_stats(tmp_path, repo_r
 
     again = subprocess.run([*cmd, str(killed)], capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert f"Skipping {done_before} already completed tasks" in again.stderr
+    console_log = (tmp_path / "killed" / "logs" / "console.log").read_text()
+    assert f"Skipping {done_before} already completed tasks" in console_log
     assert outcome(tmp_path / "killed") == outcome(tmp_path / "whole")
     merged = json.loads((tmp_path / "killed" / "logs" / "stats.json").read_text())
     scorer = next(s for s in merged if "quality scorer" in s["name"])

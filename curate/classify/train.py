@@ -94,7 +94,8 @@ def train_classifier(
         callbacks=[
             checkpoint,
             last_checkpoint,
-            EarlyStopping("val_macro_f1", mode="max", patience=t.patience),
+            # strict=False: a --max-steps run can end before the first validation
+            EarlyStopping("val_macro_f1", mode="max", patience=t.patience, strict=False),
         ],
         logger=CSVLogger(out, name="logs"),
         enable_progress_bar=progress,

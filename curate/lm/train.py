@@ -154,6 +154,7 @@ def make_trainer(config: LMConfig, total_steps: int, callbacks: list) -> pl.Trai
         callbacks=[checkpoints, throughput, *callbacks],
         deterministic=False,
         enable_progress_bar=True,
+        enable_model_summary=log.isEnabledFor(logging.INFO),  # the table with -v
     )
 
 

@@ -6,6 +6,7 @@ the report and the CLI read it, and nothing else spells these names.
     <output>/dedup/<NN>_<step>/        dedup signatures and clusters of step NN
     <output>/logs/[stage<N>/]          datatrove logs, completions and stats per stage
     <output>/logs/.../stats.json       stats merged over every task ever run
+    <output>/logs/console.log          datatrove's console output (without -v)
     <output>/report.html               `curate report`
 
 A document dropped by a score threshold carries `metadata["score_drop"]`: {task, score,
@@ -53,6 +54,11 @@ class RunLayout:
     def stage_logs(self, n: int, count: int) -> Path:
         """A one-stage run logs into logs/ itself; a chained run into logs/stage<N>/."""
         return self.logs if count == 1 else self.logs / f"stage{n}"
+
+    @property
+    def console_log(self) -> Path:
+        """datatrove's console output of `curate filter` without -v."""
+        return self.logs / "console.log"
 
     @property
     def slurm_dry_run(self) -> Path:
