@@ -93,7 +93,7 @@ score: setup $(BUNDLES)
 	  -o $(OUT)/scored/demo.jsonl.gz
 
 filter: setup $(BUNDLES)
-	$(BIN)/curate filter pipelines/demo.yaml
+	$(BIN)/curate filter pipelines/demo.yaml --set output.path=$(OUT)/filter/demo
 	touch $(KEPT)
 
 # The LM stage on the tiny demo Llama: pretrain on what `filter` kept, then SFT, then DPO.
@@ -107,15 +107,17 @@ $(KEPT): $(BUNDLES)
 	$(MAKE) filter
 
 pretrain: setup $(TINY_LM) $(KEPT)
-	$(BIN)/curate pretrain --config lm/pretrain.demo.yaml
+	$(BIN)/curate pretrain --config lm/pretrain.demo.yaml --output $(OUT)/lm/pretrain \
+	  --set "data.train=[$(OUT)/filter/demo/kept]"
 
 sft: setup
 	test -f $(OUT)/lm/pretrain/model/config.json || $(MAKE) pretrain
-	$(BIN)/curate sft --config lm/sft.demo.yaml
+	$(BIN)/curate sft --config lm/sft.demo.yaml --model $(OUT)/lm/pretrain/model \
+	  --output $(OUT)/lm/sft
 
 dpo: setup
 	test -f $(OUT)/lm/sft/model/config.json || $(MAKE) sft
-	$(BIN)/curate dpo --config lm/dpo.demo.yaml
+	$(BIN)/curate dpo --config lm/dpo.demo.yaml --model $(OUT)/lm/sft/model --output $(OUT)/lm/dpo
 
 lm: pretrain sft dpo
 
