@@ -498,7 +498,7 @@ def evaluate_cmd(model_dir, data, annotations, as_json) -> None:
 
 
 @cli.command("export")
-@click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("model_dir", metavar="MODEL")
 @click.option(
     "-o",
     "--output",
@@ -541,10 +541,27 @@ def evaluate_cmd(model_dir, data, annotations, as_json) -> None:
     show_default=True,
     help="Also write the encoder as fp16 safetensors in torch/, for `curate score --device cuda`.",
 )
-def export_cmd(model_dir, out_dir, data, parity_docs, min_agreement, max_length, torch_copy):
-    """Export the classifier in MODEL_DIR (written by `curate train`) to an ONNX bundle: fused
-    fp32 and int8 models, tokenizer, classifier.json (task, scale, threshold, sha256 of each
-    file, parity figures) and a model card. Runs with onnxruntime + tokenizers alone."""
+@click.option("--task", default=None, help="Published models: the score's name (metadata key).")
+@click.option(
+    "--scale",
+    nargs=2,
+    type=int,
+    default=None,
+    help="Published models: the score's range, e.g. --scale 0 5 [default: the classes' "
+    "labels, or 0 5 for a regression head].",
+)
+@click.option("--threshold", type=float, default=None, help="Published models: keep threshold.")
+def export_cmd(
+    model_dir, out_dir, data, parity_docs, min_agreement, max_length, torch_copy, **published
+):
+    """Export the classifier MODEL to an ONNX bundle: fused fp32 and int8 models, tokenizer,
+    classifier.json (task, scale, threshold, sha256 of each file, parity figures), a model
+    card and an fp16 torch copy. Runs with onnxruntime + tokenizers alone.
+
+    MODEL is a folder written by `curate train`, or any transformers sequence-classification
+    model (a folder or a hub id): a regression head (FineWeb-Edu's classifier, NbAiLab's
+    nb-bert-base regressors) scores directly; a multi-class head scores the expected class
+    value. For those give --task and --threshold (or set them in the model's config.json)."""
     import random
 
     require_extra("train")
@@ -554,8 +571,10 @@ def export_cmd(model_dir, out_dir, data, parity_docs, min_agreement, max_length,
     texts = [d.text for d in read_documents(data)]
     texts = random.Random(0).sample(texts, min(parity_docs, len(texts)))
     try:
-        spec = export_bundle(model_dir, out_dir, texts, min_agreement, max_length, torch_copy)
-    except (ParityError, FileNotFoundError) as err:
+        spec = export_bundle(
+            model_dir, out_dir, texts, min_agreement, max_length, torch_copy, **published
+        )
+    except (ParityError, FileNotFoundError, ValueError) as err:
         raise click.ClickException(str(err)) from err
     for variant in ("fp32", "int8"):
         p = spec["parity"][variant]

@@ -17,6 +17,7 @@ import re
 import shutil
 import tempfile
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ import torch
 
 from curate.classify.bundle import file_digests, write_manifest
 from curate.classify.fluency import FLUENCY_FILE
-from curate.classify.model import load_encoder, predict
+from curate.classify.model import expected_score, load_encoder, predict
 from curate.classify.torch_encoder import TORCH_FILES, save_torch_weights
 
 logger = logging.getLogger(__name__)
@@ -43,9 +44,10 @@ class ParityError(RuntimeError):
     """The exported model disagrees with the original more than allowed."""
 
 
-def export_onnx(model, path: Path, opset: int = 17) -> None:
+def export_onnx(model, path: Path, head: list[float] | None = None, opset: int = 17) -> None:
     """The TorchScript exporter (dynamo=False): its BERT graph is the one onnxruntime's fusion
-    patterns recognise."""
+    patterns recognise. With `head` (a multi-class model), the graph returns the expected score
+    softmax(logits) . head instead of the single regression output."""
     model.eval()
     names = [n for n in ONNX_INPUTS if n != "token_type_ids" or model.config.type_vocab_size > 0]
     dummy = tuple(
@@ -61,7 +63,8 @@ def export_onnx(model, path: Path, opset: int = 17) -> None:
             self.inner = inner
 
         def forward(self, *inputs):
-            return self.inner(**dict(zip(names, inputs, strict=True))).logits.squeeze(-1)
+            logits = self.inner(**dict(zip(names, inputs, strict=True))).logits
+            return expected_score(logits, head)
 
     axes = {n: {0: "batch", 1: "sequence"} for n in names} | {"score": {0: "batch"}}
     torch.onnx.export(
@@ -108,10 +111,16 @@ def quantize(src: Path, dst: Path) -> list[str]:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     graph = onnx.load(str(src), load_external_data=False).graph
+    # ... and the expected-score product of a multi-class head (a 1-D weight, outside the
+    # encoder `inner`), which per-channel quantisation cannot take
     keep_fp32 = [
         n.name
         for n in graph.node
-        if n.op_type == "MatMul" and re.search(r"layer\.\d+/output/dense/MatMul$", n.name)
+        if n.op_type == "MatMul"
+        and (
+            re.search(r"layer\.\d+/output/dense/MatMul$", n.name)
+            or not n.name.startswith("/inner/")
+        )
     ]
     quantize_dynamic(
         str(src),
@@ -135,6 +144,40 @@ def parity(torch_scores: np.ndarray, onnx_scores: np.ndarray, threshold: float) 
     }
 
 
+@dataclass
+class Source:
+    """What a bundle is made from: the model, its tokenizer, the facts its manifest records
+    (task, scale, threshold, max_length, metrics, ...) and the folder with plots, fluency model
+    and model card, when `curate train` wrote it."""
+
+    model: Any
+    tokenizer: Any
+    info: dict[str, Any]
+    folder: Path | None = None
+
+
+def trained_source(model_dir: Path, max_length: int | None) -> Source:
+    """A classifier folder written by `curate train`."""
+    info = json.loads((model_dir / "metrics.json").read_text())
+    model, tokenizer = load_encoder(str(model_dir / "model"))
+    threshold = info["threshold"]
+    facts = {
+        "task": info["task"],
+        "scale": info["scale"],
+        "threshold": threshold["value"],
+        "threshold_policy": threshold["chosen_by"],
+        "thresholds_by_language": {
+            lang: t["value"] for lang, t in threshold.get("by_language", {}).items()
+        },
+        "max_length": max_length or info["max_length"],
+        "fluency": info.get("fluency"),
+        "base_model": info.get("base_model"),
+        "metrics": {k: info["test"][k] for k in ("macro_f1", "mse", "spearman", "accuracy")},
+        "head": None,
+    }
+    return Source(model, tokenizer, facts, model_dir)
+
+
 def export_bundle(
     model_dir: str | os.PathLike,
     out: str | os.PathLike,
@@ -142,22 +185,37 @@ def export_bundle(
     min_agreement: float = 0.99,
     max_length: int | None = None,
     torch_copy: bool = True,
+    **published: Any,
 ) -> dict[str, Any]:
-    """Export `model_dir` (written by `curate train`) to the bundle directory `out`, checking
-    parity on `texts`. With `torch_copy`, the encoder also goes into `torch/` for the GPU path.
-    Returns the bundle's classifier.json content."""
+    """Export `model_dir` to the bundle directory `out`, checking parity on `texts`: a folder
+    written by `curate train`, or any transformers sequence-classification model (folder or hub
+    id; `published` carries task, scale and threshold, see published_source). With
+    `torch_copy`, the encoder also goes into `torch/` for the GPU path. Returns the manifest."""
+    src = Path(model_dir)
+    if (src / "metrics.json").exists():
+        given = sorted(k for k, v in published.items() if v is not None)
+        if given:
+            raise ValueError(f"{src} was written by `curate train`, which fixed its {given}")
+        source = trained_source(src, max_length)
+    else:
+        from curate.classify.published import published_source
+
+        source = published_source(str(model_dir), max_length=max_length, **published)
+    return write_bundle(source, Path(out), texts, min_agreement, torch_copy)
+
+
+def write_bundle(
+    source: Source, out: Path, texts: list[str], min_agreement: float, torch_copy: bool
+) -> dict[str, Any]:
+    """ONNX export, fusion, int8, tokenizer, torch copy and parity check into a temporary
+    folder beside `out`, which replaces `out` only when everything passed."""
     from curate.classify.runtime import QualityClassifier
 
-    src = Path(model_dir)
-    info = json.loads((src / "metrics.json").read_text())
-    max_length = max_length or info["max_length"]
-    threshold = info["threshold"]["value"]
-    model, tokenizer = load_encoder(str(src / "model"))
-    out = Path(out)
+    model, tokenizer, info = source.model, source.tokenizer, source.info
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
-        export_onnx(model, tmp / "raw.onnx")
+        export_onnx(model, tmp / "raw.onnx", info["head"])
         fused = fuse(
             tmp / "raw.onnx",
             tmp / "model.onnx",
@@ -170,18 +228,18 @@ def export_bundle(
         if torch_copy:
             save_torch_weights(model, tmp)
         for extra in ("confusion_matrix.png", "score_distribution.png", FLUENCY_FILE):
-            if (src / extra).exists():
-                shutil.copy(src / extra, tmp / extra)
-        spec = classifier_spec(info, model, max_length, fused, tmp)
+            if source.folder and (source.folder / extra).exists():
+                shutil.copy(source.folder / extra, tmp / extra)
+        spec = classifier_spec(info, model, fused, tmp)
         spec["int8_fp32_nodes"] = len(fp32_nodes)
         # the torch encoder plus the same fluency penalty the bundle applies
-        reference = predict(model, tokenizer, texts, max_length)
+        reference = predict(model, tokenizer, texts, info["max_length"], head=info["head"])
         reference += QualityClassifier(tmp, spec).fluency_penalty(texts)
         spec["parity"] = {
             variant: parity(
                 reference,
                 QualityClassifier(tmp, spec, variant=variant).score(texts),
-                threshold,
+                info["threshold"],
             )
             for variant in ("fp32", "int8")
         }
@@ -195,7 +253,8 @@ def export_bundle(
                 f"{int8['mean_abs_delta']:.4f}); no bundle written"
             )
         write_manifest(tmp, spec)
-        write_bundle_card(tmp / "README.md", src / "README.md", spec)
+        card = source.folder / "README.md" if source.folder else None
+        write_bundle_card(tmp / "README.md", card, spec)
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
@@ -205,30 +264,22 @@ def export_bundle(
     return spec
 
 
-def classifier_spec(info: dict, model, max_length: int, fused: dict, bundle: Path) -> dict:
+def classifier_spec(info: dict, model, fused: dict, bundle: Path) -> dict:
     files = ["model.onnx", "model.int8.onnx", FLUENCY_FILE, *TOKENIZER_FILES, *TORCH_FILES]
+    inputs = [n for n in ONNX_INPUTS if n != "token_type_ids" or model.config.type_vocab_size > 0]
     return {
-        "task": info["task"],
-        "scale": info["scale"],
-        "threshold": info["threshold"]["value"],
-        "threshold_policy": info["threshold"]["chosen_by"],
-        "thresholds_by_language": {
-            lang: t["value"] for lang, t in info["threshold"].get("by_language", {}).items()
-        },
-        "max_length": max_length,
-        "fluency": info.get("fluency"),
-        "base_model": info.get("base_model"),
-        "inputs": [
-            n for n in ONNX_INPUTS if n != "token_type_ids" or model.config.type_vocab_size > 0
-        ],
+        **info,
+        "inputs": inputs,
         "fused_ops": fused,
-        "metrics": {k: info["test"][k] for k in ("macro_f1", "mse", "spearman", "accuracy")},
         "sha256": file_digests(bundle, files),
     }
 
 
-def write_bundle_card(path: Path, training_card: Path, spec: dict) -> None:
-    card = training_card.read_text() if training_card.exists() else f"# {spec['task']}\n"
+def write_bundle_card(path: Path, training_card: Path | None, spec: dict) -> None:
+    if training_card and training_card.exists():
+        card = training_card.read_text()
+    else:
+        card = f"# {spec['task']}\n\nExported from {spec['base_model']} by `curate export`.\n"
     rows = "\n".join(
         f"| {v} | {p['max_abs_delta']:.4f} | {p['mean_abs_delta']:.4f} | "
         f"{p['keep_agreement']:.2%} |"

@@ -165,6 +165,15 @@ class ScoreDataModule(pl.LightningDataModule):
         )
 
 
+def expected_score(logits: torch.Tensor, head: list[float] | None) -> torch.Tensor:
+    """A regression model's single output, or for a multi-class model (`head`: the score of each
+    class) the expected score under its softmax."""
+    if head is None:
+        return logits.squeeze(-1)
+    values = torch.tensor(head, dtype=logits.dtype, device=logits.device)
+    return torch.softmax(logits, dim=-1) @ values
+
+
 @torch.inference_mode()
 def predict(
     model,
@@ -173,8 +182,10 @@ def predict(
     max_length: int,
     batch_size: int = 32,
     device: str | None = None,
+    head: list[float] | None = None,
 ) -> np.ndarray:
-    """Scores for `texts` with a transformers model, in length-sorted batches, input order kept."""
+    """Scores for `texts` with a transformers model, in length-sorted batches, input order kept
+    (`head`: see expected_score)."""
     model.eval()
     device = device or next(model.parameters()).device
     order = np.argsort([len(t) for t in texts], kind="stable")
@@ -188,5 +199,5 @@ def predict(
             padding=True,
             return_tensors="pt",
         ).to(device)
-        out[idx] = model(**enc).logits.squeeze(-1).float().cpu().numpy()
+        out[idx] = expected_score(model(**enc).logits, head).float().cpu().numpy()
     return out

@@ -148,7 +148,7 @@ class QualityClassifier:
         if self._torch is None:
             from curate.classify.torch_encoder import TorchEncoder
 
-            self._torch = TorchEncoder(self.path, self.device, self.dtype)
+            self._torch = TorchEncoder(self.path, self.device, self.dtype, self.spec.get("head"))
         return self._torch
 
     # --- properties of the bundle ----------------------------------------------------------

@@ -47,7 +47,7 @@ class TorchEncoder:
     """Runs padded batches of token ids through the encoder on `device`, returning one float32
     score per row."""
 
-    def __init__(self, bundle: Path, device: str, dtype: str):
+    def __init__(self, bundle: Path, device: str, dtype: str, head: list[float] | None = None):
         import torch
         from transformers import AutoModelForSequenceClassification
         from transformers.utils import logging as hf_logging
@@ -63,6 +63,8 @@ class TorchEncoder:
             attn_implementation="sdpa",
         )
         self.model.to(self.device).eval()
+        # a multi-class model's score: the expected class value (curate.classify.published)
+        self.head = None if head is None else torch.tensor(head, device=self.device)
 
     def __call__(self, feed: dict[str, np.ndarray]) -> np.ndarray:
         torch = self.torch
@@ -70,5 +72,6 @@ class TorchEncoder:
             k: torch.from_numpy(v).to(self.device, non_blocking=True) for k, v in feed.items()
         }
         with torch.inference_mode():
-            logits = self.model(**inputs).logits
-        return logits.float().reshape(-1).cpu().numpy()
+            logits = self.model(**inputs).logits.float()
+            scores = logits.reshape(-1) if self.head is None else logits.softmax(-1) @ self.head
+        return scores.cpu().numpy()
