@@ -19,22 +19,19 @@ $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]' torch==2.13.0
+	PYTHONWARNINGS=ignore $(BIN)/pip install -q -e '.[dev]' torch==2.13.0  # no setuptools banner
 	touch $(STAMP)
 
 demo: setup inspect annotate train export score filter lm
-	@echo ""
-	@echo "make demo done. Artefacts:"
-	@echo "  annotations (fake LLM unless GEMINI_API_KEY)  $(OUT)/annotations/{educational_value,linguistic_quality}.jsonl"
-	@echo "  classifiers, metrics, plots, model cards     classifiers/{educational_value,linguistic_quality}/"
-	@echo "  ONNX bundles                                 classifiers/*/bundle/"
-	@echo "  scored corpus                                $(OUT)/scored/demo.jsonl.gz"
-	@echo "  filtered corpus, exclusions, stats           $(OUT)/filter/demo/{kept,excluded,logs}/"
-	@echo "  filtering report                             $(OUT)/filter/demo/report.html"
-	@echo "  pretrained, SFT and DPO models               $(OUT)/lm/{pretrain,sft,dpo}/model/"
+	@echo "make demo done: annotations, classifiers and bundles, scored and filtered corpus, report"
+	@echo "  ($(OUT)/filter/demo/report.html) and LM checkpoints: README.md, 'What make demo leaves'."
 
+# The demo keeps the corpus summary in a file (one line here); `curate inspect data/demo`
+# prints its tables.
 inspect: setup
-	$(BIN)/curate inspect data/demo
+	@mkdir -p $(OUT)
+	$(BIN)/curate inspect data/demo --json > $(OUT)/inspect.json
+	@$(BIN)/python -c "import json; s = json.load(open('$(OUT)/inspect.json')); print(f\"inspect: {s['documents']} documents, {s['bad_rows']} bad rows set aside; summary in $(OUT)/inspect.json\")"
 
 annotate: setup
 	$(FAKE_LLM) $(BIN)/curate annotate data/demo --sample $(SAMPLE) --rpm 60000 -o $(OUT)/annotations

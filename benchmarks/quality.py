@@ -68,19 +68,31 @@ def auc(clean_scores, damaged_scores) -> float:
     return float(roc_auc_score(y, np.r_[clean_scores, damaged_scores]))
 
 
-def bundle_results(bundle: Path, docs) -> dict:
+def bundle_results(bundle: Path, docs) -> list[dict]:
+    """One result per task of the bundle (a bundle of several tasks scores them in one pass)."""
     from curate.classify import QualityClassifier
 
     clf = QualityClassifier.load(bundle)
-    scores = clf.score([d.text for d in docs])
-    keep = scores >= np.array([clf.threshold_for(d.lang) for d in docs])
+    scores = clf.scores([d.text for d in docs])
+    joint = len(clf.tasks) > 1
+    return [
+        {
+            **task_results(clf, task, scores[task], docs),
+            "name": f"{task} (one pass: {bundle.name})" if joint else task,
+        }
+        for task in clf.tasks
+    ]
+
+
+def task_results(clf, task: str, scores: np.ndarray, docs) -> dict:
+    keep = scores >= np.array([clf.threshold_for(d.lang, task) for d in docs])
     by = defaultdict(list)
     for d, s, k in zip(docs, scores, keep, strict=True):
         by[(d.metadata["group"], d.lang)].append((float(s), bool(k)))
     groups = sorted({g for g, _ in by})
     result = {
-        "task": clf.task,
-        "thresholds": {lang: clf.threshold_for(lang) for lang in LANGS},
+        "task": task,
+        "thresholds": {lang: clf.threshold_for(lang, task) for lang in LANGS},
         "kept": {},
         "mean_score": {},
         "auc": {},
@@ -100,7 +112,7 @@ def bundle_results(bundle: Path, docs) -> dict:
             if clean and damaged:
                 result["auc"][f"{g}/{lang}"] = auc(clean, damaged)
     result["by_id"] = {d.id: float(x) for d, x in zip(docs, scores, strict=True)}
-    result["scale"] = list(clf.scale)
+    result["scale"] = list(clf.scale_of(task))
     result["scores"] = {
         f"{g}": [s for (gg, _), v in by.items() if gg == g for s, _ in v] for g in groups
     }
@@ -293,12 +305,13 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     bundles, hand = {}, {}
     for bundle in args.bundle or DEFAULT_BUNDLES:
-        r = bundle_results(bundle, docs)
-        bundles[r["task"]] = r
-        histogram(r, args.out.parent / f"{args.out.name}_{r['task']}.png")
-        h = hand_label_results(r, docs, args.reference)
-        if h:
-            hand[r["task"]] = h
+        for r in bundle_results(bundle, docs):
+            bundles[r["name"]] = r
+            slug = r["name"].split(" ")[0] + ("_joint" if r["name"] != r["task"] else "")
+            histogram(r, args.out.parent / f"{args.out.name}_{slug}.png")
+            h = hand_label_results(r, docs, args.reference)
+            if h:
+                hand[r["name"]] = h
     with tempfile.TemporaryDirectory() as tmp:
         specs = {p.name: spec_results(p, docs, Path(tmp)) for p in args.spec or DEFAULT_SPECS}
     lines = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -285,10 +286,13 @@ def agreement_cmd(dirs, task, max_spread, out_dir) -> None:
 @cli.command()
 @click.option(
     "--config",
-    "config_path",
+    "config_paths",
     required=True,
+    multiple=True,
     type=click.Path(exists=True, dir_okay=False),
-    help="Classifier config, e.g. classifiers/educational_value.demo.yaml.",
+    help="Classifier config, e.g. classifiers/educational_value.demo.yaml. Repeat it to train "
+    "one encoder with a head per task (same base_model and max_length; the first config's "
+    "training section; --set applies to every config).",
 )
 @click.option(
     "--annotations",
@@ -315,11 +319,15 @@ def agreement_cmd(dirs, task, max_spread, out_dir) -> None:
 @click.option("--max-steps", type=int, default=None, help="Stop after N optimizer steps.")
 @click.option("--devices", default=None, help="Override training.devices (e.g. 1, 4, auto).")
 @set_option("config", "training.learning_rate=3e-5")
-def train(config_path, annotations, corpus, out_dir, resume, epochs, max_steps, devices, sets):
+def train(config_paths, annotations, corpus, out_dir, resume, epochs, max_steps, devices, sets):
     """Train a quality classifier on annotations: an encoder with a regression head (MSE on the
     score), evaluated on a held-out split against majority-class and length-only baselines,
     with a keep threshold calibrated on the validation split. Writes model/ (safetensors),
-    metrics.json, confusion_matrix.png, score_distribution.png and a model card README.md."""
+    metrics.json, confusion_matrix.png, score_distribution.png and a model card README.md.
+
+    With several --config, one encoder learns every task (a head each; a document sits in the
+    same split for all of them), and scoring them all costs one encoder pass: each task's
+    plots, fluency model and card go to OUTPUT/<task>/."""
     require_extra("train")
     from curate.classify.config import load_classifier_config
     from curate.classify.train import train_classifier
@@ -330,18 +338,21 @@ def train(config_path, annotations, corpus, out_dir, resume, epochs, max_steps, 
         if v is not None
     }
     try:
-        config = load_classifier_config(config_path, sets, training=training)
+        configs = [load_classifier_config(p, sets, training=training) for p in config_paths]
+        config = configs[0]
         corpus = corpus or ((config.corpus,) if config.corpus else ())
         if not corpus:
             raise ValueError("no corpus: pass --corpus or set `corpus` in the config")
-        out_dir = out_dir or f"classifiers/{config.task}"
-        metrics = train_classifier(config, annotations, corpus, out_dir, resume=resume)
+        out_dir = out_dir or f"classifiers/{'+'.join(c.task for c in configs)}"
+        metrics = train_classifier(configs, annotations, corpus, out_dir, resume=resume)
     except (ValueError, FileNotFoundError) as err:
         raise click.ClickException(str(err)) from err
-    _print_metrics(metrics, out_dir)
+    for task_metrics in metrics.get("tasks", [metrics]):
+        _print_metrics(task_metrics)
+    console.print(f"model, metrics, plots and model card in {out_dir}/")
 
 
-def _print_metrics(m: dict, out_dir: str) -> None:
+def _print_metrics(m: dict) -> None:
     table = Table(title=f"{m['task']} on the test split (n = {m['test']['n']})")
     for col in ("model", "macro-F1", "MSE", "Spearman", "accuracy"):
         table.add_column(col)
@@ -355,7 +366,6 @@ def _print_metrics(m: dict, out_dir: str) -> None:
         f"{th['test']['keep_rate']:.1%} of test, precision {th['test']['precision']:.2f}"
         f", recall {th['test']['recall']:.2f}"
     )
-    console.print(f"model, metrics, plots and model card in {out_dir}/")
 
 
 @cli.command()
@@ -483,18 +493,19 @@ def evaluate_cmd(model_dir, data, annotations, as_json) -> None:
     from curate.classify.evaluate import evaluate_classifier
 
     try:
-        m = evaluate_classifier(model_dir, annotations, data)
+        results = evaluate_classifier(model_dir, annotations, data)
     except (ValueError, FileNotFoundError) as err:
         raise click.ClickException(str(err)) from err
     if as_json:
-        click.echo(json.dumps(m, indent=2))
+        click.echo(json.dumps(results[0] if len(results) == 1 else results, indent=2))
         return
-    console.print(
-        f"{m['task']}: n={m['n']} macro-F1 {m['macro_f1']:.3f} MSE {m['mse']:.3f} "
-        f"Spearman {m['spearman']:.3f} accuracy {m['accuracy']:.3f}; threshold "
-        f"{m['threshold']['threshold']:.3f} keeps {m['threshold']['keep_rate']:.1%} "
-        f"(precision {m['threshold']['precision']:.2f})"
-    )
+    for m in results:
+        console.print(
+            f"{m['task']}: n={m['n']} macro-F1 {m['macro_f1']:.3f} MSE {m['mse']:.3f} "
+            f"Spearman {m['spearman']:.3f} accuracy {m['accuracy']:.3f}; threshold "
+            f"{m['threshold']['threshold']:.3f} keeps {m['threshold']['keep_rate']:.1%} "
+            f"(precision {m['threshold']['precision']:.2f})"
+        )
 
 
 @cli.command("export")
@@ -576,12 +587,15 @@ def export_cmd(
         )
     except (ParityError, FileNotFoundError, ValueError) as err:
         raise click.ClickException(str(err)) from err
-    for variant in ("fp32", "int8"):
-        p = spec["parity"][variant]
+    from curate.classify.bundle import task_specs
+
+    tasks = task_specs(spec)
+    for task, variant in itertools.product(tasks, ("fp32", "int8")):
+        p = task["parity"][variant]
         console.print(
-            f"{variant}: max |Δ| {p['max_abs_delta']:.4f}, mean |Δ| "
-            f"{p['mean_abs_delta']:.4f}, keep/drop agreement {p['keep_agreement']:.2%}"
-            f" on {p['n']} documents"
+            f"{task['task'] + ' ' if len(tasks) > 1 else ''}{variant}: max |Δ| "
+            f"{p['max_abs_delta']:.4f}, mean |Δ| {p['mean_abs_delta']:.4f}, keep/drop "
+            f"agreement {p['keep_agreement']:.2%} on {p['n']} documents"
         )
     console.print(f"fused: {spec['fused_ops']}; bundle written to {out_dir}/")
 

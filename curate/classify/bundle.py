@@ -5,6 +5,12 @@
 Fields: format_version, task, scale, threshold (+ threshold_policy, thresholds_by_language),
 max_length, fluency, base_model, inputs (ONNX input names), fused_ops, metrics, parity,
 int8_fp32_nodes and sha256 (file -> digest, paths relative to the bundle).
+
+A bundle of several tasks (one encoder pass, one output column per task; format 2) has no
+top-level task: `tasks` lists, in output-column order, each task's task, scale, threshold,
+threshold_policy, thresholds_by_language, fluency, metrics and parity. `task_specs` gives
+every bundle's tasks in that one shape; single-task bundles stay format 1, readable by the
+curate that wrote them before.
 """
 
 from __future__ import annotations
@@ -16,7 +22,18 @@ from pathlib import Path
 from typing import Any
 
 MANIFEST = "classifier.json"
-FORMAT_VERSION = 1  # written by this curate; also the newest it reads
+FORMAT_VERSION = 2  # the newest this curate reads; 1 = single-task, 2 = several tasks
+TASK_FIELDS = (
+    "task",
+    "scale",
+    "threshold",
+    "threshold_policy",
+    "thresholds_by_language",
+    "fluency",
+    "metrics",
+    "head",
+    "parity",
+)
 
 
 class BundleError(ValueError):
@@ -56,9 +73,9 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def write_manifest(path: Path, spec: dict[str, Any]) -> None:
-    """Write `spec` as the manifest of the bundle being built at `path`, stamping the format
-    version and the sha256 of each listed file."""
-    spec["format_version"] = FORMAT_VERSION
+    """Write `spec` as the manifest of the bundle being built at `path`, stamping its format
+    version (2 only where it holds several tasks)."""
+    spec["format_version"] = 2 if "tasks" in spec else 1
     (path / MANIFEST).write_text(json.dumps(spec, indent=2), encoding="utf-8")
 
 
@@ -79,9 +96,20 @@ def verify_files(path: Path, spec: dict[str, Any]) -> None:
             )
 
 
-def task_thresholds(path: str | os.PathLike) -> tuple[str, dict[str | None, float]]:
-    """(task, {language: threshold}) of a bundle; the `None` key is its single threshold,
-    the one for any language the bundle has no calibrated threshold for."""
-    spec = read_manifest(path)
-    by_language = {k: float(v) for k, v in spec.get("thresholds_by_language", {}).items()}
-    return spec["task"], {None: float(spec["threshold"]), **by_language}
+def task_specs(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The bundle's tasks in output-column order, each with the TASK_FIELDS it has."""
+    if "tasks" in spec:
+        return list(spec["tasks"])
+    return [{k: spec[k] for k in TASK_FIELDS if k in spec}]
+
+
+def language_thresholds(task: dict[str, Any]) -> dict[str | None, float]:
+    """{language: threshold} of one task; the `None` key is its single threshold, the one for
+    any language it has no calibrated threshold for."""
+    by_language = {k: float(v) for k, v in task.get("thresholds_by_language", {}).items()}
+    return {None: float(task["threshold"]), **by_language}
+
+
+def task_thresholds(path: str | os.PathLike) -> dict[str, dict[str | None, float]]:
+    """task -> {language: threshold} for every task of the bundle at `path`."""
+    return {t["task"]: language_thresholds(t) for t in task_specs(read_manifest(path))}

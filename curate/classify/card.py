@@ -94,3 +94,28 @@ score >= {th["positive_label"]}; on test it keeps {th["test"]["keep_rate"]:.1%} 
   meaningful.
 """
     path.write_text(text, encoding="utf-8")
+
+
+def write_joint_card(path: Path, configs: list[ClassifierConfig], m: dict[str, Any]) -> None:
+    """The card of a model with a head per task: what the tasks share, and a row per task
+    linking its own card (`<task>/README.md`)."""
+    t = configs[0].training
+    rows = "\n".join(
+        f"| [{task['task']}]({task['task']}/README.md) | {task['test']['macro_f1']:.3f} | "
+        f"{task['test']['spearman']:.3f} | {task['threshold']['value']:.3f} |"
+        for task in m["tasks"]
+    )
+    text = f"""# Quality classifier: {", ".join(c.task for c in configs)}
+
+One encoder (`{configs[0].base_model}`, max length {configs[0].max_length} tokens) with a
+regression output per task, trained jointly: each task's MSE over the documents labelled for
+it, averaged over tasks; early stopping on the mean of the tasks' validation macro-F1. Scoring
+every task costs one encoder pass. Training: lr {t.learning_rate} (head
+{t.head_learning_rate}), batch {t.batch_size}, up to {t.epochs} epochs; ran
+{m["training"]["epochs_run"]} epochs, {m["training"]["global_steps"]} steps.
+
+| task (its card) | test macro-F1 | test Spearman | threshold |
+| --- | --- | --- | --- |
+{rows}
+"""
+    path.write_text(text, encoding="utf-8")

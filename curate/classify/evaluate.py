@@ -18,22 +18,36 @@ def evaluate_classifier(
     model_dir: str | os.PathLike,
     annotations: Iterable[str | os.PathLike],
     corpus: Iterable[str | os.PathLike],
-) -> dict[str, Any]:
-    """`model_dir` is what `curate train` wrote: model/ plus metrics.json (task, scale,
-    max_length, threshold)."""
+) -> list[dict[str, Any]]:
+    """Metrics per task of `model_dir`, what `curate train` wrote: model/ plus metrics.json
+    (task, scale, max_length, threshold; `tasks` for a model with a head per task). A task
+    with no annotation among `annotations` is left out; none at all is an error."""
     root = Path(model_dir)
     trained = root / "metrics.json"
     if not trained.exists():
         raise FileNotFoundError(f"{root} is not a trained classifier: no metrics.json")
     info = json.loads(trained.read_text())
-    scale = tuple(info["scale"])
-    examples, report = load_examples(list(annotations), list(corpus), info["task"], scale)
-    model, tokenizer = load_encoder(str(root / "model"))
-    pred = predict(model, tokenizer, [e.text for e in examples], info["max_length"])
-    y = [e.score for e in examples]
-    metrics = evaluate(y, pred, scale)
-    th = info["threshold"]
-    metrics["threshold"] = threshold_effect(pred, y, th["value"], th["positive_label"])
-    metrics["task"] = info["task"]
-    metrics["labels"] = {"used": report.used, "skipped": dict(report.skipped)}
-    return metrics
+    tasks = info.get("tasks", [info])
+    model, tokenizer = load_encoder(str(root / "model"), num_labels=None)
+    results = []
+    for column, task in enumerate(tasks):
+        scale = tuple(task["scale"])
+        try:
+            examples, report = load_examples(list(annotations), list(corpus), task["task"], scale)
+        except ValueError:
+            if len(tasks) == 1:
+                raise
+            continue  # this task has no labels here
+        texts = [e.text for e in examples]
+        pred = predict(model, tokenizer, texts, info["max_length"])
+        pred = pred.reshape(len(texts), len(tasks))[:, column]
+        y = [e.score for e in examples]
+        metrics = evaluate(y, pred, scale)
+        th = task["threshold"]
+        metrics["threshold"] = threshold_effect(pred, y, th["value"], th["positive_label"])
+        metrics["task"] = task["task"]
+        metrics["labels"] = {"used": report.used, "skipped": dict(report.skipped)}
+        results.append(metrics)
+    if not results:
+        raise ValueError(f"no annotations for any of {[t['task'] for t in tasks]}")
+    return results

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from curate.classify.bundle import file_digests, write_manifest
+from curate.classify.bundle import file_digests, task_specs, write_manifest
 from curate.classify.fluency import FLUENCY_FILE
 from curate.classify.model import expected_score, load_encoder, predict
 from curate.classify.torch_encoder import TORCH_FILES, save_torch_weights
@@ -157,25 +157,41 @@ class Source:
 
 
 def trained_source(model_dir: Path, max_length: int | None) -> Source:
-    """A classifier folder written by `curate train`."""
+    """A classifier folder written by `curate train`: one task, or several (`tasks` in its
+    metrics.json: a model with an output per task)."""
     info = json.loads((model_dir / "metrics.json").read_text())
-    model, tokenizer = load_encoder(str(model_dir / "model"))
-    threshold = info["threshold"]
+    model, tokenizer = load_encoder(str(model_dir / "model"), num_labels=None)
     facts = {
-        "task": info["task"],
-        "scale": info["scale"],
+        "max_length": max_length or info["max_length"],
+        "base_model": info.get("base_model"),
+        "head": None,
+    }
+    if "tasks" in info:
+        facts["tasks"] = [task_facts(m) for m in info["tasks"]]
+    else:
+        facts.update(task_facts(info))
+    return Source(model, tokenizer, facts, model_dir)
+
+
+def task_facts(m: dict[str, Any]) -> dict[str, Any]:
+    """One task's manifest fields from its `curate train` metrics."""
+    threshold = m["threshold"]
+    return {
+        "task": m["task"],
+        "scale": m["scale"],
         "threshold": threshold["value"],
         "threshold_policy": threshold["chosen_by"],
         "thresholds_by_language": {
             lang: t["value"] for lang, t in threshold.get("by_language", {}).items()
         },
-        "max_length": max_length or info["max_length"],
-        "fluency": info.get("fluency"),
-        "base_model": info.get("base_model"),
-        "metrics": {k: info["test"][k] for k in ("macro_f1", "mse", "spearman", "accuracy")},
-        "head": None,
+        "fluency": m.get("fluency"),
+        "metrics": {k: m["test"][k] for k in ("macro_f1", "mse", "spearman", "accuracy")},
     }
-    return Source(model, tokenizer, facts, model_dir)
+
+
+def task_folders(info: dict[str, Any]) -> list[str]:
+    """Where each task's plots and fluency model sit, relative to the classifier folder."""
+    return [t["task"] for t in info["tasks"]] if "tasks" in info else [""]
 
 
 def export_bundle(
@@ -209,8 +225,6 @@ def write_bundle(
 ) -> dict[str, Any]:
     """ONNX export, fusion, int8, tokenizer, torch copy and parity check into a temporary
     folder beside `out`, which replaces `out` only when everything passed."""
-    from curate.classify.runtime import QualityClassifier
-
     model, tokenizer, info = source.model, source.tokenizer, source.info
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
@@ -227,31 +241,10 @@ def write_bundle(
         tokenizer.save_pretrained(tmp)
         if torch_copy:
             save_torch_weights(model, tmp)
-        for extra in ("confusion_matrix.png", "score_distribution.png", FLUENCY_FILE):
-            if source.folder and (source.folder / extra).exists():
-                shutil.copy(source.folder / extra, tmp / extra)
+        copy_task_files(source, tmp)
         spec = classifier_spec(info, model, fused, tmp)
         spec["int8_fp32_nodes"] = len(fp32_nodes)
-        # the torch encoder plus the same fluency penalty the bundle applies
-        reference = predict(model, tokenizer, texts, info["max_length"], head=info["head"])
-        reference += QualityClassifier(tmp, spec).fluency_penalty(texts)
-        spec["parity"] = {
-            variant: parity(
-                reference,
-                QualityClassifier(tmp, spec, variant=variant).score(texts),
-                info["threshold"],
-            )
-            for variant in ("fp32", "int8")
-        }
-        spec["parity"]["min_agreement"] = min_agreement
-        int8 = spec["parity"]["int8"]
-        if int8["keep_agreement"] < min_agreement:
-            raise ParityError(
-                f"int8 model keeps/drops differently from torch on "
-                f"{1 - int8['keep_agreement']:.2%} of {int8['n']} documents (bar: "
-                f"{min_agreement:.2%} agreement; max |Δ| {int8['max_abs_delta']:.4f}, mean "
-                f"{int8['mean_abs_delta']:.4f}); no bundle written"
-            )
+        check_parity(spec, model, tokenizer, texts, tmp, min_agreement)
         write_manifest(tmp, spec)
         card = source.folder / "README.md" if source.folder else None
         write_bundle_card(tmp / "README.md", card, spec)
@@ -264,8 +257,57 @@ def write_bundle(
     return spec
 
 
+def copy_task_files(source: Source, bundle: Path) -> None:
+    """Each task's plots and fluency model, from the classifier folder into the bundle."""
+    if not source.folder:
+        return
+    for folder in task_folders(source.info):
+        for name in ("confusion_matrix.png", "score_distribution.png", FLUENCY_FILE):
+            file = source.folder / folder / name
+            if file.exists():
+                (bundle / folder).mkdir(exist_ok=True)
+                shutil.copy(file, bundle / folder / name)
+
+
+def check_parity(
+    spec: dict, model, tokenizer, texts: list[str], bundle: Path, min_agreement: float
+) -> None:
+    """Each task's fp32 and int8 ONNX scores against the torch model's (plus the same fluency
+    penalty the bundle applies), recorded in the task's `parity`; ParityError where int8's
+    keep/drop agreement is under `min_agreement`."""
+    from curate.classify.runtime import QualityClassifier
+
+    reference = predict(model, tokenizer, texts, spec["max_length"], head=spec["head"])
+    reference = reference.reshape(len(texts), -1)
+    fp32 = QualityClassifier(bundle, spec, variant="fp32")
+    onnx_scores = {
+        "fp32": fp32.scores(texts),
+        "int8": QualityClassifier(bundle, spec, variant="int8").scores(texts),
+    }
+    tasks = task_specs(spec)  # a single task's fields: a copy of the manifest's top level
+    for column, task in enumerate(tasks):
+        name = task["task"]
+        expected = reference[:, column] + fp32.fluency_penalty(texts, name)
+        task["parity"] = {
+            variant: parity(expected, scores[name], task["threshold"])
+            for variant, scores in onnx_scores.items()
+        }
+        task["parity"]["min_agreement"] = min_agreement
+        int8 = task["parity"]["int8"]
+        if int8["keep_agreement"] < min_agreement:
+            raise ParityError(
+                f"{name}: int8 model keeps/drops differently from torch on "
+                f"{1 - int8['keep_agreement']:.2%} of {int8['n']} documents (bar: "
+                f"{min_agreement:.2%} agreement; max |Δ| {int8['max_abs_delta']:.4f}, mean "
+                f"{int8['mean_abs_delta']:.4f}); no bundle written"
+            )
+    if "tasks" not in spec:  # a single task's fields sit at the manifest's top level
+        spec["parity"] = tasks[0]["parity"]
+
+
 def classifier_spec(info: dict, model, fused: dict, bundle: Path) -> dict:
-    files = ["model.onnx", "model.int8.onnx", FLUENCY_FILE, *TOKENIZER_FILES, *TORCH_FILES]
+    fluency = [f"{folder}/{FLUENCY_FILE}".lstrip("/") for folder in task_folders(info)]
+    files = ["model.onnx", "model.int8.onnx", *fluency, *TOKENIZER_FILES, *TORCH_FILES]
     inputs = [n for n in ONNX_INPUTS if n != "token_type_ids" or model.config.type_vocab_size > 0]
     return {
         **info,
@@ -276,16 +318,21 @@ def classifier_spec(info: dict, model, fused: dict, bundle: Path) -> dict:
 
 
 def write_bundle_card(path: Path, training_card: Path | None, spec: dict) -> None:
+    tasks = task_specs(spec)
+    names = ", ".join(t["task"] for t in tasks)
     if training_card and training_card.exists():
         card = training_card.read_text()
     else:
-        card = f"# {spec['task']}\n\nExported from {spec['base_model']} by `curate export`.\n"
+        card = f"# {names}\n\nExported from {spec['base_model']} by `curate export`.\n"
     rows = "\n".join(
-        f"| {v} | {p['max_abs_delta']:.4f} | {p['mean_abs_delta']:.4f} | "
+        f"| {t['task']} | {v} | {p['max_abs_delta']:.4f} | {p['mean_abs_delta']:.4f} | "
         f"{p['keep_agreement']:.2%} |"
-        for v, p in spec["parity"].items()
+        for t in tasks
+        for v, p in t["parity"].items()
         if isinstance(p, dict)
     )
+    first = tasks[0]
+    task_arg = f', task="{first["task"]}"' if len(tasks) > 1 else ""
     card += f"""
 ## ONNX bundle
 `model.onnx` (fp32, fused: {spec["fused_ops"]}) and `model.int8.onnx` (dynamic int8) run with
@@ -294,15 +341,15 @@ onnxruntime and tokenizers alone:
 ```python
 from curate.classify import QualityClassifier
 clf = QualityClassifier.load("{path.parent.name}")
-clf.score(["Fotosyntese er prosessen der ..."])   # float scores on {spec["scale"]}
-clf.keep(texts)                                   # score >= {spec["threshold"]:.3f}
+clf.scores(["Fotosyntese er prosessen der ..."])  # {{task: float scores}} for {names}
+clf.keep(texts{task_arg})   # score >= {first["threshold"]:.3f}
 ```
 
-Parity with the torch model on {spec["parity"]["int8"]["n"]} held-out documents (max length
+Parity with the torch model on {first["parity"]["int8"]["n"]} held-out documents (max length
 {spec["max_length"]}):
 
-| model | max abs Δ | mean abs Δ | keep/drop agreement |
-| --- | --- | --- | --- |
+| task | model | max abs Δ | mean abs Δ | keep/drop agreement |
+| --- | --- | --- | --- | --- |
 {rows}
 """
     path.write_text(card, encoding="utf-8")

@@ -1,5 +1,6 @@
-"""The Lightning side: an encoder with a one-output regression head (MSE on the score), the
-data module that feeds it, and length-sorted batch prediction."""
+"""The Lightning side: an encoder with a regression head of one output per task (MSE on each
+task's score, over the documents labelled for that task), the data module that feeds it, and
+length-sorted batch prediction."""
 
 from __future__ import annotations
 
@@ -18,17 +19,21 @@ from transformers import (
 from transformers.utils import logging as hf_logging
 
 from curate.classify.config import ClassifierConfig
-from curate.classify.data import Example
 from curate.classify.metrics import macro_f1
 
+Labelled = tuple[list[str], list[list[float]]]  # texts and, per text, a score per task (NaN: none)
 
-def load_encoder(path: str):
+
+def load_encoder(path: str, num_labels: int | None = 1):
+    """A sequence-regression model: a base encoder with a new head of `num_labels` outputs, or
+    (`num_labels=None`) a trained model as saved."""
     # eager attention: the same graph exports to ONNX and fuses (see PITFALLS.md); float32 master
     # weights even when the checkpoint is stored in half precision.
     hf_logging.disable_progress_bar()  # a bar per weight load is noise in a training log
+    head = {} if num_labels is None else {"num_labels": num_labels}
     model = AutoModelForSequenceClassification.from_pretrained(
         path,
-        num_labels=1,
+        **head,
         problem_type="regression",
         dtype=torch.float32,
         attn_implementation="eager",
@@ -48,20 +53,28 @@ def loss_weights(scores: list[int], mode: str) -> dict[int, float]:
 
 
 class ScoreRegressor(pl.LightningModule):
+    """`configs`: one per task (output column); training settings come from the first.
+    `weights`: per task, the loss weight of each score."""
+
     def __init__(
-        self, model_path: str, config: ClassifierConfig, weights: dict[int, float], total_steps: int
+        self,
+        model_path: str,
+        configs: list[ClassifierConfig],
+        weights: list[dict[int, float]],
+        total_steps: int,
     ):
         super().__init__()
         self.save_hyperparameters(
             {
                 "model_path": model_path,
-                "config": config.to_dict(),
+                "configs": [c.to_dict() for c in configs],
                 "weights": weights,
                 "total_steps": total_steps,
             }
         )
-        self.cfg = config
-        self.model, _ = load_encoder(model_path)
+        self.configs = configs
+        self.cfg = configs[0]
+        self.model, _ = load_encoder(model_path, num_labels=len(configs))
         # transformers 5 returns models in eval mode and Lightning keeps submodule modes as it
         # finds them: without this, dropout would stay off during training.
         self.model.train()
@@ -69,7 +82,7 @@ class ScoreRegressor(pl.LightningModule):
         self.total_steps = total_steps
         self._val_pred: list[torch.Tensor] = []
         self._val_true: list[torch.Tensor] = []
-        if config.training.freeze_encoder:
+        if self.cfg.training.freeze_encoder:
             self.freeze_encoder()
 
     def freeze_encoder(self) -> None:
@@ -82,29 +95,50 @@ class ScoreRegressor(pl.LightningModule):
         inputs = {
             k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")
         }
-        return self.model(**inputs).logits.squeeze(-1).float()
+        return self.model(**inputs).logits.float()  # (batch, tasks)
+
+    def weighted_mse(self, pred: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Each task's score-weighted MSE over the documents labelled for it, averaged over
+        the tasks labelled in the batch."""
+        losses = []
+        for column, weights in enumerate(self.weights):
+            have = ~torch.isnan(labels[:, column])
+            if not have.any():
+                continue
+            y = labels[have, column]
+            w = torch.tensor([weights.get(int(v), 1.0) for v in y], device=pred.device)
+            losses.append((w * (pred[have, column] - y) ** 2).mean())
+        return torch.stack(losses).mean()
 
     def training_step(self, batch, _):
         pred = self(batch)
-        labels = batch["labels"].float()
-        w = torch.tensor([self.weights.get(int(y), 1.0) for y in labels], device=pred.device)
-        loss = (w * (pred - labels) ** 2).mean()
+        labels = batch["labels"].float().reshape(pred.shape)
+        loss = self.weighted_mse(pred, labels)
         self.log("train_loss", loss, prog_bar=True, batch_size=len(labels))
         return loss
 
     def validation_step(self, batch, _):
         pred = self(batch)
-        labels = batch["labels"].float()
-        self.log("val_mse", torch.mean((pred - labels) ** 2), prog_bar=True, batch_size=len(labels))
+        labels = batch["labels"].float().reshape(pred.shape)
+        have = ~torch.isnan(labels)
+        mse = torch.mean((pred[have] - labels[have]) ** 2)
+        self.log("val_mse", mse, prog_bar=True, batch_size=len(labels))
         self._val_pred.append(pred.detach().cpu())
         self._val_true.append(labels.detach().cpu())
 
     def on_validation_epoch_end(self) -> None:
+        """val_macro_f1: the mean over tasks of each task's macro-F1."""
         pred = torch.cat(self._val_pred).numpy()
-        true = torch.cat(self._val_true).numpy().astype(int)
+        true = torch.cat(self._val_true).numpy()
         self._val_pred.clear()
         self._val_true.clear()
-        self.log("val_macro_f1", macro_f1(true, pred, self.cfg.scale), prog_bar=True)
+        scores = []
+        for column, config in enumerate(self.configs):
+            have = ~np.isnan(true[:, column])
+            if have.any():
+                y = true[have, column].astype(int)
+                scores.append(macro_f1(y, pred[have, column], config.scale))
+        self.log("val_macro_f1", float(np.mean(scores)), prog_bar=True)
 
     def configure_optimizers(self):
         t = self.cfg.training
@@ -132,22 +166,16 @@ class ScoreRegressor(pl.LightningModule):
 
 
 class ScoreDataModule(pl.LightningDataModule):
-    def __init__(
-        self, splits: dict[str, list[Example]], tokenizer, max_length: int, batch_size: int
-    ):
+    def __init__(self, splits: dict[str, Labelled], tokenizer, max_length: int, batch_size: int):
         super().__init__()
         self.splits, self.tokenizer = splits, tokenizer
         self.max_length, self.batch_size = max_length, batch_size
         self.collate = DataCollatorWithPadding(tokenizer)
 
-    def encode(self, examples: list[Example]) -> list[dict]:
-        enc = self.tokenizer(
-            [e.text for e in examples], truncation=True, max_length=self.max_length
-        )
-        return [
-            {**{k: enc[k][i] for k in enc}, "labels": examples[i].score}
-            for i in range(len(examples))
-        ]
+    def encode(self, labelled: Labelled) -> list[dict]:
+        texts, labels = labelled
+        enc = self.tokenizer(texts, truncation=True, max_length=self.max_length)
+        return [{**{k: enc[k][i] for k in enc}, "labels": labels[i]} for i in range(len(texts))]
 
     def train_dataloader(self):
         return DataLoader(
@@ -185,11 +213,13 @@ def predict(
     head: list[float] | None = None,
 ) -> np.ndarray:
     """Scores for `texts` with a transformers model, in length-sorted batches, input order kept
-    (`head`: see expected_score)."""
+    (`head`: see expected_score): shape (texts,), or (texts, tasks) for a model of several
+    regression outputs."""
     model.eval()
     device = device or next(model.parameters()).device
     order = np.argsort([len(t) for t in texts], kind="stable")
-    out = np.empty(len(texts), dtype=np.float32)
+    columns = () if head is not None or model.config.num_labels == 1 else (model.config.num_labels,)
+    out = np.empty((len(texts), *columns), dtype=np.float32)
     for start in range(0, len(texts), batch_size):
         idx = order[start : start + batch_size]
         enc = tokenizer(

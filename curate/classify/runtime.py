@@ -13,6 +13,10 @@ the bundle's torch copy in half precision (curate.classify.torch_encoder), or th
 model on onnxruntime's CUDA provider where the bundle has no torch copy and onnxruntime-gpu is
 installed; ``"auto"`` takes ``"cuda"`` when torch sees a GPU. ``engine="torch"`` runs the
 torch copy on any device (fp32 on the CPU: a parity check without a GPU).
+
+Tasks: a bundle of several tasks (one encoder, one output per task) scores them all in one
+pass: ``scores(texts)`` returns every task's scores; the single-task methods (``score``,
+``keep``, ``threshold``, ...) take ``task=`` and need it only where the bundle holds several.
 """
 
 from __future__ import annotations
@@ -23,7 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from curate.classify.bundle import BundleError, read_manifest, verify_files
+from curate.classify.bundle import (
+    BundleError,
+    language_thresholds,
+    read_manifest,
+    task_specs,
+    verify_files,
+)
 from curate.classify.fluency import FluencyParams, WordBigramLM, fluency_penalty
 from curate.classify.torch_encoder import TORCH_FILES
 
@@ -70,7 +80,7 @@ class QualityClassifier:
         self._session = None
         self._torch = None
         self._tokenizer = None
-        self._fluency = None
+        self._fluency: dict[str, WordBigramLM] = {}
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -131,7 +141,7 @@ class QualityClassifier:
             **self.__dict__,
             "_session": None,
             "_tokenizer": None,
-            "_fluency": None,
+            "_fluency": {},
             "_torch": None,
         }
 
@@ -154,52 +164,86 @@ class QualityClassifier:
     # --- properties of the bundle ----------------------------------------------------------
 
     @property
+    def tasks(self) -> list[str]:
+        """The bundle's tasks, in the order of its model's outputs."""
+        return [t["task"] for t in task_specs(self.spec)]
+
+    def task_spec(self, task: str | None = None) -> dict[str, Any]:
+        """One task's part of the manifest; `task` may be left out when there is only one."""
+        specs = task_specs(self.spec)
+        if task is None:
+            if len(specs) > 1:
+                raise ValueError(f"{self.path} holds tasks {self.tasks}: name one (task=...)")
+            return specs[0]
+        for spec in specs:
+            if spec["task"] == task:
+                return spec
+        raise ValueError(f"{self.path} has no task {task!r}; it has {self.tasks}")
+
+    @property
     def task(self) -> str:
-        return self.spec["task"]
+        return self.task_spec()["task"]
 
     @property
     def threshold(self) -> float:
-        return float(self.spec["threshold"])
+        return float(self.task_spec()["threshold"])
 
     @property
     def max_length(self) -> int:
         return int(self.spec["max_length"])
 
+    def scale_of(self, task: str | None = None) -> tuple[int, int]:
+        lo, hi = self.task_spec(task)["scale"]
+        return int(lo), int(hi)
+
     @property
     def scale(self) -> tuple[int, int]:
-        lo, hi = self.spec["scale"]
-        return int(lo), int(hi)
+        return self.scale_of()
 
     # --- scoring ---------------------------------------------------------------------------
 
-    def score(self, texts: list[str]) -> np.ndarray:
-        """Float scores on the bundle's scale, in input order: the encoder's score, lowered by
-        the fluency penalty where the bundle has a fluency model. Empty or whitespace-only
-        texts score the bottom of the scale without running the model."""
+    def scores(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Every task's float scores, in input order, from one encoder pass: the encoder's
+        score lowered by the task's fluency penalty where it has a fluency model. Empty or
+        whitespace-only texts score the bottom of the scale without running the model."""
         texts = list(texts)
-        scores = self.encoder_score(texts)
-        if self.spec.get("fluency"):
-            live = np.array([bool(t and t.strip()) for t in texts], dtype=bool)
-            scores[live] += self.fluency_penalty([t for t in texts if t and t.strip()])
-        return scores
+        raw = self.encoder_scores(texts)
+        live = np.array([bool(t and t.strip()) for t in texts], dtype=bool)
+        out = {}
+        for column, task in enumerate(self.tasks):
+            scores = raw[:, column].copy()
+            if self.task_spec(task).get("fluency"):
+                scores[live] += self.fluency_penalty([t for t in texts if t and t.strip()], task)
+            out[task] = scores
+        return out
 
-    def fluency_penalty(self, texts: list[str]) -> np.ndarray:
-        """0 for every text unless the bundle has a fluency model (curate.classify.fluency)."""
-        if not self.spec.get("fluency"):
+    def score(self, texts: list[str], task: str | None = None) -> np.ndarray:
+        """One task's scores (see `scores`)."""
+        return self.scores(texts)[self.task_spec(task)["task"]]
+
+    def fluency_penalty(self, texts: list[str], task: str | None = None) -> np.ndarray:
+        """0 for every text unless the task has a fluency model (curate.classify.fluency)."""
+        fluency = self.task_spec(task).get("fluency")
+        if not fluency:
             return np.zeros(len(texts), dtype=np.float32)
-        params = FluencyParams(**{k: v for k, v in self.spec["fluency"].items() if k != "file"})
-        return fluency_penalty(self.fluency_model, params, texts)
+        params = FluencyParams(**{k: v for k, v in fluency.items() if k != "file"})
+        return fluency_penalty(self.fluency_model(fluency["file"]), params, texts)
 
-    @property
-    def fluency_model(self):
-        if self._fluency is None:
-            self._fluency = WordBigramLM.load(self.path / self.spec["fluency"]["file"])
-        return self._fluency
+    def fluency_model(self, file: str) -> WordBigramLM:
+        if file not in self._fluency:
+            self._fluency[file] = WordBigramLM.load(self.path / file)
+        return self._fluency[file]
 
-    def encoder_score(self, texts: list[str]) -> np.ndarray:
-        """The encoder's scores alone (no fluency penalty)."""
+    def encoder_score(self, texts: list[str], task: str | None = None) -> np.ndarray:
+        """One task's encoder scores alone (no fluency penalty)."""
+        column = self.tasks.index(self.task_spec(task)["task"])
+        return self.encoder_scores(texts)[:, column]
+
+    def encoder_scores(self, texts: list[str]) -> np.ndarray:
+        """The encoder's scores alone, one column per task: (len(texts), len(tasks))."""
         texts = list(texts)
-        scores = np.full(len(texts), float(self.scale[0]), dtype=np.float32)
+        bottom = [float(self.scale_of(t)[0]) for t in self.tasks]
+        scores = np.tile(np.array(bottom, dtype=np.float32), (len(texts), 1))
         live = [i for i, t in enumerate(texts) if t and t.strip()]
         if not live:
             return scores
@@ -215,34 +259,38 @@ class QualityClassifier:
         scores[live] = per_doc
         return scores
 
-    def int_scores(self, texts: list[str]) -> np.ndarray:
-        lo, hi = self.scale
-        return np.clip(np.rint(self.score(texts)), lo, hi).astype(int)
+    def int_scores(self, texts: list[str], task: str | None = None) -> np.ndarray:
+        lo, hi = self.scale_of(task)
+        return np.clip(np.rint(self.score(texts, task)), lo, hi).astype(int)
 
-    def threshold_for(self, lang: str | None) -> float:
+    def threshold_for(self, lang: str | None, task: str | None = None) -> float:
         """The keep threshold for a document in `lang`: calibrated per language where the
-        bundle has one (`thresholds_by_language`), else the bundle's single threshold."""
-        return float(self.spec.get("thresholds_by_language", {}).get(lang, self.threshold))
+        task has one (`thresholds_by_language`), else the task's single threshold."""
+        by_language = language_thresholds(self.task_spec(task))
+        return by_language.get(lang, by_language[None])
 
-    def keep(self, texts: list[str], langs: list[str | None] | None = None) -> np.ndarray:
+    def keep(
+        self, texts: list[str], langs: list[str | None] | None = None, task: str | None = None
+    ) -> np.ndarray:
         """score >= threshold; with `langs`, each document's own language's threshold."""
-        scores = self.score(texts)
-        if langs is None:
-            return scores >= self.threshold
-        return scores >= np.array([self.threshold_for(lang) for lang in langs])
+        scores = self.score(texts, task)
+        langs = [None] * len(scores) if langs is None else langs
+        return scores >= np.array([self.threshold_for(lang, task) for lang in langs])
 
     def _aggregate(self, window_scores: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
         if self.chunking == "max":
-            out = np.full(n, -np.inf, dtype=np.float32)
+            out = np.full((n, window_scores.shape[1]), -np.inf, dtype=np.float32)
             np.maximum.at(out, owner, window_scores)
             return out
-        sums = np.bincount(owner, weights=window_scores, minlength=n)
-        return (sums / np.bincount(owner, minlength=n)).astype(np.float32)
+        counts = np.bincount(owner, minlength=n)[:, None]
+        sums = np.zeros((n, window_scores.shape[1]))
+        np.add.at(sums, owner, window_scores)
+        return (sums / counts).astype(np.float32)
 
     def _run(self, encodings) -> np.ndarray:
         lengths = np.array([len(e.ids) for e in encodings])
         order = np.argsort(lengths, kind="stable")
-        out = np.empty(len(encodings), dtype=np.float32)
+        out = np.empty((len(encodings), len(self.tasks)), dtype=np.float32)
         for batch in self._batches(order, lengths):
             out[batch] = self._run_batch([encodings[i] for i in batch])
         return out
@@ -270,8 +318,10 @@ class QualityClassifier:
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
         feed = {k: v for k, v in feed.items() if k in self.spec["inputs"]}
         if self.engine == "torch":
-            return self.torch_encoder(feed)
-        return self.session.run(["score"], feed)[0].reshape(-1)
+            scores = self.torch_encoder(feed)
+        else:
+            scores = self.session.run(["score"], feed)[0]
+        return scores.reshape(len(encodings), -1)
 
 
 def resolve_device(device: str) -> str:

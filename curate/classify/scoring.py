@@ -30,10 +30,11 @@ def add_scores(docs, classifiers: list[QualityClassifier]) -> None:
     """Write metadata[<task>] (float) and metadata[<task>_int] (rounded, clipped) in place."""
     texts = [d.text for d in docs]
     for clf in classifiers:
-        lo, hi = clf.scale
-        for doc, s in zip(docs, clf.score(texts), strict=True):
-            doc.metadata[clf.task] = round(float(s), 4)
-            doc.metadata[f"{clf.task}_int"] = int(min(max(round(float(s)), lo), hi))
+        for task, scores in clf.scores(texts).items():  # one encoder pass per bundle
+            lo, hi = clf.scale_of(task)
+            for doc, s in zip(docs, scores, strict=True):
+                doc.metadata[task] = round(float(s), 4)
+                doc.metadata[f"{task}_int"] = int(min(max(round(float(s)), lo), hi))
 
 
 def score_corpus(
@@ -45,7 +46,7 @@ def score_corpus(
 ) -> tuple[ScoreSummary, ReadReport]:
     report = ReadReport()
     docs = read_documents(inputs, report=report)
-    kept = {c.task: 0 for c in classifiers}
+    kept = {task: 0 for c in classifiers for task in c.tasks}
     n = 0
     start = time.monotonic()
     with (
@@ -57,7 +58,8 @@ def score_corpus(
             for doc in chunk:
                 writer.write(doc)
                 for c in classifiers:
-                    kept[c.task] += doc.metadata[c.task] >= c.threshold_for(doc.lang)
+                    for task in c.tasks:
+                        kept[task] += doc.metadata[task] >= c.threshold_for(doc.lang, task)
             n += len(chunk)
             bar.update(len(chunk))
     return ScoreSummary(n, time.monotonic() - start, report.bad_count, kept), report

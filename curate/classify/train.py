@@ -25,9 +25,9 @@ from curate.classify.calibrate import (
     per_language_thresholds,
     threshold_effect,
 )
-from curate.classify.card import write_model_card
+from curate.classify.card import write_joint_card, write_model_card
 from curate.classify.config import ClassifierConfig, resolve_model_path
-from curate.classify.data import Example, LabelReport, load_examples, split_examples
+from curate.classify.data import SPLITS, Example, LabelReport, load_examples, split_examples
 from curate.classify.fluency import FLUENCY_FILE, FluencyParams, WordBigramLM, fluency_penalty
 from curate.classify.metrics import baselines, evaluate
 from curate.classify.model import ScoreDataModule, ScoreRegressor, load_encoder, loss_weights
@@ -46,33 +46,119 @@ def auto_precision(requested: str) -> str:
 
 
 def train_classifier(
-    config: ClassifierConfig,
+    config: ClassifierConfig | list[ClassifierConfig],
     annotations: Iterable[str | os.PathLike],
     corpus: Iterable[str | os.PathLike],
     out_dir: str | os.PathLike,
     resume: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
+    """Train one classifier, or with several configs one encoder with a head per task, trained
+    jointly (FineWeb-Edu's and NB-Llama's classifiers are one task each; two tasks in one model
+    cost one encoder pass at scoring time). A joint model keeps each task's plots, fluency model
+    and card in `<out>/<task>/` and its metrics under `tasks` in metrics.json."""
+    configs = [config] if isinstance(config, ClassifierConfig) else list(config)
+    check_joint(configs)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    t = config.training
+    first, t = configs[0], configs[0].training
     pl.seed_everything(t.seed, workers=True, verbose=False)
-    examples, label_report = load_examples(
-        list(annotations), list(corpus), config.task, config.scale
-    )
-    splits = split_examples(
-        examples,
-        config.split["validation"],
-        config.split["test"],
-        int(config.split.get("seed", t.seed)),
-    )
-    model_path = resolve_model_path(config.base_model)
+    splits, reports = task_splits(configs, list(annotations), list(corpus))
+    tasks = [c.task for c in configs]
+    data_splits = {name: labelled(splits, tasks, name) for name in SPLITS}
+    model_path = resolve_model_path(first.base_model)
     _, tokenizer = load_encoder(model_path)
-    steps = math.ceil(len(splits["train"]) / t.batch_size) * t.epochs
+    steps = math.ceil(len(data_splits["train"][0]) / t.batch_size) * t.epochs
     total_steps = min(steps, t.max_steps) if t.max_steps > 0 else steps
-    weights = loss_weights([e.score for e in splits["train"]], t.class_balance)
-    module = ScoreRegressor(model_path, config, weights, total_steps)
-    data = ScoreDataModule(splits, tokenizer, config.max_length, t.batch_size)
+    weights = [
+        loss_weights([e.score for e in splits[c.task]["train"]], t.class_balance) for c in configs
+    ]
+    module = ScoreRegressor(model_path, configs, weights, total_steps)
+    data = ScoreDataModule(data_splits, tokenizer, first.max_length, t.batch_size)
+    trainer, best = fit(module, data, t, out, resume, progress)
+    model_dir = out / "model"
+    module.model.save_pretrained(model_dir)  # safetensors
+    tokenizer.save_pretrained(model_dir)
+    model = module.model.cpu()
+    per_task = []
+    for column, c in enumerate(configs):
+        task_dir = out / c.task if len(configs) > 1 else out
+        task_dir.mkdir(exist_ok=True)
+        fluency = fit_fluency(c, splits[c.task], task_dir) if c.fluency else None
+        m = assess(model, tokenizer, c, splits[c.task], task_dir, fluency, column, len(configs))
+        m.update(training_record(c, model_path, splits[c.task], reports[c.task], trainer, best))
+        if len(configs) > 1:
+            m["fluency"] = m["fluency"] and {**m["fluency"], "file": f"{c.task}/{FLUENCY_FILE}"}
+            write_model_card(task_dir / "README.md", c, m)
+        per_task.append(m)
+    metrics = per_task[0] if len(configs) == 1 else joint_record(per_task)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
+    saved = [c.to_dict() for c in configs]
+    (out / "training_config.yaml").write_text(
+        yaml.safe_dump(saved[0] if len(saved) == 1 else {"tasks": saved}, sort_keys=False)
+    )
+    if len(configs) == 1:
+        write_model_card(out / "README.md", first, metrics)
+    else:
+        write_joint_card(out / "README.md", configs, metrics)
+    return metrics
+
+
+def check_joint(configs: list[ClassifierConfig]) -> None:
+    """Tasks trained together share the encoder, its input length and the training loop."""
+    if not configs:
+        raise ValueError("no classifier config")
+    tasks = [c.task for c in configs]
+    if len(set(tasks)) < len(tasks):
+        raise ValueError(f"a task is given twice: {tasks}")
+    for c in configs[1:]:
+        for key in ("base_model", "max_length"):
+            if getattr(c, key) != getattr(configs[0], key):
+                raise ValueError(
+                    f"tasks trained together share {key}: {configs[0].task} has "
+                    f"{getattr(configs[0], key)!r}, {c.task} has {getattr(c, key)!r}"
+                )
+
+
+def task_splits(
+    configs: list[ClassifierConfig], annotations: list, corpus: list
+) -> tuple[dict[str, dict[str, list[Example]]], dict[str, LabelReport]]:
+    """Each task's train/validation/test. A document sits in the same split for every task:
+    the first task that has it places it, so no task is tested on text the shared encoder
+    was trained on."""
+    splits, reports, placed = {}, {}, {}
+    for c in configs:
+        examples, reports[c.task] = load_examples(annotations, corpus, c.task, c.scale)
+        for e in examples:
+            e.split = e.split or placed.get(e.id)
+        # a score too rare among the documents left to split (< 3) cannot be stratified:
+        # those documents train, the placed ones already give the score to validation and test
+        if placed:
+            free = Counter(e.score for e in examples if e.split is None)
+            for e in examples:
+                if e.split is None and free[e.score] < 3:
+                    e.split = "train"
+        seed = int(c.split.get("seed", c.training.seed))
+        splits[c.task] = split_examples(examples, c.split["validation"], c.split["test"], seed)
+        for name, part in splits[c.task].items():
+            for e in part:
+                placed.setdefault(e.id, name)
+    return splits, reports
+
+
+def labelled(splits: dict[str, dict[str, list[Example]]], tasks: list[str], name: str):
+    """One split's documents, each once, with a score per task (NaN where unlabelled)."""
+    rows: dict[str, tuple[str, list[float]]] = {}
+    for column, task in enumerate(tasks):
+        for e in splits[task][name]:
+            _, scores = rows.setdefault(e.id, (e.text, [math.nan] * len(tasks)))
+            scores[column] = float(e.score)
+    return [text for text, _ in rows.values()], [scores for _, scores in rows.values()]
+
+
+def fit(module, data, t, out: Path, resume: bool, progress: bool):
+    """Lightning's loop; returns the trainer and the best checkpoint's path, whose weights are
+    loaded into `module`."""
     # The best epoch keeps weights only; `last.ckpt` keeps optimizer and loop state for resume.
     checkpoint = ModelCheckpoint(
         dirpath=out / "checkpoints",
@@ -108,16 +194,17 @@ def train_classifier(
     best = checkpoint.best_model_path or str(last)
     state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
     module.load_state_dict(state)
-    model_dir = out / "model"
-    module.model.save_pretrained(model_dir)  # safetensors
-    tokenizer.save_pretrained(model_dir)
-    fluency = fit_fluency(config, splits, out) if config.fluency else None
-    metrics = assess(module.model.cpu(), tokenizer, config, splits, out, fluency)
-    metrics.update(training_record(config, model_path, splits, label_report, trainer, best))
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
-    (out / "training_config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-    write_model_card(out / "README.md", config, metrics)
-    return metrics
+    return trainer, best
+
+
+def joint_record(per_task: list[dict[str, Any]]) -> dict[str, Any]:
+    """metrics.json of a joint model: what the tasks share at the top, each task's figures in
+    `tasks` (output-column order)."""
+    shared = ("max_length", "base_model", "base_model_path", "training")
+    return {
+        **{k: per_task[0][k] for k in shared},
+        "tasks": [{k: v for k, v in m.items() if k not in shared} for m in per_task],
+    }
 
 
 def fit_fluency(
@@ -148,15 +235,19 @@ def assess(
     splits: dict[str, list[Example]],
     out: Path,
     fluency: tuple[WordBigramLM, FluencyParams] | None = None,
+    column: int = 0,
+    columns: int = 1,
 ) -> dict[str, Any]:
     """Test metrics, baselines, threshold calibrated on validation and applied to test, plots.
-    With `fluency`, every score is the encoder's minus the fluency penalty, as the bundle's."""
+    With `fluency`, every score is the encoder's minus the fluency penalty, as the bundle's.
+    `column` is the task's output among the model's `columns`."""
     preds = {}
     for name, part in splits.items():
         if name == "train":
             continue
         texts = [e.text for e in part]
-        preds[name] = predict_scores(model, tokenizer, texts, config.max_length)
+        scores = predict_scores(model, tokenizer, texts, config.max_length)
+        preds[name] = scores.reshape(len(texts), columns)[:, column].copy()
         if fluency is not None:
             preds[name] += fluency_penalty(*fluency, texts)
     y = {name: [e.score for e in part] for name, part in splits.items()}

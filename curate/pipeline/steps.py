@@ -127,7 +127,8 @@ def document_language(doc: DTDocument) -> str | None:
 class ScoreFilter(BaseFilter):
     """Keeps a document when every task's score reaches its threshold for the document's
     language. Thresholds come from the bundles (calibrated at training, per language where the
-    bundle has them) unless given; a given threshold is a number (every language) or a mapping
+    bundle has them) unless given; `tasks` picks some tasks of a bundle that holds several. A
+    given threshold is a number (every language) or a mapping
     language -> number. Each judged document records `metadata[<task>_threshold]`; dropped ones
     go to the exclusion writer with `filter_reason` naming the task and threshold (a label for
     datatrove's stats) and `metadata["score_drop"]` holding task, score and threshold."""
@@ -139,9 +140,17 @@ class ScoreFilter(BaseFilter):
         bundles: list[str] | None = None,
         thresholds: dict[str, float | dict[str, float]] | None = None,
         exclusion_writer: DiskWriter | None = None,
+        tasks: list[str] | None = None,
     ):
         super().__init__(exclusion_writer=exclusion_writer)
-        self.thresholds = dict(task_thresholds(b) for b in bundles or [])
+        self.thresholds = {}
+        for bundle in bundles or []:
+            self.thresholds |= task_thresholds(bundle)
+        if tasks is not None:  # some of the tasks of a bundle that holds several
+            unknown = sorted(set(tasks) - set(self.thresholds))
+            if unknown:
+                raise ValueError(f"score_filter tasks {unknown} are in none of {bundles}")
+            self.thresholds = {t: self.thresholds[t] for t in tasks}
         for task, given in (thresholds or {}).items():
             self.thresholds[task] = dict(given) if isinstance(given, dict) else {None: given}
         if not self.thresholds:
