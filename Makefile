@@ -9,7 +9,7 @@ OUT ?= out
 FAKE_LLM := $(if $(GEMINI_API_KEY),,CURATE_FAKE_LLM=1)
 SAMPLE ?= 200
 
-.PHONY: setup demo test wheel-check lint bench quality inspect annotate train export score filter pretrain sft dpo lm clean
+.PHONY: setup demo test wheel-check lint bench quality inspect annotate train joint export score filter pretrain sft dpo lm clean
 .SECONDARY: $(MODELS) $(BUNDLES)
 
 setup: $(STAMP)
@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 
 demo: setup inspect annotate train export score filter lm
 	@echo "make demo done: annotations, classifiers and bundles, scored and filtered corpus, report"
-	@echo "  ($(OUT)/filter/demo/report.html) and LM checkpoints: README.md, 'What make demo leaves'."
+	@echo "  ($(OUT)/filter/demo/report.html) and LM checkpoints; README.md, What make demo leaves, lists them."
 
 # The demo keeps the corpus summary in a file (one line here); `curate inspect data/demo`
 # prints its tables.
@@ -69,6 +69,22 @@ export: setup
 classifiers/%/metrics.json: $(if $(HAVE_REFERENCE),$(SYNTHETIC),) | setup
 	$(if $(HAVE_REFERENCE),,@echo "WARNING: no reference corpus at $(REFERENCE): training on the demo seed set only")
 	$(BIN)/curate train --config classifiers/$*.demo.yaml $(TRAIN_INPUTS) -o classifiers/$*
+
+# Both tasks in one encoder, a head each, on the same labels as the two classifiers above: one
+# encoder pass scores both (benchmarks/score_tasks.py compares them).
+JOINT := classifiers/joint/bundle/classifier.json
+JOINT_INPUTS = --annotations annotations/seed --corpus data/demo $(LLM_LABELS) \
+  $(if $(HAVE_REFERENCE),$(REAL_LABELS_linguistic_quality) \
+  --annotations annotations/reference/educational_value.jsonl --corpus $(REFERENCE) \
+  --annotations $(OUT)/synthetic_edu --corpus $(OUT)/synthetic_edu,)
+
+classifiers/joint/metrics.json: $(if $(HAVE_REFERENCE),$(SYNTHETIC),) | setup
+	$(BIN)/curate train --config classifiers/linguistic_quality.demo.yaml \
+	  --config classifiers/educational_value.demo.yaml $(JOINT_INPUTS) -o classifiers/joint
+
+joint: setup
+	rm -f classifiers/joint/metrics.json $(JOINT)
+	$(MAKE) $(JOINT)
 
 # Clean reference prose (train and validation splits) and damaged copies of it, labelled: four
 # copies per document for linguistic quality, the hard damage picked more often; one copy for
@@ -119,10 +135,11 @@ dpo: setup
 lm: pretrain sft dpo
 
 # Every benchmark, then one table: benchmarks/RESULTS.md (about 45 minutes on 2 CPU cores).
-bench: setup $(BUNDLES) $(TINY_LM)
+bench: setup $(BUNDLES) $(JOINT) $(TINY_LM)
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/annotate_throughput.py
 	$(BIN)/python benchmarks/score_throughput.py
+	$(BIN)/python benchmarks/score_tasks.py
 	$(BIN)/python benchmarks/filter_throughput.py
 	$(BIN)/python benchmarks/lm_throughput.py
 	$(BIN)/python benchmarks/results_table.py

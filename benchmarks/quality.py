@@ -35,6 +35,7 @@ DEFAULT_BUNDLES = [
     ROOT / "classifiers" / "linguistic_quality" / "bundle",
     ROOT / "classifiers" / "educational_value" / "bundle",
 ]
+JOINT_BUNDLE = ROOT / "classifiers" / "joint" / "bundle"  # both tasks, one encoder (`make joint`)
 DEFAULT_SPECS = [
     ROOT / "pipelines" / f"{name}.yaml" for name in ("demo", "ncc", "hplt", "culturax")
 ]
@@ -78,7 +79,7 @@ def bundle_results(bundle: Path, docs) -> list[dict]:
     return [
         {
             **task_results(clf, task, scores[task], docs),
-            "name": f"{task} (one pass: {bundle.name})" if joint else task,
+            "name": f"{task} (one pass: {bundle.parent.name}/{bundle.name})" if joint else task,
         }
         for task in clf.tasks
     ]
@@ -304,7 +305,8 @@ def main() -> None:
         sys.exit(f"quality benchmark skipped: {err}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     bundles, hand = {}, {}
-    for bundle in args.bundle or DEFAULT_BUNDLES:
+    defaults = DEFAULT_BUNDLES + ([JOINT_BUNDLE] if JOINT_BUNDLE.exists() else [])
+    for bundle in args.bundle or defaults:
         for r in bundle_results(bundle, docs):
             bundles[r["name"]] = r
             slug = r["name"].split(" ")[0] + ("_joint" if r["name"] != r["task"] else "")

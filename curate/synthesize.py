@@ -21,8 +21,10 @@ ANNOTATOR = {"backend": "synthetic", "model": "curate.degrade", "prompt_sha256":
 
 
 def synthetic_record(doc: Document, task: str, score: int, rationale: str) -> dict[str, Any]:
-    """An annotation record (the format `curate annotate` writes) for a label made here."""
-    return {
+    """An annotation record (the format `curate annotate` writes) for a label made here. A
+    document's split (the reference corpus's, which damaged copies inherit) goes into the
+    record, so the label keeps it whichever corpus `curate train` finds the text in."""
+    record = {
         "id": doc.id,
         "text_sha256": text_sha256(doc.text),
         "task": task,
@@ -32,6 +34,9 @@ def synthetic_record(doc: Document, task: str, score: int, rationale: str) -> di
         "usage": None,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
+    if doc.metadata.get("split"):
+        record["split"] = doc.metadata["split"]
+    return record
 
 
 def pick_families(

@@ -92,6 +92,18 @@ def test_synthesize_writes_labels_that_train_reads_with_the_split_of_their_origi
     for name, part in splits.items():
         assert all(e.split == name for e in part)
         assert sum(e.score == 5 for e in part) == len(part) // 4  # one clean per three copies
+    # the label carries the split: read against the clean source (no split in its metadata,
+    # some texts changed), every label keeps its split and finds its text in the other corpus
+    assert {r["split"] for r in records} == {"train", "validation", "test"}
+    source = tmp_path / "source.jsonl"
+    bare = [
+        {**r, "metadata": {}, "text": r["text"] + (" endret" if i < 3 else "")}
+        for i, r in enumerate(rows)
+    ]
+    source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in bare) + "\n")
+    again, report = load_examples([out], [source, out], "linguistic_quality", (0, 5))
+    assert report.used == 32 and not report.skipped
+    assert sorted((e.id, e.split) for e in again) == sorted((e.id, e.split) for e in examples)
 
 
 def test_synthesize_refuses_both_or_neither_source(tmp_path):

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The wheel, installed non-editable with only the base extra in a fresh virtualenv outside the
-# checkout, scores and filters a small corpus from an empty directory, without torch (issue #14).
+# checkout, scores and filters a small corpus from an empty directory, without torch; with the
+# [annotate] extra added, it annotates there against the fake LLM (issue #14).
 # Needs the checkout's .venv (make setup) to build the wheel and train the small bundle.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,3 +35,10 @@ SPEC
 test -s scored.jsonl.gz
 ls filtered/kept/* filtered/excluded/* >/dev/null
 echo "wheel smoke: base install scored and filtered from $work/run without torch"
+
+# with the [annotate] extra added, annotation runs there too (against the local fake LLM)
+wheel=$(ls "$work"/wheels/curate-*.whl)
+"$work/venv/bin/pip" install -q "$wheel[annotate]"
+"$work/venv/bin/curate" annotate corpus.jsonl.gz --fake-llm --sample 5 -o annotations
+test -s annotations/educational_value.jsonl
+echo "wheel smoke: [annotate] install annotated from $work/run with the fake LLM"

@@ -69,11 +69,16 @@ def load_examples(
         raise ValueError(f"no annotations for task {task!r} in {list(map(str, annotations))}")
     examples = []
     seen = set()
+    changed = set()  # ids whose text differed; another corpus may hold the annotated text
     for doc in read_documents(corpus):
         if doc.id not in wanted or doc.id in seen:
             continue
-        seen.add(doc.id)
         row, where = wanted[doc.id]
+        sha = row.get("text_sha256")
+        if sha and sha != text_sha256(doc.text):
+            changed.add(doc.id)
+            continue
+        seen.add(doc.id)
         score = row.get("score")
         if (
             not isinstance(score, int)
@@ -82,16 +87,14 @@ def load_examples(
         ):
             report.skip(f"score {score!r} outside the scale {scale}", where)
             continue
-        sha = row.get("text_sha256")
-        if sha and sha != text_sha256(doc.text):
-            report.skip("the document's text changed since it was annotated", where)
-            continue
         split = row.get("split") or doc.metadata.get("split")
         if split is not None and split not in SPLITS:
             report.skip(f"split {split!r} is not one of {SPLITS}", where)
             continue
         examples.append(Example(doc.id, doc.text, score, doc.lang, doc.source, split))
-    for doc_id in wanted.keys() - seen:
+    for doc_id in sorted(changed - seen):
+        report.skip("the document's text changed since it was annotated", wanted[doc_id][1])
+    for doc_id in wanted.keys() - seen - changed:
         report.skip("document not found in the corpus", wanted[doc_id][1])
     report.used = len(examples)
     return examples, report
