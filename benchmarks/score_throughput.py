@@ -4,8 +4,10 @@ reference corpus's test split, cycled to --docs; --corpus demo for the bundled d
 max length (how FineWeb-Edu applied its classifier), (b) torch fp32 with length-sorted
 batches, (c) onnxruntime fp32 fused, (d) onnxruntime int8 fused, each with the score
 difference to (a) and keep/drop agreement at the bundle's threshold, docs/s per thread count
-and peak memory (each variant in its own process). Where torch sees a CUDA GPU, GPU rows follow
-(score_gpu.py); --gpu-only --bundle B runs only those, from an exported bundle.
+and peak memory (each variant in its own process). Every variant is the encoder's score alone:
+the bundle's fluency penalty, which the pipeline does not have, is left out. Where torch sees a
+CUDA GPU, GPU rows follow (score_gpu.py); --gpu-only --bundle B runs only those, from an
+exported bundle.
 
     python benchmarks/score_throughput.py --model classifiers/educational_value [--docs 400]
 """
@@ -77,7 +79,8 @@ def run_variant(
     clf = QualityClassifier.load(
         bundle, variant="fp32" if variant == "c" else "int8", intra_op_num_threads=threads
     )
-    return clf.score(texts)
+    # the encoder alone, as (a) and (b) are: the bundle's fluency penalty is not theirs
+    return clf.encoder_score(texts)
 
 
 def peak_rss_mb() -> float:

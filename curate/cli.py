@@ -638,7 +638,7 @@ def export_cmd(
     type=int,
     default=None,
     help="Token budget per batch (documents are length-sorted first) "
-    "[default: 16384 on cpu, 131072 on cuda].",
+    "[default: 4096 on cpu, 131072 on cuda].",
 )
 @click.option(
     "--chunking",
