@@ -145,6 +145,7 @@ bench: setup $(BUNDLES) $(JOINT) $(TINY_LM)
 	$(BIN)/python benchmarks/annotate_throughput.py
 	$(BIN)/python benchmarks/score_throughput.py
 	$(BIN)/python benchmarks/score_tasks.py
+	$(BIN)/python benchmarks/score_ceiling.py
 	$(BIN)/python benchmarks/filter_throughput.py
 	$(BIN)/python benchmarks/lm_throughput.py
 	$(BIN)/python benchmarks/results_table.py

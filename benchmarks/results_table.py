@@ -38,6 +38,8 @@ def main() -> None:
         "damaged copies (`benchmarks/quality.py`)",
         "score": "Scorer: transformers pipeline vs torch vs onnxruntime fp32/int8 "
         "(`benchmarks/score_throughput.py`)",
+        "score_ceiling": "Scorer vs this CPU's int8 limit, per token budget "
+        "(`benchmarks/score_ceiling.py`)",
         "score_tasks": "Both tasks: two single-task bundles vs one encoder with a head per "
         "task (`benchmarks/score_tasks.py`)",
         "filter": "Filtering: datatrove pipeline vs the classifiers alone, 1 -> 2 workers, "

@@ -41,8 +41,9 @@ CHARS_PER_TOKEN_CAP = 24  # no wordpiece token spans more characters: safe pre-t
 DEVICES = ("cpu", "cuda", "auto")
 ENGINES = ("onnxruntime", "torch")
 GPU_BATCH_TOKENS = 131072  # a GPU wants large batches; measured in benchmarks/score_throughput.py
-# On the CPU smaller batches stay in cache: on 200 real documents at 512 tokens, int8, 2 threads,
-# 4,096 tokens per batch scored 17.4 docs/s, 16,384 15.1 and 65,536 11.4.
+# On the CPU smaller batches stay in cache and in less memory: on 200 real documents at 512
+# tokens, int8, 2 threads (benchmarks/score_ceiling.py), 4,096 tokens per batch scored 17.6
+# docs/s, 16,384 16.7 and 65,536 16.2; peak memory 620 MB against 1,351 MB at 16,384.
 CPU_BATCH_TOKENS = 4096
 
 
