@@ -693,6 +693,13 @@ def score(inputs, models, output, variant, threads, device, batch_tokens, chunki
     help="Slurm only: write the sbatch scripts and a submit.sh under OUTPUT/logs/slurm_dry_run "
     "instead of calling sbatch.",
 )
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Slurm only: after submitting, follow the jobs to their end, merge the stats and exit "
+    "non-zero naming the stages and tasks that failed (jobs that depend on a failed one are "
+    "cancelled by Slurm, never left pending).",
+)
 @set_option("spec", "executor.local.workers=1")
 @click.option(
     "--root",
@@ -701,13 +708,13 @@ def score(inputs, models, output, variant, threads, device, batch_tokens, chunki
     help="Refuse to run if any path in the spec (input, output, bundles) resolves outside "
     "this folder: use it for specs written by someone else.",
 )
-def filter_cmd(spec_path, executor, dry_run, sets, root) -> None:
+def filter_cmd(spec_path, executor, dry_run, wait, sets, root) -> None:
     """Run the datatrove pipeline described by SPEC (pipelines/*.yaml): read, identify
     language, apply heuristics, deduplicate, score, threshold, write kept and excluded documents
     and an HTML report. A rerun skips finished tasks (datatrove's completions) and the merged
     stats cover every task ever run."""
     from curate.pipeline import SpecError
-    from curate.pipeline.build import confine, load_spec, run_spec
+    from curate.pipeline.build import RunFailed, confine, load_spec, run_spec
     from curate.pipeline.layout import RunLayout
     from curate.quiet import datatrove_console
 
@@ -723,9 +730,11 @@ def filter_cmd(spec_path, executor, dry_run, sets, root) -> None:
                 f"filtering ({len(spec['steps'])} steps); datatrove's output: {console_log}"
             )
         with datatrove_console(console_log, verbose):
-            logs = run_spec(spec, executor=executor, dry_run=dry_run)
+            logs = run_spec(spec, executor=executor, dry_run=dry_run, wait=wait)
     except SpecError as err:
         raise click.ClickException(str(err)) from err
+    except RunFailed as err:
+        raise click.ClickException(f"the run did not complete:\n{err}") from err
     except Exception:
         console.print(f"[red]filter failed[/red]; datatrove's output is in {console_log}")
         raise
@@ -733,8 +742,11 @@ def filter_cmd(spec_path, executor, dry_run, sets, root) -> None:
     if dry_run:
         console.print(f"sbatch scripts written; submit them with: bash {logs}")
         return
-    if (executor or spec.get("executor", {}).get("type")) == "slurm":
-        console.print(f"submitted; logs and stats will be under {layout.logs}")
+    if (executor or spec.get("executor", {}).get("type")) == "slurm" and not wait:
+        console.print(
+            f"submitted; logs and stats will be under {layout.logs} (rerun with --wait to "
+            "follow the jobs; a rerun skips completed tasks)"
+        )
         return
     from curate.report.filter_report import write_report
 

@@ -54,7 +54,7 @@ def test_slurm_dry_run_writes_well_formed_chained_sbatch_scripts(tmp_path, repo_
     assert result.exit_code == 0, result.output
     folder = tmp_path / "slurm" / "logs" / "slurm_dry_run"
     scripts = sorted(folder.glob("job*.sbatch"))
-    assert len(scripts) == 6  # 3 stages (signatures, finder, filter), each + its merge_stats job
+    assert len(scripts) == 8  # 4 stages (steps, signatures, clusters, filter), each + merge_stats
     for script in scripts:
         text = script.read_text()
         assert text.startswith("#!/bin/bash\n")
@@ -70,10 +70,16 @@ def test_slurm_dry_run_writes_well_formed_chained_sbatch_scripts(tmp_path, repo_
     # the pickled executor the job would load runs our reader and steps
     import dill
 
-    pik = tmp_path / "slurm" / "logs" / "stage3" / "executor.pik"
-    names = [type(s).__name__ for s in dill.loads(pik.read_bytes()).pipeline]
-    assert names[:2] == ["CurateReader", "NordicLanguageFilter"]
-    assert "QualityScorer" in names and "ScoreFilter" in names
+    def pipeline(stage):
+        pik = tmp_path / "slurm" / "logs" / f"stage{stage}" / "executor.pik"
+        return [type(s).__name__ for s in dill.loads(pik.read_bytes()).pipeline]
+
+    assert pipeline(1)[:2] == ["CurateReader", "NordicLanguageFilter"]
+    assert "QualityScorer" in pipeline(4) and "ScoreFilter" in pipeline(4)
+    # no placeholder job id is left inside a script: every dependency is on submit.sh's lines
+    assert not any(re.search(r"\bJOB\d", s.read_text()) for s in scripts)
+    jobs = [line for line in submit.splitlines() if re.match(r"JOB\d+=", line)]
+    assert len(jobs) == 8 and all("--dependency=after" in line for line in jobs[1:])
     assert not (tmp_path / "slurm" / "kept").exists()  # nothing ran
 
 
@@ -97,7 +103,7 @@ def test_ray_executor_gives_the_same_output_as_local(tmp_path, repo_root, bundle
     assert len(local_out) == 627 and ray_out == local_out
     kept = [v for v in ray_out.values() if v[0] == "kept"]
     assert kept and len({v[0] for v in ray_out.values()}) == 4  # kept + 3 exclusion folders
-    stats = json.loads((tmp_path / "ray" / "logs" / "stage3" / "stats.json").read_text())
+    stats = json.loads((tmp_path / "ray" / "logs" / "stage4" / "stats.json").read_text())
     scorer = next(s for s in stats if "quality scorer" in s["name"])
     assert scorer["stats"]["scored"]["total"] == len([v for v in ray_out.values() if v[1]])
 

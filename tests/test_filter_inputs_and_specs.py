@@ -67,9 +67,9 @@ def test_corrupt_gzip_missing_parquet_column_and_foreign_languages(tmp_path):
     # counted as bad rows, never passed on
     ids = sorted(int(d.id[2:]) for d in kept)
     assert ids[:40] == list(range(40)) and len(ids) < 200 and set(ids) <= set(range(200))
-    stats = json.loads((out / "logs" / "stage3" / "stats.json").read_text())
+    stats = json.loads((out / "logs" / "stage1" / "stats.json").read_text())
     reader = next(s for s in stats if "curate reader" in s["name"])["stats"]
-    logs = "".join(p.read_text() for p in (out / "logs" / "stage3" / "logs").glob("*.log"))
+    logs = "".join(p.read_text() for p in (out / "logs" / "stage1" / "logs").glob("*.log"))
     for row in range(1, 6):  # every parquet row is set aside by name and row
         assert f"no_text_column.parquet:{row}: missing text" in logs
     assert "broken.jsonl.gz:" in logs and "corrupt or truncated file" in logs
@@ -111,7 +111,7 @@ def test_every_shipped_spec_builds_for_every_executor(repo_root, bundle, monkeyp
                 if params and "bundles" in params:
                     params["bundles"] = [str(bundle[0])]
         stages = build_stages(spec)
-        assert type(stages[-1][0][0]).__name__ == "CurateReader", path.name
+        assert type(stages[0][0][0]).__name__ == "CurateReader", path.name
         for kind in executors.EXECUTORS:
             executors.executor_settings(spec, kind)  # every section is valid for its executor
 

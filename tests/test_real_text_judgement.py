@@ -90,6 +90,9 @@ def test_min_recall_keeps_the_share_of_good_text_asked_for_per_language():
     nn = pred[400:]  # Nynorsk scores lower: one threshold for both would drop too much of it
     assert (nn >= t).mean() < 0.95
     assert (nn >= by_lang["nn"][0]).mean() >= 0.98 and by_lang["nn"][0] < t
+    # 50 positives: the language's own 2% quantile is weighted half with the pooled threshold
+    own, _ = choose_threshold(nn, y[400:], cfg)
+    assert by_lang["nn"][0] == pytest.approx((own + t) / 2) and "weighted 0.50" in by_lang["nn"][1]
 
 
 def test_score_filter_applies_each_documents_language_threshold(tmp_path):

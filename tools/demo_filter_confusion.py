@@ -17,7 +17,8 @@ out = RunLayout(Path(sys.argv[1] if len(sys.argv) > 1 else "out/filter/demo"))
 where = {}
 for group, folder in out.groups().items():
     for d in read_documents([folder]):
-        where[d.id] = group
+        if not d.metadata.get("rehydrated_copy"):  # rehydration's repeats of a kept document
+            where[d.id] = group
 steps = ["kept"] + sorted({w for w in where.values() if w != "kept"})
 print("| group | " + " | ".join(steps) + " |")
 print("|---" * (len(steps) + 1) + "|")
@@ -75,4 +76,13 @@ print(
     len({tuple(man[i]["parts"]) for i in kept if i in g}),
     "of",
     len({tuple(man[i]["parts"]) for i in g}),
+)
+copies = ("clean", "exact_duplicate", "near_duplicate")  # the same text, or nearly
+kept_copies = Counter(tuple(man[i]["parts"]) for i in kept if man[i]["recipe"] in copies)
+lost = [i for i in g if "dedup" in where.get(i, "")]
+print(
+    "good documents lost to dedup:",
+    len(lost),
+    "; duplicate copies kept (clean, exact or near copies of the same text beyond the first):",
+    sum(n - 1 for n in kept_copies.values()),
 )

@@ -9,21 +9,26 @@ curate.pipeline.layout's (kept/, excluded/<NN>_<step>/, logs/)."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from datatrove.pipeline.filters import (
-    C4QualityFilter,
-    FineWebQualityFilter,
-    GopherRepetitionFilter,
-)
+from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter, ParquetWriter
 
+from curate.classify.bundle import task_thresholds
 from curate.config import ConfigError, apply_sets, read_yaml
 from curate.pipeline import SpecError
+from curate.pipeline.clusters import Rehydrate
 from curate.pipeline.dedup import DEDUPS, Stage
-from curate.pipeline.heuristics import ISO3, NordicGopherQuality
+from curate.pipeline.fineweb2 import fineweb2_defaults
+from curate.pipeline.heuristics import (
+    ISO3,
+    ByLanguage,
+    C4Quality,
+    FineWebQuality,
+    GopherRepetition,
+    NordicGopherQuality,
+)
 from curate.pipeline.langid import NordicLanguageFilter
 from curate.pipeline.layout import RunLayout
 from curate.pipeline.steps import CurateReader, FixEncoding, QualityScorer, ScoreFilter
@@ -32,11 +37,12 @@ STEPS = {
     "fix_encoding": FixEncoding,
     "language": NordicLanguageFilter,
     "gopher_quality": NordicGopherQuality,
-    "gopher_repetition": GopherRepetitionFilter,
-    "c4_quality": C4QualityFilter,
-    "fineweb_quality": FineWebQualityFilter,
+    "gopher_repetition": GopherRepetition,
+    "c4_quality": C4Quality,
+    "fineweb_quality": FineWebQuality,
     "quality_scorer": QualityScorer,
     "score_filter": ScoreFilter,
+    "rehydrate": Rehydrate,
 }
 WRITERS = {"jsonl.gz": JsonlWriter, "parquet": ParquetWriter}
 SPEC_KEYS = {"name", "input", "steps", "output", "executor"}
@@ -98,27 +104,66 @@ def split_entry(index: int, entry: Any) -> tuple[str, dict]:
     return name, dict(params or {})
 
 
+PER_LANGUAGE_STEPS = {"gopher_repetition", "gopher_quality", "fineweb_quality", "c4_quality"}
+
+
 def build_step(index: int, name: str, params: dict, layout: RunLayout | None):
-    """One configured step; `layout=None` builds it without an exclusion writer."""
+    """One configured step; `layout=None` builds it without an exclusion writer. A heuristic
+    step with `by_language: {lang: {params}}` becomes one filter per language (see
+    build_by_language)."""
     cls = STEPS[name]
     signature = set(inspect.signature(cls.__init__).parameters)
     allowed = signature - {"self", "exclusion_writer"}
+    params = dict(params)
+    by_language = params.pop("by_language", None) if name in PER_LANGUAGE_STEPS else None
     unknown = set(params) - allowed
     if unknown:
+        extra = ["by_language"] if name in PER_LANGUAGE_STEPS else []
         raise SpecError(
             f"step {index} ({name}): unknown parameters {sorted(unknown)}; "
-            f"allowed: {sorted(allowed)}"
+            f"allowed: {sorted([*allowed, *extra])}"
         )
-    params = dict(params)
-    if "language" in signature:
-        language = params.get("language", DEFAULT_LANGUAGE)
-        params["language"] = ISO3.get(language, language)
+    exclusion = None
     if layout is not None and "exclusion_writer" in signature:
-        params["exclusion_writer"] = JsonlWriter(output_folder=str(layout.excluded_by(index, name)))
+        exclusion = JsonlWriter(output_folder=str(layout.excluded_by(index, name)))
     try:
-        return cls(**params)
+        if by_language is not None:
+            return build_by_language(cls, params, by_language, allowed, exclusion)
+        kwargs = language_params(params, signature)
+        if "exclusion_writer" in signature:
+            kwargs["exclusion_writer"] = exclusion
+        return cls(**kwargs)
     except (TypeError, ValueError, FileNotFoundError) as err:
         raise SpecError(f"step {index} ({name}): {err}") from err
+
+
+def language_params(params: dict, signature: set[str], language: str | None = None) -> dict:
+    """datatrove's filters take ISO 639-3 codes for their word tokenizer; specs write nb, nn."""
+    params = dict(params)
+    if "language" in signature:
+        language = language or params.get("language", DEFAULT_LANGUAGE)
+        params["language"] = ISO3.get(language, language)
+    if language and "languages" in signature:  # NordicGopherQuality's stop-word languages
+        params["languages"] = [language]
+    return params
+
+
+def build_by_language(cls, common: dict, by_language: dict, allowed: set, exclusion):
+    """One filter per language named in `by_language`: FineWeb-2's published values for that
+    language (curate.pipeline.fineweb2), then the step's own parameters, then the language's
+    own; documents in other languages get the step's own parameters alone."""
+    if not isinstance(by_language, dict):
+        raise ValueError(f"by_language must map a language to parameters, got {by_language!r}")
+    signature = allowed | {"self"}
+    filters = {None: cls(**language_params(common, signature))}
+    for lang, own in by_language.items():
+        own = dict(own or {})
+        unknown = set(own) - allowed
+        if unknown:
+            raise ValueError(f"by_language.{lang}: unknown parameters {sorted(unknown)}")
+        merged = {**fineweb2_defaults(lang, allowed), **common, **own}
+        filters[lang] = cls(**language_params(merged, signature, lang))
+    return ByLanguage(filters, exclusion_writer=exclusion)
 
 
 def reader(spec: dict[str, Any]) -> CurateReader:
@@ -134,45 +179,58 @@ def writer(spec: dict[str, Any]):
 
 
 def build_stages(spec: dict[str, Any]) -> list[Stage]:
-    """The pipeline as datatrove stages. Without dedup it is one stage. Each dedup step adds its
-    signature stage (reader + the steps before it) and its middle stages; the last stage runs
-    every step, drops duplicates and writes. Only the last stage writes exclusions."""
+    """The pipeline as datatrove stages. Without dedup it is one stage. Each dedup step cuts it:
+    the stage before writes the documents that reach the dedup once (layout.reached), the
+    dedup's signature and middle stages read them, and the next stage reads them again, drops
+    the duplicates and runs the steps after. Every step runs once, with its exclusion writer."""
     layout = RunLayout.of(spec)
     entries = [(i, *split_entry(i, e)) for i, e in enumerate(spec["steps"], start=1)]
-    factories: list[Callable[[RunLayout | None], Any]] = []  # a fresh step per stage
     stages: list[Stage] = []
+    current: list = [reader(spec)]
+    scored: list[str] = []  # tasks scored before a dedup, for `keep: best_score`
     for index, name, params in entries:
         if name in DEDUPS:
-            dedup = DEDUPS[name](name, index, params, layout.dedup(index, name))
-            stages.append(([reader(spec), *(f(None) for f in factories), dedup.signature()], {}))
+            dedup = DEDUPS[name](name, index, params, layout.dedup(index, name), scored)
+            reached = layout.reached(index, name)
+            stages.append(([*current, JsonlWriter(output_folder=str(reached))], {}))
+            stages.append(([reached_reader(reached), *dedup.signature()], {}))
             stages.extend(dedup.middle())
-            factories.append(
-                lambda into, d=dedup, i=index, n=name: d.filter(
-                    None if into is None else JsonlWriter(output_folder=str(into.excluded_by(i, n)))
-                )
-            )
+            excluded = JsonlWriter(output_folder=str(layout.excluded_by(index, name)))
+            current = [reached_reader(reached), *dedup.filter(excluded)]
         else:
-            build_step(index, name, params, None)  # validate now, before any stage runs
-            factories.append(lambda into, i=index, n=name, p=params: build_step(i, n, p, into))
-    final = [reader(spec), *(f(layout) for f in factories), writer(spec)]
-    return [*stages, (final, {})]
+            step = build_step(index, name, params, layout)
+            if name == "quality_scorer":
+                scored.extend(t for b in step.bundles for t in task_thresholds(b))
+            current.append(step)
+    return [*stages, ([*current, writer(spec)], {})]
+
+
+def reached_reader(folder: Path) -> JsonlReader:
+    """Reads back what a stage wrote for the next: text, id and metadata as they were."""
+    return JsonlReader(data_folder=str(folder), add_file_path=False)
 
 
 def build_pipeline(spec: dict[str, Any]) -> list:
     return build_stages(spec)[-1][0]
 
 
-def run_spec(spec: dict[str, Any], executor: str | None = None, dry_run: bool = False) -> Path:
+def run_spec(
+    spec: dict[str, Any], executor: str | None = None, dry_run: bool = False, wait: bool = False
+) -> Path:
     """Runs (or, for Slurm, submits) every stage; returns the last stage's logging folder.
-    Local and Ray runs end with merged stats over every task ever run, per stage."""
+    Local and Ray runs end with merged stats over every task ever run, per stage. A Slurm run
+    with `wait` follows the jobs to their end and raises RunFailed naming the failed stages."""
     from curate.pipeline import executors
 
     kind, settings = executors.executor_settings(spec, executor)
     if dry_run and kind != "slurm":
         raise SpecError("--dry-run is for --executor slurm (it writes the sbatch scripts)")
+    if wait and kind != "slurm":
+        raise SpecError("--wait is for --executor slurm (local and Ray runs always wait)")
     stages = build_stages(spec)
     layout = RunLayout.of(spec)
-    last = executors.chain(kind, settings, stages, layout, spec.get("name", "curate"))
+    chained = executors.chain(kind, settings, stages, layout, spec.get("name", "curate"))
+    last = chained[-1]
     if kind == "slurm":
         scripts: list = []
         if dry_run:
@@ -180,6 +238,13 @@ def run_spec(spec: dict[str, Any], executor: str | None = None, dry_run: bool = 
                 last.run()
             return executors.write_dry_run(scripts, layout.slurm_dry_run)
         last.run()
+        if wait:
+            failures = executors.wait_for_slurm(chained)
+            if failures:
+                raise RunFailed("\n".join(failures))
+            for n in range(1, len(stages) + 1):
+                executors.merge_stats(layout.stage_logs(n, len(stages)))
+            return layout.stage_logs(len(stages), len(stages))
         return layout.logs
     if kind == "ray":
         with executors.ray_session(settings):
@@ -189,3 +254,7 @@ def run_spec(spec: dict[str, Any], executor: str | None = None, dry_run: bool = 
     for n in range(1, len(stages) + 1):
         executors.merge_stats(layout.stage_logs(n, len(stages)))
     return layout.stage_logs(len(stages), len(stages))
+
+
+class RunFailed(RuntimeError):
+    """Some tasks of a run did not complete."""

@@ -1,10 +1,10 @@
-"""Deduplication as datatrove's own multi-stage dedup, one spec step each.
+"""Deduplication as datatrove's multi-stage dedup, one spec step each, keeping the best copy.
 
-A dedup step cuts the pipeline: its signature stage reads the corpus through every step before
-it, the middle stages find duplicates across all tasks, and the final stage drops them. The
-steps before a dedup therefore run once per dedup plus once in the final stage; they are
-deterministic, so document indices match between stages. Put cheap steps (language, heuristics)
-before dedup and the classifier scorer after it."""
+A dedup step cuts the pipeline. The documents that reach it are written once (by the stage that
+runs the steps before it); its signature stage reads them back, the middle stages find the
+duplicate clusters and pick the copy each keeps (curate.pipeline.clusters: `keep: first |
+best_score | longest | source_priority`), and the next stage reads them once more, drops the
+other copies and runs the steps after it. No step runs twice."""
 
 from __future__ import annotations
 
@@ -14,9 +14,17 @@ from typing import Any
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from curate.pipeline import SpecError
+from curate.pipeline.clusters import (
+    ExactClusters,
+    KeepPolicy,
+    MinhashClusters,
+    RecordCluster,
+    RecordMembers,
+)
 from curate.pipeline.heuristics import ISO3
 
 Stage = tuple[list, dict[str, int]]
+POLICY_KEYS = {"keep", "sources"}
 
 
 def document_text(doc) -> str:  # return annotation is read by datatrove to pick the hash input
@@ -25,18 +33,42 @@ def document_text(doc) -> str:  # return annotation is read by datatrove to pick
 
 class Dedup:
     """One dedup step: `signature()` ends a stage, `middle()` are the stages between,
-    `filter()` drops the duplicates (optionally into an exclusion writer)."""
+    `filter()` drops the duplicates (optionally into an exclusion writer). `scored_tasks` are
+    the tasks a quality_scorer before this step scores (for `keep: best_score`)."""
 
     allowed: set[str] = set()
 
-    def __init__(self, name: str, index: int, params: dict[str, Any], work: Path):
-        unknown = set(params) - self.allowed
+    def __init__(self, name: str, index: int, params: dict[str, Any], work: Path, scored_tasks=()):
+        unknown = set(params) - self.allowed - POLICY_KEYS
         if unknown:
             raise SpecError(
                 f"step {index} ({name}): unknown parameters {sorted(unknown)}; "
-                f"allowed: {sorted(self.allowed)}"
+                f"allowed: {sorted(self.allowed | POLICY_KEYS)}"
             )
-        self.params, self.work = dict(params), work
+        self.name, self.index, self.work = name, index, work
+        self.params = {k: v for k, v in params.items() if k not in POLICY_KEYS}
+        try:
+            self.policy = KeepPolicy(
+                params.get("keep", "first"), scored_tasks, params.get("sources") or ()
+            )
+        except ValueError as err:
+            raise SpecError(f"step {index} ({name}): {err}") from err
+
+    def members(self) -> RecordMembers:
+        return RecordMembers(output_folder=str(self.work / "members"), policy=self.policy)
+
+    def filter(self, exclusion_writer: DiskWriter | None) -> list:
+        from datatrove.pipeline.dedup.minhash import MinhashDedupFilter
+
+        return [
+            MinhashDedupFilter(
+                input_folder=str(self.work / "clusters"),
+                exclusion_writer=exclusion_writer,
+                load_cluster_ids=True,
+                load_cluster_sizes=True,
+            ),
+            RecordCluster(step=f"{self.index:02d}_{self.name}"),
+        ]
 
 
 class MinhashDedup(Dedup):
@@ -49,18 +81,21 @@ class MinhashDedup(Dedup):
 
         return MinhashConfig(**{k: v for k, v in self.params.items() if k != "language"})
 
-    def signature(self):
+    def signature(self) -> list:
         from datatrove.pipeline.dedup.minhash import MinhashDedupSignature
 
         language = self.params.get("language", "nb")
-        return MinhashDedupSignature(
-            output_folder=str(self.work / "signatures"),
-            config=self.config(),
-            language=ISO3.get(language, language),
-        )
+        return [
+            self.members(),
+            MinhashDedupSignature(
+                output_folder=str(self.work / "signatures"),
+                config=self.config(),
+                language=ISO3.get(language, language),
+            ),
+        ]
 
     def middle(self) -> list[Stage]:
-        from datatrove.pipeline.dedup.minhash import MinhashDedupBuckets, MinhashDedupCluster
+        from datatrove.pipeline.dedup.minhash import MinhashDedupBuckets
 
         config = self.config()
         buckets = MinhashDedupBuckets(
@@ -68,58 +103,36 @@ class MinhashDedup(Dedup):
             output_folder=str(self.work / "buckets"),
             config=config,
         )
-        clusters = MinhashDedupCluster(
+        clusters = MinhashClusters(
             input_folder=str(self.work / "buckets"),
-            output_folder=str(self.work / "remove_ids"),
-            config=config,
+            members_folder=str(self.work / "members"),
+            output_folder=str(self.work / "clusters"),
         )
         return [([buckets], {"tasks": config.num_buckets}), ([clusters], {"tasks": 1})]
 
-    def filter(self, exclusion_writer: DiskWriter | None):
-        from datatrove.pipeline.dedup.minhash import MinhashDedupFilter
-
-        return MinhashDedupFilter(
-            input_folder=str(self.work / "remove_ids"), exclusion_writer=exclusion_writer
-        )
-
 
 class ExactDedup(Dedup):
-    """datatrove's exact dedup on the full text (a 64-bit xxhash): signatures, one finder
-    task, filter. Of identical texts the first by (task, position) is kept."""
+    """Exact dedup on the full text: datatrove's signatures (a 64-bit xxhash per document),
+    then one task groups equal hashes and keeps each group's best copy."""
 
     allowed: set[str] = set()
 
-    @staticmethod
-    def config():
-        from datatrove.pipeline.dedup.exact_dedup import ExactDedupConfig
+    def signature(self) -> list:
+        from datatrove.pipeline.dedup.exact_dedup import ExactDedupConfig, ExactDedupSignature
 
-        return ExactDedupConfig(content_getter=document_text)
-
-    def signature(self):
-        from datatrove.pipeline.dedup.exact_dedup import ExactDedupSignature
-
-        return ExactDedupSignature(
-            output_folder=str(self.work / "signatures"), config=self.config()
-        )
+        config = ExactDedupConfig(content_getter=document_text)
+        return [
+            self.members(),
+            ExactDedupSignature(output_folder=str(self.work / "signatures"), config=config),
+        ]
 
     def middle(self) -> list[Stage]:
-        from datatrove.pipeline.dedup.exact_dedup import ExactFindDedups
-
-        finder = ExactFindDedups(
-            data_folder=str(self.work / "signatures"),
-            output_folder=str(self.work / "duplicates"),
-            config=self.config(),
+        clusters = ExactClusters(
+            input_folder=str(self.work / "signatures"),
+            members_folder=str(self.work / "members"),
+            output_folder=str(self.work / "clusters"),
         )
-        return [([finder], {"tasks": 1})]
-
-    def filter(self, exclusion_writer: DiskWriter | None):
-        from datatrove.pipeline.dedup.exact_dedup import ExactDedupFilter
-
-        return ExactDedupFilter(
-            data_folder=str(self.work / "duplicates"),
-            config=self.config(),
-            exclusion_writer=exclusion_writer,
-        )
+        return [([clusters], {"tasks": 1})]
 
 
 DEDUPS = {"minhash_dedup": MinhashDedup, "exact_dedup": ExactDedup}

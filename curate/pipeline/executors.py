@@ -8,17 +8,25 @@ or a local Ray instance started here). One spec holds a section per executor:
       slurm: {tasks: 64, partition: cpu, time: "04:00:00", cpus_per_task: 2, mem_per_cpu_gb: 4}
       ray: {tasks: 8, cpus_per_task: 1, mem_per_cpu_gb: 2, address: auto}
 
-Keys are the executors' own constructor arguments and are checked before anything starts."""
+Keys are the executors' own constructor arguments and are checked before anything starts. On
+Slurm, jobs find the Python environment that submitted them (`env_command` defaults to putting
+its bin/ first on PATH), and a job whose dependency failed is cancelled by Slurm
+(`kill-on-invalid-dep`), never left pending; `wait_for_slurm` follows a run to its end and
+names the stages and tasks that did not complete."""
 
 from __future__ import annotations
 
 import contextlib
 import inspect
 import json
+import logging
 import os
+import re
 import shlex
+import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +39,7 @@ from curate.pipeline.layout import RunLayout
 EXECUTORS = ("local", "slurm", "ray")
 MANAGED = {"pipeline", "depends", "logging_dir", "skip_completed", "self"}
 RAY_INIT_KEYS = {"address", "num_cpus"}  # ours, for ray.init; the rest go to the executor
+log = logging.getLogger(__name__)
 
 
 def executor_class(kind: str):
@@ -68,29 +77,77 @@ def executor_settings(spec: dict[str, Any], kind: str | None = None) -> tuple[st
             f"executor.{kind}: unknown keys {sorted(set(settings) - allowed)}; "
             f"allowed: {sorted(allowed)}"
         )
-    if kind == "slurm" and not {"partition", "time"} <= set(settings):
-        raise SpecError("executor.slurm needs `partition` and `time`")
+    if kind == "slurm":
+        if not {"partition", "time"} <= set(settings):
+            raise SpecError("executor.slurm needs `partition` and `time`")
+        settings.setdefault("env_command", this_environment())
+        settings["sbatch_args"] = {"kill-on-invalid-dep": "yes", **settings.get("sbatch_args", {})}
     return kind, settings
 
 
-def chain(kind: str, settings: dict, stages: list, layout: RunLayout, name: str):
-    """One executor per stage, each depending on the previous; returns the last."""
+def this_environment() -> str:
+    """The shell line that gives a Slurm job this Python environment: its bin/ (where
+    datatrove's launch_pickled_pipeline and merge_stats are) first on PATH."""
+    return f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:$PATH"
+
+
+def chain(kind: str, settings: dict, stages: list, layout: RunLayout, name: str) -> list:
+    """One executor per stage, each depending on the previous; running the last runs all."""
     cls = executor_class(kind)
     settings = {k: v for k, v in settings.items() if k not in RAY_INIT_KEYS}
-    previous = None
+    executors: list = []
     for n, (pipeline, fixed) in enumerate(stages, start=1):
         per_stage = {**settings, **fixed}
         if kind == "slurm":
             per_stage.setdefault("job_name", f"{name}_stage{n}")
         if "tasks" in fixed and "workers" in settings:
             per_stage["workers"] = min(settings["workers"], fixed["tasks"])
-        previous = cls(
-            pipeline=pipeline,
-            logging_dir=str(layout.stage_logs(n, len(stages))),
-            depends=previous,
-            **per_stage,
+        executors.append(
+            cls(
+                pipeline=pipeline,
+                logging_dir=str(layout.stage_logs(n, len(stages))),
+                depends=executors[-1] if executors else None,
+                **per_stage,
+            )
         )
-    return previous
+    return executors
+
+
+def slurm_states(job_names: list[str]) -> dict[str, str]:
+    """{job id: state} of the jobs with these names that squeue still lists (the stages and
+    datatrove's merge-stats jobs, which carry their stage's name)."""
+    out = subprocess.run(
+        ["squeue", "-h", "-n", ",".join(job_names), "-o", "%F %T %r"],
+        capture_output=True,
+        text=True,
+    )
+    states = {}
+    for line in out.stdout.splitlines():
+        job, state, reason = line.split(maxsplit=2)
+        states[job] = state if reason in ("None", "") else f"{state} ({reason})"
+    return states
+
+
+def wait_for_slurm(executors: list, poll_s: float = 2.0) -> list[str]:
+    """Waits until no job of the run is queued or running; returns a line per stage whose
+    tasks did not all complete (empty when the run succeeded)."""
+    names = sorted({e.job_name for e in executors})
+    seen: dict[str, str] = {}
+    while states := slurm_states(names):
+        if states != seen:
+            log.info("slurm: %s", ", ".join(f"{j} {s}" for j, s in sorted(states.items())))
+            seen = states
+        time.sleep(poll_s)
+    failures = []
+    for n, executor in enumerate(executors, start=1):
+        missing = executor.get_incomplete_ranks()
+        if missing:
+            logs = executor.slurm_logs_folder
+            failures.append(
+                f"stage {n} (job {executor.job_id}): {len(missing)} of {executor.tasks} tasks "
+                f"did not complete (ranks {missing[:10]}); logs: {logs}"
+            )
+    return failures
 
 
 @contextlib.contextmanager
@@ -168,6 +225,11 @@ def write_dry_run(scripts: list[tuple[str, list[str]]], folder: Path) -> Path:
     lines = ["#!/bin/bash", "# written by `curate filter --executor slurm --dry-run`", "set -e"]
     for n, (contents, args) in enumerate(scripts, start=1):
         script = folder / f"job{n}.sbatch"
+        # datatrove writes a merge-stats job's dependency into its script; a placeholder id
+        # there cannot be filled in, so it moves to the command line like the others
+        moved = re.findall(r"^#SBATCH (--dependency=\S*JOB\d+\S*)\n", contents, re.M)
+        contents = re.sub(r"^#SBATCH --dependency=\S*JOB\d+\S*\n", "", contents, flags=re.M)
+        args = [*args, *moved]
         script.write_text(contents)
         args = [
             a.replace("afterok:JOB", "afterok:$JOB").replace("afterany:JOB", "afterany:$JOB")

@@ -4,8 +4,17 @@ defaults, Gopher's stop-word rule drops every Norwegian document."""
 
 from __future__ import annotations
 
-from datatrove.pipeline.filters import GopherQualityFilter
+from datatrove.data import Document
+from datatrove.pipeline.filters import (
+    C4QualityFilter,
+    FineWebQualityFilter,
+    GopherQualityFilter,
+    GopherRepetitionFilter,
+)
+from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
+
+from curate.pipeline.steps import SetAsideErrors, document_language
 
 ISO3 = {"nb": "nob", "nn": "nno", "sv": "swe", "da": "dan", "fi": "fin", "en": "eng"}
 
@@ -27,7 +36,7 @@ STOP_WORDS = {
 }
 
 
-class NordicGopherQuality(GopherQualityFilter):
+class NordicGopherQuality(SetAsideErrors, GopherQualityFilter):
     """Gopher's rules with stop words for `languages` (union) and the word tokenizer of the
     first language (Bokmål and Nynorsk share spaCy's blank `nb` tokenizer)."""
 
@@ -65,3 +74,29 @@ class NordicGopherQuality(GopherQualityFilter):
             exclusion_writer=exclusion_writer,
             language=ISO3[languages[0]],
         )
+
+
+class ByLanguage(SetAsideErrors, BaseFilter):
+    """One filter per language: the document's identified language (the language step's, else
+    its declared one) picks the filter, `None` the one for every other language."""
+
+    def __init__(self, filters: dict[str | None, BaseFilter], exclusion_writer=None):
+        super().__init__(exclusion_writer=exclusion_writer)
+        self.filters = filters
+        self.name = f"{filters[None].name} (by language)"
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        return self.filters.get(document_language(doc), self.filters[None]).filter(doc)
+
+
+# datatrove's filters as the spec's steps, setting aside a document they cannot judge
+class GopherRepetition(SetAsideErrors, GopherRepetitionFilter):
+    pass
+
+
+class C4Quality(SetAsideErrors, C4QualityFilter):
+    pass
+
+
+class FineWebQuality(SetAsideErrors, FineWebQualityFilter):
+    pass

@@ -15,6 +15,8 @@ from datatrove.data import Document as DTDocument
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
+from curate.pipeline.steps import SetAsideErrors
+
 DEFAULT_CANDIDATES = ("nn", "no", "sv", "da", "fi", "en", "de", "is")
 LETTER = re.compile(r"[^\W\d_]")
 LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")  # Basic Latin, Latin-1 and Extended-A/B: æøåäöþ...
@@ -23,9 +25,10 @@ SCRIPT_SAMPLE_CHARS = 2000
 MIXED_SENTENCES = 40  # enough to see a mix; identifying every sentence of a book is not needed
 
 
-class NordicLanguageFilter(BaseFilter):
+class NordicLanguageFilter(SetAsideErrors, BaseFilter):
     """Writes metadata["lang_id"] and ["lang_id_score"] and keeps documents whose identified
-    language is in `languages` with probability >= `min_score`. `languages=None` keeps all
+    language is in `languages` with probability >= `min_score` (one number, or a mapping
+    language -> minimum: py3langid is surer of Bokmål than of Nynorsk). `languages=None` keeps all
     (tagging only). With `max_foreign_share`, each sentence of five words or more (the first
     `MIXED_SENTENCES`) is identified too, and a document whose share of such sentences in other
     languages exceeds it is dropped as mixed (`metadata["lang_foreign_share"]`): a Norwegian
@@ -36,14 +39,17 @@ class NordicLanguageFilter(BaseFilter):
     def __init__(
         self,
         languages: list[str] | None = ("nb", "nn"),
-        min_score: float = 0.5,
+        min_score: float | dict[str, float] = 0.5,
         candidates: tuple[str, ...] = DEFAULT_CANDIDATES,
         max_foreign_share: float | None = None,
         exclusion_writer: DiskWriter | None = None,
     ):
         super().__init__(exclusion_writer=exclusion_writer)
         self.languages = set(languages) if languages else None
-        self.min_score = min_score
+        self.min_score = dict(min_score) if isinstance(min_score, dict) else min_score
+        if isinstance(self.min_score, dict) and (self.languages or set()) - set(self.min_score):
+            missing = sorted(self.languages - set(self.min_score))
+            raise ValueError(f"min_score has no minimum for {missing}")
         self.max_foreign_share = max_foreign_share
         self.candidates = list(candidates)
         self._identifier = None
@@ -82,7 +88,8 @@ class NordicLanguageFilter(BaseFilter):
             return True
         if lang not in self.languages:
             return False, f"language {lang}"
-        if prob < self.min_score:
+        minimum = self.min_score[lang] if isinstance(self.min_score, dict) else self.min_score
+        if prob < minimum:
             return False, "language score below minimum"
         if self.max_foreign_share is not None:
             share = self.foreign_share(doc.text)

@@ -3,6 +3,7 @@ the report and the CLI read it, and nothing else spells these names.
 
     <output>/kept/                     documents that passed every step
     <output>/excluded/<NN>_<step>/     documents dropped by step NN, with metadata.filter_reason
+    <output>/reached/<NN>_<step>/      documents that reached dedup step NN, written once
     <output>/dedup/<NN>_<step>/        dedup signatures and clusters of step NN
     <output>/logs/[stage<N>/]          datatrove logs, completions and stats per stage
     <output>/logs/.../stats.json       stats merged over every task ever run
@@ -10,7 +11,9 @@ the report and the CLI read it, and nothing else spells these names.
     <output>/report.html               `curate report`
 
 A document dropped by a score threshold carries `metadata["score_drop"]`: {task, score,
-threshold}, unrounded; every judged document carries `metadata["<task>_threshold"]`.
+threshold}, unrounded; every judged document carries `metadata["<task>_threshold"]`. A document
+a step could not judge (the step raised) is dropped with `filter_reason` "error: <type>" and
+`metadata["step_error"]` holding the message.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SCORE_DROP = "score_drop"
+STEP_ERROR = "step_error"  # why a step could not judge or score a document
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,10 @@ class RunLayout:
 
     def excluded_by(self, index: int, step: str) -> Path:
         return self.excluded / f"{index:02d}_{step}"
+
+    def reached(self, index: int, step: str) -> Path:
+        """The documents that reached step NN (a dedup): the stages after it read them."""
+        return self.root / "reached" / f"{index:02d}_{step}"
 
     def dedup(self, index: int, step: str) -> Path:
         return self.root / "dedup" / f"{index:02d}_{step}"

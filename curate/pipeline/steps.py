@@ -20,7 +20,7 @@ from datatrove.utils.typeshelper import StatHints
 
 from curate.classify.bundle import read_manifest, task_thresholds
 from curate.documents import DEFAULT_MAX_CHARS, ReadReport, read_file_documents
-from curate.pipeline.layout import SCORE_DROP
+from curate.pipeline.layout import SCORE_DROP, STEP_ERROR
 
 
 class CurateReader(BaseDiskReader):
@@ -66,6 +66,24 @@ class CurateReader(BaseDiskReader):
             self.stat_update("bad_rows", value=report.bad_count)
             for bad in report.bad_examples:  # into the task's log, with file and line
                 logger.warning(f"bad input set aside: {bad}")
+
+
+class SetAsideErrors:
+    """For a datatrove filter: a document the filter cannot judge (it raises) is dropped with the
+    reason `error: <exception type>` into the step's exclusion folder, with the message in
+    `metadata["step_error"]` and the task log, and the task goes on."""
+
+    def filter_batch(self, batch: list[DTDocument]) -> list[bool | tuple[bool, str]]:
+        return [self.judge(doc) for doc in batch]
+
+    def judge(self, doc: DTDocument) -> bool | tuple[bool, str]:
+        try:
+            return self.filter(doc)
+        except Exception as err:  # one document must not end a task of millions
+            message = f"{type(err).__name__}: {err}"[:500]
+            logger.warning(f"{self.name}: document {doc.id} set aside: {message}")
+            doc.metadata[STEP_ERROR] = message
+            return False, f"error: {type(err).__name__}"
 
 
 class QualityScorer(PipelineStep):
@@ -124,7 +142,7 @@ def document_language(doc: DTDocument) -> str | None:
     return doc.metadata.get("lang_id") or doc.metadata.get("lang")
 
 
-class ScoreFilter(BaseFilter):
+class ScoreFilter(SetAsideErrors, BaseFilter):
     """Keeps a document when every task's score reaches its threshold for the document's
     language. Thresholds come from the bundles (calibrated at training, per language where the
     bundle has them) unless given; `tasks` picks some tasks of a bundle that holds several. A

@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from curate.documents import read_documents  # noqa: E402
+from curate.pipeline.clusters import REHYDRATED_COPY  # noqa: E402
 from curate.pipeline.layout import SCORE_DROP, RunLayout  # noqa: E402
 
 TASKS = ("educational_value", "linguistic_quality")
@@ -33,10 +34,14 @@ def collect(out_dir: Path) -> dict:
         "scores": defaultdict(lambda: defaultdict(list)),
         "thresholds": defaultdict(dict),  # task -> language -> threshold
         "samples": defaultdict(list),
+        "copies": 0,  # rehydration's repeats of kept documents, counted apart
     }
     for name, folder in groups.items():
         for doc in read_documents([folder]):
             md = doc.metadata
+            if md.get(REHYDRATED_COPY):
+                data["copies"] += 1
+                continue
             words = len(doc.text.split())
             data["where"][name] += 1
             data["words_where"][name] += words
@@ -121,6 +126,11 @@ def write_report(out_dir: str | Path) -> Path:
         f"<p>{total:,} documents; kept {data['where']['kept']:,} "
         f"({data['where']['kept'] / max(total, 1):.1%}).</p>",
     ]
+    if data["copies"]:
+        parts.append(
+            f"<p>Rehydration wrote {data['copies']:,} more copies of kept documents "
+            "(by duplicate-cluster size); the figures below count each document once.</p>"
+        )
     for title, png in plots(data):
         parts.append(f"<h2>{html.escape(title)}</h2><img src='data:image/png;base64,{png}'>")
     parts.append("<h2>Samples</h2>")

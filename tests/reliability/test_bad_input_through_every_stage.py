@@ -52,7 +52,7 @@ def test_filter_kept_plus_excluded_plus_bad_equals_input(bad, tmp_path):
     out = tmp_path / "out"
     kept = list(read_documents([out / "kept"]))
     excluded = list(read_documents([out / "excluded"]))
-    stats = json.loads((out / "logs" / "stage3" / "stats.json").read_text())
+    stats = json.loads((out / "logs" / "stage1" / "stats.json").read_text())  # the reader
     reader = next(s for s in stats if "curate reader" in s["name"])["stats"]
     assert len(kept) + len(excluded) == bad.documents
     assert reader["bad_rows"]["total"] == bad.bad_rows
