@@ -44,6 +44,8 @@ def main() -> None:
         "task (`benchmarks/score_tasks.py`)",
         "filter": "Filtering: datatrove pipeline vs the classifiers alone, 1 -> 2 workers, "
         "per-step time (`benchmarks/filter_throughput.py`)",
+        "filter_steps": "Filtering: the demo spec's steps, each run once "
+        "(`benchmarks/filter_throughput.py --only-spec`)",
         "annotate": "Annotation: requests/s vs the latency bound under injected faults "
         "(`benchmarks/annotate_throughput.py`)",
         "lm": "LM pretraining: curate (Lightning) vs transformers Trainer "

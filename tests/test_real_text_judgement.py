@@ -82,15 +82,18 @@ def test_min_recall_keeps_the_share_of_good_text_asked_for_per_language():
     pred = np.r_[rng.normal(4.5, 0.3, 200), rng.normal(1.0, 0.5, 200), rng.normal(3.5, 0.3, 50)]
     y = np.r_[[5] * 200, [1] * 200, [5] * 50]
     langs = ["nb"] * 400 + ["nn"] * 50
-    cfg = ThresholdConfig(policy="min_recall", value=0.98, positive_label=4, per_language=["nn"])
+    cfg = ThresholdConfig(
+        policy="min_recall", value=0.98, positive_label=4, per_language=["nb", "nn"]
+    )
     t, how = choose_threshold(pred, y, cfg)
     assert (pred[y >= 4] >= t).mean() >= 0.98 and "98%" in how
     by_lang = per_language_thresholds(pred, y, langs, cfg)
-    assert set(by_lang) == {"nn"}
+    assert set(by_lang) == {"nb", "nn"}
     nn = pred[400:]  # Nynorsk scores lower: one threshold for both would drop too much of it
     assert (nn >= t).mean() < 0.95
     assert (nn >= by_lang["nn"][0]).mean() >= 0.98 and by_lang["nn"][0] < t
-    # 50 positives: the language's own 2% quantile is weighted half with the pooled threshold
+    # 50 positives: the language's own 2% quantile is weighted half with the threshold pooled
+    # over nb and nn (here every document)
     own, _ = choose_threshold(nn, y[400:], cfg)
     assert by_lang["nn"][0] == pytest.approx((own + t) / 2) and "weighted 0.50" in by_lang["nn"][1]
 

@@ -56,7 +56,8 @@ def per_language_thresholds(
     `min_positives` positive validation examples; the others use the single threshold.
     A min_recall threshold is shrunk towards the pooled one (see shrink_towards_pooled)."""
     pred, y_true, langs = np.asarray(pred, dtype=float), np.asarray(y_true), np.asarray(langs)
-    pooled, _ = choose_threshold(pred, y_true, cfg)
+    named = np.isin(langs, cfg.per_language)  # the pool: these languages, not the whole mix
+    pooled, _ = choose_threshold(pred[named], y_true[named], cfg) if named.any() else (0.0, "")
     out = {}
     for lang in cfg.per_language:
         mine = langs == lang
@@ -72,8 +73,9 @@ def per_language_thresholds(
 def shrink_towards_pooled(threshold, how, pooled, positives, cfg: ThresholdConfig):
     """The (1 - value) quantile of a language's few positives rests on its lowest one or two
     documents and lands too high: with 41 Nynorsk positives the 2% quantile is the minimum, and
-    the test split kept 93% at it, not 98%. The language's threshold is weighted with the pooled
-    one by n / (n + 1 / (1 - value)): half and half where a single document sits below it."""
+    the test split kept 93% at it, not 98%. The language's threshold is weighted with the one
+    pooled over the `per_language` languages by n / (n + 1 / (1 - value)): half and half where a
+    single document sits below it."""
     prior = 1 / (1 - cfg.value)
     weight = positives / (positives + prior)
     shrunk = weight * threshold + (1 - weight) * pooled
