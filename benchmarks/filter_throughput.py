@@ -116,7 +116,7 @@ def step_passes(steps: list[tuple[str, str, float]]) -> dict:
     def one_pass(stage: str, name: str) -> bool:
         if "WRITER" in name:
             return stage == last  # the output, not what reaches a dedup
-        return "READER: 🐿 Jsonl" not in name and stage == by_step[name]["stages"][0]
+        return "READER: 🐿 Jsonl" not in name  # same-named steps in a stage are different steps
 
     once = sum(s for stage, name, s in steps if one_pass(stage, name))
     return {"rows": list(by_step.values()), "total": total, "one_pass": once}

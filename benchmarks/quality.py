@@ -152,7 +152,8 @@ def hand_label_results(result: dict, docs, reference: str | None) -> dict | None
 
 
 def spec_results(spec_path: Path, docs, workdir: Path) -> dict:
-    """Runs the spec's steps (dedup left out) on the benchmark documents with datatrove."""
+    """Runs the spec's steps (dedup and rehydration left out: the benchmark's documents are
+    one copy each) on the benchmark documents with datatrove."""
     from curate.documents import read_documents, write_documents
     from curate.pipeline.build import load_spec, run_spec
     from curate.pipeline.dedup import DEDUPS
@@ -163,7 +164,7 @@ def spec_results(spec_path: Path, docs, workdir: Path) -> dict:
     spec = load_spec(spec_path)
     spec["input"] = {"path": str(out / "input"), "source": "curate"}
     spec["output"] = {"path": str(out / "output"), "format": "jsonl.gz"}
-    spec["steps"] = [s for s in spec["steps"] if next(iter(s)) not in DEDUPS]
+    spec["steps"] = [s for s in spec["steps"] if next(iter(s)) not in {*DEDUPS, "rehydrate"}]
     spec["executor"] = {"type": "local", "local": {"tasks": 1, "workers": 1}}
     run_spec(spec)
     layout = RunLayout.of(spec)
@@ -243,8 +244,8 @@ def table(bundles: dict, specs: dict, hand: dict) -> list[str]:
     for name, r in specs.items():
         after = list(next(iter(r["kept_after"].values())))
         lines += [
-            f"### spec {name} ({' → '.join(r['steps'])}; dedup left out): share still kept "
-            "after each filtering step, nb / nn",
+            f"### spec {name} ({' → '.join(r['steps'])}; dedup and rehydration left out): "
+            "share still kept after each filtering step, nb / nn",
             "",
             "| group | n | " + " | ".join(after) + " |",
             "|---" * (len(after) + 2) + "|",

@@ -81,9 +81,9 @@ class ByLanguage(SetAsideErrors, BaseFilter):
     its declared one) picks the filter, `None` the one for every other language."""
 
     def __init__(self, filters: dict[str | None, BaseFilter], exclusion_writer=None):
+        self.name = f"{filters[None].name} (by language)"  # before datatrove names its stats
         super().__init__(exclusion_writer=exclusion_writer)
         self.filters = filters
-        self.name = f"{filters[None].name} (by language)"
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         return self.filters.get(document_language(doc), self.filters[None]).filter(doc)
