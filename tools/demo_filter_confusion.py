@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from curate.documents import read_documents
+from curate.pipeline.clusters import REHYDRATED_COPY
 from curate.pipeline.layout import RunLayout
 
 man = {r["id"]: r for r in map(json.loads, open("data/demo_manifest.jsonl"))}
@@ -17,7 +18,7 @@ out = RunLayout(Path(sys.argv[1] if len(sys.argv) > 1 else "out/filter/demo"))
 where = {}
 for group, folder in out.groups().items():
     for d in read_documents([folder]):
-        if not d.metadata.get("rehydrated_copy"):  # rehydration's repeats of a kept document
+        if not d.metadata.get(REHYDRATED_COPY):  # rehydration's repeats of a kept document
             where[d.id] = group
 steps = ["kept"] + sorted({w for w in where.values() if w != "kept"})
 print("| group | " + " | ".join(steps) + " |")
