@@ -3,12 +3,12 @@
 `read_manifest`, which checks the format version once for all of them.
 
 Fields: format_version, task, scale, threshold (+ threshold_policy, thresholds_by_language),
-max_length, fluency, base_model, inputs (ONNX input names), fused_ops, metrics, parity,
+max_length, fluency, lexical, base_model, inputs (ONNX input names), fused_ops, metrics, parity,
 int8_fp32_nodes and sha256 (file -> digest, paths relative to the bundle).
 
 A bundle of several tasks (one encoder pass, one output column per task; format 2) has no
 top-level task: `tasks` lists, in output-column order, each task's task, scale, threshold,
-threshold_policy, thresholds_by_language, fluency, metrics and parity. `task_specs` gives
+threshold_policy, thresholds_by_language, fluency, lexical, metrics and parity. `task_specs` gives
 every bundle's tasks in that one shape; single-task bundles stay format 1, readable by the
 curate that wrote them before.
 """
@@ -30,6 +30,7 @@ TASK_FIELDS = (
     "threshold_policy",
     "thresholds_by_language",
     "fluency",
+    "lexical",
     "metrics",
     "head",
     "parity",

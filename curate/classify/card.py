@@ -8,6 +8,24 @@ from typing import Any
 from curate.classify.config import ClassifierConfig
 
 
+def side_models(m: dict[str, Any]) -> str:
+    """What the score adds to the encoder's, as card lines."""
+    lines = ""
+    if m.get("lexical"):
+        lex = m["lexical"]
+        lines += (
+            f"\n- Score blended with a lexical model (ridge over hashed word and character "
+            f"n-grams, `{lex['file']}`, fit on {lex['examples']} training documents): "
+            f"weight {lex['weight']}."
+        )
+    if m.get("fluency"):
+        lines += (
+            f"\n- Score lowered by a fluency penalty (word-bigram LM, `{m['fluency']['file']}`) "
+            "for text far less fluent than the validation split's good text."
+        )
+    return lines
+
+
 def write_model_card(path: Path, config: ClassifierConfig, m: dict[str, Any]) -> None:
     t, test, th = config.training, m["test"], m["threshold"]
     rows = [("this classifier", test)] + [
@@ -53,7 +71,7 @@ Scores a document's **{config.task.replace("_", " ")}** on {config.scale[0]}–{
 - AdamW, lr {t.learning_rate} (head {t.head_learning_rate}), weight decay {t.weight_decay},
   linear schedule with {t.warmup_ratio:.0%} warmup, batch {t.batch_size}, up to {t.epochs}
   epochs with early stopping (patience {t.patience}) on validation macro-F1;
-  loss weights per score: `{t.class_balance}`; seed {t.seed}.
+  loss weights per score: `{t.class_balance}`; seed {t.seed}.{side_models(m)}
 - Ran {m["training"]["epochs_run"]} epochs, {m["training"]["global_steps"]} steps; best
   validation macro-F1 {m["training"]["best_val_macro_f1"]}.
 

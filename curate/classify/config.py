@@ -73,6 +73,28 @@ class FluencyConfig:
 
 
 @dataclass
+class LexicalConfig:
+    """A ridge regression over hashed word and character n-grams, fit on the training split and
+    blended with the encoder's score (`weight` of it is the lexical model's) before the fluency
+    penalty; see curate.classify.lexical. It learns from the training examples whose annotations
+    come from `annotations` (files or folders; empty: every training example), never from
+    damaged copies (`curate synthesize`): their damage keeps the words. With fewer than
+    `min_examples` such examples the classifier is trained without it, with a warning."""
+
+    weight: float = 0.5
+    alpha: float = 0.1
+    min_examples: int = 50
+    max_chars: int = 3000
+    char_ngrams: tuple[int, int] = (3, 5)
+    annotations: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.weight <= 1.0:
+            raise ValueError(f"lexical weight must be between 0 and 1: {self.weight!r}")
+        self.char_ngrams = tuple(self.char_ngrams)
+
+
+@dataclass
 class ClassifierConfig:
     task: str
     base_model: str
@@ -85,6 +107,7 @@ class ClassifierConfig:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
     fluency: FluencyConfig | None = None
+    lexical: LexicalConfig | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

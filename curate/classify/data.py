@@ -26,6 +26,7 @@ class Example:
     lang: str | None = None
     source: str | None = None
     split: str | None = None  # fixed by the annotation or the document; None = split here
+    damage: str | None = None  # a damaged copy's damage family (curate.degrade)
 
 
 @dataclass
@@ -91,7 +92,8 @@ def load_examples(
         if split is not None and split not in SPLITS:
             report.skip(f"split {split!r} is not one of {SPLITS}", where)
             continue
-        examples.append(Example(doc.id, doc.text, score, doc.lang, doc.source, split))
+        damage = doc.metadata.get("damage")
+        examples.append(Example(doc.id, doc.text, score, doc.lang, doc.source, split, damage))
     for doc_id in sorted(changed - seen):
         report.skip("the document's text changed since it was annotated", wanted[doc_id][1])
     for doc_id in wanted.keys() - seen - changed:

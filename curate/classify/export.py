@@ -26,6 +26,7 @@ import torch
 
 from curate.classify.bundle import file_digests, task_specs, write_manifest
 from curate.classify.fluency import FLUENCY_FILE
+from curate.classify.lexical import LEXICAL_FILE
 from curate.classify.model import expected_score, load_encoder, predict
 from curate.classify.torch_encoder import TORCH_FILES, save_torch_weights
 
@@ -38,6 +39,7 @@ TOKENIZER_FILES = (
     "special_tokens_map.json",
     "vocab.txt",
 )
+SIDE_FILES = (FLUENCY_FILE, LEXICAL_FILE)  # a task's models beside the encoder, numpy only
 
 
 class ParityError(RuntimeError):
@@ -147,7 +149,7 @@ def parity(torch_scores: np.ndarray, onnx_scores: np.ndarray, threshold: float) 
 @dataclass
 class Source:
     """What a bundle is made from: the model, its tokenizer, the facts its manifest records
-    (task, scale, threshold, max_length, metrics, ...) and the folder with plots, fluency model
+    (task, scale, threshold, max_length, metrics, ...) and the folder with plots, side models
     and model card, when `curate train` wrote it."""
 
     model: Any
@@ -185,12 +187,13 @@ def task_facts(m: dict[str, Any]) -> dict[str, Any]:
             lang: t["value"] for lang, t in threshold.get("by_language", {}).items()
         },
         "fluency": m.get("fluency"),
+        "lexical": m.get("lexical"),
         "metrics": {k: m["test"][k] for k in ("macro_f1", "mse", "spearman", "accuracy")},
     }
 
 
 def task_folders(info: dict[str, Any]) -> list[str]:
-    """Where each task's plots and fluency model sit, relative to the classifier folder."""
+    """Where each task's plots and side models sit, relative to the classifier folder."""
     return [t["task"] for t in info["tasks"]] if "tasks" in info else [""]
 
 
@@ -258,11 +261,12 @@ def write_bundle(
 
 
 def copy_task_files(source: Source, bundle: Path) -> None:
-    """Each task's plots and fluency model, from the classifier folder into the bundle."""
+    """Each task's plots, fluency and lexical models, from the classifier folder into the
+    bundle."""
     if not source.folder:
         return
     for folder in task_folders(source.info):
-        for name in ("confusion_matrix.png", "score_distribution.png", FLUENCY_FILE):
+        for name in ("confusion_matrix.png", "score_distribution.png", *SIDE_FILES):
             file = source.folder / folder / name
             if file.exists():
                 (bundle / folder).mkdir(exist_ok=True)
@@ -272,9 +276,9 @@ def copy_task_files(source: Source, bundle: Path) -> None:
 def check_parity(
     spec: dict, model, tokenizer, texts: list[str], bundle: Path, min_agreement: float
 ) -> None:
-    """Each task's fp32 and int8 ONNX scores against the torch model's (plus the same fluency
-    penalty the bundle applies), recorded in the task's `parity`; ParityError where int8's
-    keep/drop agreement is under `min_agreement`."""
+    """Each task's fp32 and int8 ONNX scores against the torch model's (with the same lexical
+    blend and fluency penalty the bundle applies), recorded in the task's `parity`;
+    ParityError where int8's keep/drop agreement is under `min_agreement`."""
     from curate.classify.runtime import QualityClassifier
 
     reference = predict(model, tokenizer, texts, spec["max_length"], head=spec["head"])
@@ -287,7 +291,7 @@ def check_parity(
     tasks = task_specs(spec)  # a single task's fields: a copy of the manifest's top level
     for column, task in enumerate(tasks):
         name = task["task"]
-        expected = reference[:, column] + fp32.fluency_penalty(texts, name)
+        expected = fp32.adjust(reference[:, column], texts, name)
         task["parity"] = {
             variant: parity(expected, scores[name], task["threshold"])
             for variant, scores in onnx_scores.items()
@@ -306,8 +310,8 @@ def check_parity(
 
 
 def classifier_spec(info: dict, model, fused: dict, bundle: Path) -> dict:
-    fluency = [f"{folder}/{FLUENCY_FILE}".lstrip("/") for folder in task_folders(info)]
-    files = ["model.onnx", "model.int8.onnx", *fluency, *TOKENIZER_FILES, *TORCH_FILES]
+    side = [f"{d}/{name}".lstrip("/") for d in task_folders(info) for name in SIDE_FILES]
+    files = ["model.onnx", "model.int8.onnx", *side, *TOKENIZER_FILES, *TORCH_FILES]
     inputs = [n for n in ONNX_INPUTS if n != "token_type_ids" or model.config.type_vocab_size > 0]
     return {
         **info,

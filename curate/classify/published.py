@@ -58,6 +58,7 @@ def published_source(
         "thresholds_by_language": {},
         "max_length": max_length or model_max_length(tokenizer),
         "fluency": None,
+        "lexical": None,
         "base_model": name,
         "metrics": None,
         "head": head,

@@ -35,6 +35,7 @@ from curate.classify.bundle import (
     verify_files,
 )
 from curate.classify.fluency import FluencyParams, WordBigramLM, fluency_penalty
+from curate.classify.lexical import LexicalModel, blend
 from curate.classify.torch_encoder import TORCH_FILES
 
 CHARS_PER_TOKEN_CAP = 24  # no wordpiece token spans more characters: safe pre-truncation
@@ -87,6 +88,7 @@ class QualityClassifier:
         self._torch = None
         self._tokenizer = None
         self._fluency: dict[str, WordBigramLM] = {}
+        self._lexical: dict[str, LexicalModel] = {}
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -148,6 +150,7 @@ class QualityClassifier:
             "_session": None,
             "_tokenizer": None,
             "_fluency": {},
+            "_lexical": {},
             "_torch": None,
         }
 
@@ -210,18 +213,34 @@ class QualityClassifier:
 
     def scores(self, texts: list[str]) -> dict[str, np.ndarray]:
         """Every task's float scores, in input order, from one encoder pass: the encoder's
-        score lowered by the task's fluency penalty where it has a fluency model. Empty or
-        whitespace-only texts score the bottom of the scale without running the model."""
+        score, blended with the task's lexical model and lowered by its fluency penalty where
+        it has them (`adjust`). Empty or whitespace-only texts score the bottom of the scale
+        without running the model."""
         texts = list(texts)
         raw = self.encoder_scores(texts)
         live = np.array([bool(t and t.strip()) for t in texts], dtype=bool)
+        live_texts = [t for t in texts if t and t.strip()]
         out = {}
         for column, task in enumerate(self.tasks):
             scores = raw[:, column].copy()
-            if self.task_spec(task).get("fluency"):
-                scores[live] += self.fluency_penalty([t for t in texts if t and t.strip()], task)
+            scores[live] = self.adjust(scores[live], live_texts, task)
             out[task] = scores
         return out
+
+    def adjust(self, encoder: np.ndarray, texts: list[str], task: str | None = None) -> np.ndarray:
+        """A task's score from its encoder score: blended with the lexical model's
+        (curate.classify.lexical), then lowered by the fluency penalty
+        (curate.classify.fluency), where the task has them."""
+        spec = self.task_spec(task)
+        scores = np.asarray(encoder, dtype=np.float32)
+        lexical = spec.get("lexical")
+        if lexical:
+            scores = blend(
+                scores, self.lexical_model(lexical["file"]).predict(texts), lexical["weight"]
+            )
+        if spec.get("fluency"):
+            scores = scores + self.fluency_penalty(texts, task)
+        return scores
 
     def score(self, texts: list[str], task: str | None = None) -> np.ndarray:
         """One task's scores (see `scores`)."""
@@ -240,8 +259,13 @@ class QualityClassifier:
             self._fluency[file] = WordBigramLM.load(self.path / file)
         return self._fluency[file]
 
+    def lexical_model(self, file: str) -> LexicalModel:
+        if file not in self._lexical:
+            self._lexical[file] = LexicalModel.load(self.path / file)
+        return self._lexical[file]
+
     def encoder_score(self, texts: list[str], task: str | None = None) -> np.ndarray:
-        """One task's encoder scores alone (no fluency penalty)."""
+        """One task's encoder scores alone (no lexical blend, no fluency penalty)."""
         column = self.tasks.index(self.task_spec(task)["task"])
         return self.encoder_scores(texts)[:, column]
 

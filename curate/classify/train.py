@@ -9,7 +9,7 @@ import math
 import os
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +27,22 @@ from curate.classify.calibrate import (
 )
 from curate.classify.card import write_joint_card, write_model_card
 from curate.classify.config import ClassifierConfig, resolve_model_path
-from curate.classify.data import SPLITS, Example, LabelReport, load_examples, split_examples
+from curate.classify.data import (
+    SPLITS,
+    Example,
+    LabelReport,
+    load_examples,
+    read_annotations,
+    split_examples,
+)
 from curate.classify.fluency import FLUENCY_FILE, FluencyParams, WordBigramLM, fluency_penalty
+from curate.classify.lexical import LEXICAL_FILE, LexicalModel, blend
 from curate.classify.metrics import baselines, evaluate
 from curate.classify.model import ScoreDataModule, ScoreRegressor, load_encoder, loss_weights
 from curate.classify.model import predict as predict_scores
 from curate.classify.plots import confusion_matrix_png, score_distribution_png
 
 logger = logging.getLogger(__name__)
-
 
 def auto_precision(requested: str) -> str:
     if requested != "auto":
@@ -85,10 +92,13 @@ def train_classifier(
         task_dir = out / c.task if len(configs) > 1 else out
         task_dir.mkdir(exist_ok=True)
         fluency = fit_fluency(c, splits[c.task], task_dir) if c.fluency else None
-        m = assess(model, tokenizer, c, splits[c.task], task_dir, fluency, column, len(configs))
+        lexical = fit_lexical(c, splits[c.task]["train"], task_dir) if c.lexical else None
+        side = SideModels(fluency, lexical, c.lexical.weight if c.lexical else 0.0)
+        m = assess(model, tokenizer, c, splits[c.task], task_dir, side, column, len(configs))
         m.update(training_record(c, model_path, splits[c.task], reports[c.task], trainer, best))
         if len(configs) > 1:
-            m["fluency"] = m["fluency"] and {**m["fluency"], "file": f"{c.task}/{FLUENCY_FILE}"}
+            for key in ("fluency", "lexical"):
+                m[key] = m[key] and {**m[key], "file": f"{c.task}/{m[key]['file']}"}
             write_model_card(task_dir / "README.md", c, m)
         per_task.append(m)
     metrics = per_task[0] if len(configs) == 1 else joint_record(per_task)
@@ -228,28 +238,90 @@ def fit_fluency(
     return lm, FluencyParams.fit(features, **settings)
 
 
+def fit_lexical(config: ClassifierConfig, train: list[Example], out: Path) -> LexicalModel | None:
+    """The lexical model of the training split's examples from `lexical.annotations` (all when
+    empty), damaged copies left out; None, with a warning, where fewer than
+    `lexical.min_examples` are left (the demo trained without the reference corpus)."""
+    settings = config.lexical
+    chosen = None
+    if settings.annotations:
+        chosen = set(read_annotations(settings.annotations, config.task, LabelReport()))
+    examples = [e for e in train if not e.damage and (chosen is None or e.id in chosen)]
+    if len(examples) < settings.min_examples:
+        logger.warning(
+            "%s: no lexical model: %d training examples from %s (at least %d needed)",
+            config.task,
+            len(examples),
+            settings.annotations or "the annotations",
+            settings.min_examples,
+        )
+        return None
+    logger.info("%s: lexical model fit on %d training examples", config.task, len(examples))
+    lexical = LexicalModel.fit(
+        [e.text for e in examples],
+        [e.score for e in examples],
+        settings.alpha,
+        settings.max_chars,
+        settings.char_ngrams,
+    )
+    lexical.save(out / LEXICAL_FILE)
+    return lexical
+
+
+@dataclass
+class SideModels:
+    """What a task's score adds to the encoder's: the lexical blend, then the fluency penalty
+    (the bundle's QualityClassifier.adjust, before a bundle exists)."""
+
+    fluency: tuple[WordBigramLM, FluencyParams] | None = None
+    lexical: LexicalModel | None = None
+    weight: float = 0.0
+
+    def adjust(self, encoder: np.ndarray, texts: list[str]) -> np.ndarray:
+        scores = encoder
+        if self.lexical is not None:
+            scores = blend(scores, self.lexical.predict(texts), self.weight)
+        if self.fluency is not None:
+            scores = scores + fluency_penalty(*self.fluency, texts)
+        return scores
+
+    def record(self, config: ClassifierConfig) -> dict[str, Any]:
+        fluency = (
+            None if self.fluency is None else {**asdict(self.fluency[1]), "file": FLUENCY_FILE}
+        )
+        lexical = None
+        if self.lexical is not None:
+            lexical = {
+                "file": LEXICAL_FILE,
+                "weight": self.weight,
+                "alpha": config.lexical.alpha,
+                "examples": self.lexical.examples,  # how many it was fit on
+            }
+        return {"fluency": fluency, "lexical": lexical}
+
+
 def assess(
     model,
     tokenizer,
     config: ClassifierConfig,
     splits: dict[str, list[Example]],
     out: Path,
-    fluency: tuple[WordBigramLM, FluencyParams] | None = None,
+    side: SideModels | None = None,
     column: int = 0,
     columns: int = 1,
 ) -> dict[str, Any]:
     """Test metrics, baselines, threshold calibrated on validation and applied to test, plots.
-    With `fluency`, every score is the encoder's minus the fluency penalty, as the bundle's.
-    `column` is the task's output among the model's `columns`."""
+    With `side`, every score is the encoder's blended with the lexical model's and lowered by
+    the fluency penalty, as the bundle's. `column` is the task's output among the model's
+    `columns`."""
+    side = side or SideModels()
     preds = {}
     for name, part in splits.items():
         if name == "train":
             continue
         texts = [e.text for e in part]
         scores = predict_scores(model, tokenizer, texts, config.max_length)
-        preds[name] = scores.reshape(len(texts), columns)[:, column].copy()
-        if fluency is not None:
-            preds[name] += fluency_penalty(*fluency, texts)
+        preds[name] = side.adjust(scores.reshape(len(texts), columns)[:, column].copy(), texts)
     y = {name: [e.score for e in part] for name, part in splits.items()}
     threshold, how = choose_threshold(preds["validation"], y["validation"], config.threshold)
     by_language = per_language_thresholds(
@@ -264,7 +336,7 @@ def assess(
         "task": config.task,
         "scale": list(config.scale),
         "max_length": config.max_length,
-        "fluency": None if fluency is None else {**asdict(fluency[1]), "file": FLUENCY_FILE},
+        **side.record(config),
         "test": test,
         "validation": {
             k: v
