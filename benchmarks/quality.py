@@ -124,6 +124,8 @@ def hand_label_results(result: dict, docs, reference: str | None) -> dict | None
     """The bundle against the hand labels of the test split, with baselines, and the mean drop
     from each original to its word-shuffled copy. Reuses the scores of `bundle_results`: the
     hand-labelled test documents are among the benchmark's documents."""
+    from scipy.stats import spearmanr
+
     from curate.classify.data import load_examples
     from curate.classify.metrics import baselines, evaluate
     from curate.reference import reference_dir
@@ -145,9 +147,24 @@ def hand_label_results(result: dict, docs, reference: str | None) -> dict | None
         scale,
     )
     shuffled = [d for d in docs if d.metadata["group"] == "word_shuffle"]
-    if shuffled:
-        drops = [score[d.metadata["original_id"]] - score[d.id] for d in shuffled]
-        out["shuffle_drop"] = float(np.mean(drops))
+    drops = {
+        d.metadata["original_id"]: score[d.metadata["original_id"]] - score[d.id] for d in shuffled
+    }
+    if drops:
+        out["shuffle_drop"] = float(np.mean(list(drops.values())))
+    out["by_language"] = {}
+    for lang in LANGS:
+        mine = [e for e in split["test"] if e.lang == lang]
+        if len(mine) > 2:
+            lang_drops = [drops[e.id] for e in mine if e.id in drops]
+            out["by_language"][lang] = {
+                "n": len(mine),
+                "spearman": float(
+                    spearmanr([score[e.id] for e in mine], [e.score for e in mine])[0]
+                ),
+                "shuffle_drop": float(np.mean(lang_drops)) if lang_drops else None,
+                "shuffled_n": len(lang_drops),
+            }
     return out
 
 
@@ -287,6 +304,16 @@ def table(bundles: dict, specs: dict, hand: dict) -> list[str]:
                 f"Word-shuffled copies score {h['shuffle_drop']:.2f} below their originals "
                 "on average.",
             ]
+        for lang, r in h.get("by_language", {}).items():
+            drop = r["shuffle_drop"]
+            lines.append(
+                f"- {lang}: Spearman {r['spearman']:.3f} (n = {r['n']}); word-shuffled copies of "
+                + (
+                    f"its {r['shuffled_n']} prose documents score {drop:.2f} lower"
+                    if drop is not None
+                    else "none"
+                )
+            )
         lines.append("")
     return lines
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
+from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,16 @@ from curate.classify.fluency import WORD
 
 LEXICAL_FILE = "lexical.npz"
 BUCKETS = 1 << 20
+
+
+@lru_cache(maxsize=1 << 18)
+def word_buckets(word: str, low: int, high: int, buckets: int) -> tuple[int, ...]:
+    """The buckets of a word's unigram and of its character n-grams (padded with spaces)."""
+    padded = f" {word} "
+    grams = [f"w {word}"]
+    for n in range(low, high + 1):
+        grams += [f"c{padded[i : i + n]}" for i in range(len(padded) - n + 1)]
+    return tuple(zlib.crc32(g.encode()) % buckets for g in grams)
 
 
 def blend(encoder: np.ndarray, lexical: np.ndarray, weight: float) -> np.ndarray:
@@ -44,21 +56,21 @@ class LexicalModel:
         self.buckets = len(coef)
         self.examples = 0  # how many training examples `fit` saw (not saved: metrics.json has it)
 
-    def grams(self, text: str) -> list[str]:
+    def hashes(self, text: str) -> np.ndarray:
+        """The bucket of every n-gram of the text: each word's own (cached: a word's unigram
+        and character n-grams are the same wherever it occurs), then its word pairs'."""
         words = WORD.findall(text[: self.max_chars].lower())
-        grams = [f"w {w}" for w in words]
-        grams += [f"b {a} {b}" for a, b in zip(words[:-1], words[1:], strict=True)]
         low, high = self.char_ngrams
-        for word in words:
-            padded = f" {word} "
-            for n in range(low, high + 1):
-                grams += [f"c{padded[i : i + n]}" for i in range(len(padded) - n + 1)]
-        return grams
+        own = [word_buckets(w, low, high, self.buckets) for w in words]
+        pairs = [
+            zlib.crc32(f"b {a} {b}".encode()) % self.buckets
+            for a, b in zip(words[:-1], words[1:], strict=True)
+        ]
+        return np.fromiter(chain(chain.from_iterable(own), pairs), dtype=np.int64)
 
     def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(buckets, values) of the text's normalised log-count vector."""
-        hashes = [zlib.crc32(g.encode()) % self.buckets for g in self.grams(text)]
-        buckets, counts = np.unique(np.array(hashes, dtype=np.int64), return_counts=True)
+        buckets, counts = np.unique(self.hashes(text), return_counts=True)
         values = np.log1p(counts)
         norm = np.linalg.norm(values)
         return buckets, values / norm if norm else values

@@ -44,6 +44,7 @@ from curate.classify.plots import confusion_matrix_png, score_distribution_png
 
 logger = logging.getLogger(__name__)
 
+
 def auto_precision(requested: str) -> str:
     if requested != "auto":
         return requested
