@@ -111,7 +111,7 @@ score: setup $(BUNDLES)
 	  -o $(OUT)/scored/demo.jsonl.gz
 
 filter: setup $(BUNDLES)
-	$(BIN)/curate filter pipelines/demo.yaml --set output.path=$(OUT)/filter/demo
+	$(BIN)/curate filter pipelines/demo.yaml --restart --set output.path=$(OUT)/filter/demo
 	touch $(KEPT)
 
 # The LM stage on the tiny demo Llama: pretrain on what `filter` kept, then SFT, then DPO.

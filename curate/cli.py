@@ -708,13 +708,19 @@ def score(inputs, models, output, variant, threads, device, batch_tokens, chunki
     help="Refuse to run if any path in the spec (input, output, bundles) resolves outside "
     "this folder: use it for specs written by someone else.",
 )
-def filter_cmd(spec_path, executor, dry_run, wait, sets, root) -> None:
+@click.option(
+    "--restart",
+    is_flag=True,
+    help="Remove the output folder's previous run (its kept, excluded and logs) and start over.",
+)
+def filter_cmd(spec_path, executor, dry_run, wait, sets, root, restart) -> None:
     """Run the datatrove pipeline described by SPEC (pipelines/*.yaml): read, identify
     language, apply heuristics, deduplicate, score, threshold, write kept and excluded documents
-    and an HTML report. A rerun skips finished tasks (datatrove's completions) and the merged
-    stats cover every task ever run."""
+    and an HTML report. A rerun of the same spec with the same bundles skips finished tasks
+    (datatrove's completions) and the merged stats cover every task ever run; a rerun into an
+    output that holds a run of another spec or other bundles is refused (--restart)."""
     from curate.pipeline import SpecError
-    from curate.pipeline.build import RunFailed, confine, load_spec, run_spec
+    from curate.pipeline.build import RunFailed, confine, load_spec, remove_run, run_spec
     from curate.pipeline.layout import RunLayout
     from curate.quiet import datatrove_console
 
@@ -723,6 +729,8 @@ def filter_cmd(spec_path, executor, dry_run, wait, sets, root) -> None:
         spec = load_spec(spec_path, list(sets))
         if root:
             confine(spec, root)
+        if restart:
+            remove_run(RunLayout.of(spec))
         console_log = RunLayout.of(spec).console_log
         verbose = click.get_current_context().obj["verbose"]
         if not verbose and not dry_run:

@@ -137,3 +137,55 @@ def test_killed_run_resumes_to_the_same_output_and_merged_stats(tmp_path, repo_r
     merged = json.loads((tmp_path / "killed" / "logs" / "stats.json").read_text())
     scorer = next(s for s in merged if "quality scorer" in s["name"])
     assert scorer["stats"]["scored"]["total"] == 627  # all 4 tasks, not just the rerun ones
+
+
+def test_a_rerun_with_other_steps_or_bundles_is_refused_and_restart_starts_over(
+    tmp_path, repo_root, bundle
+):
+    """datatrove skips the tasks a folder's logs mark complete: rerunning a changed spec (or a
+    retrained bundle) into it would quietly keep the old results."""
+    import shutil
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle[0], copy)
+    executor = {"local": {"tasks": 2, "workers": 1}}
+    scored = [
+        {"language": {"languages": ["nb", "nn"]}},
+        {"quality_scorer": {"bundles": [str(copy)], "batch_size": 64}},
+    ]
+    spec = spec_file(tmp_path, copy, repo_root, "run", executor, scored)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["filter", str(spec)]).exit_code == 0
+
+    def kept():
+        return {d.id for d in read_documents([tmp_path / "run" / "kept"])}
+
+    both = kept()
+    assert runner.invoke(cli, ["filter", str(spec)]).exit_code == 0  # same run: resumes
+    assert kept() == both
+
+    nb_only = [{"language": {"languages": ["nb"]}}, scored[1]]
+    spec_file(tmp_path, copy, repo_root, "run", executor, nb_only)
+    refused = runner.invoke(cli, ["filter", str(spec)])
+    assert refused.exit_code != 0
+    assert "holds a run made from other steps" in refused.output and "--restart" in refused.output
+    assert kept() == both  # untouched
+
+    restarted = runner.invoke(cli, ["filter", str(spec), "--restart"])
+    assert restarted.exit_code == 0, restarted.output
+    assert kept() and kept() < both  # Nynorsk no longer kept
+
+    manifest = copy / "classifier.json"  # a retrained bundle at the same path
+    manifest.write_text(manifest.read_text().replace('"threshold"', '"threshold" ', 1))
+    refused = runner.invoke(cli, ["filter", str(spec)])
+    assert refused.exit_code != 0 and "other bundles" in refused.output
+
+
+def test_restart_removes_only_a_folder_that_holds_a_run(tmp_path, repo_root, bundle):
+    keep_me = tmp_path / "mine"
+    keep_me.mkdir()
+    (keep_me / "notes.txt").write_text("not a curate run")
+    spec = spec_file(tmp_path, bundle[0], repo_root, "mine", {"local": {"tasks": 1}})
+    result = CliRunner().invoke(cli, ["filter", str(spec), "--restart"])
+    assert result.exit_code != 0 and "holds no curate run" in result.output
+    assert (keep_me / "notes.txt").exists()

@@ -35,7 +35,8 @@ from curate.classify.bundle import (
     verify_files,
 )
 from curate.classify.fluency import FluencyParams, WordBigramLM, fluency_penalty
-from curate.classify.lexical import LexicalModel, blend
+from curate.classify.lexical import LexicalModel
+from curate.classify.side import SideModels
 from curate.classify.torch_encoder import TORCH_FILES
 
 CHARS_PER_TOKEN_CAP = 24  # no wordpiece token spans more characters: safe pre-truncation
@@ -228,19 +229,19 @@ class QualityClassifier:
         return out
 
     def adjust(self, encoder: np.ndarray, texts: list[str], task: str | None = None) -> np.ndarray:
-        """A task's score from its encoder score: blended with the lexical model's
-        (curate.classify.lexical), then lowered by the fluency penalty
-        (curate.classify.fluency), where the task has them."""
+        """A task's score from its encoder score: blended with its lexical model, then lowered
+        by its fluency penalty, where the task has them (curate.classify.side)."""
+        return self.side_models(task).adjust(encoder, texts)
+
+    def side_models(self, task: str | None = None) -> SideModels:
         spec = self.task_spec(task)
-        scores = np.asarray(encoder, dtype=np.float32)
-        lexical = spec.get("lexical")
-        if lexical:
-            scores = blend(
-                scores, self.lexical_model(lexical["file"]).predict(texts), lexical["weight"]
-            )
-        if spec.get("fluency"):
-            scores = scores + self.fluency_penalty(texts, task)
-        return scores
+        side = SideModels()
+        if fluency := spec.get("fluency"):
+            params = FluencyParams(**{k: v for k, v in fluency.items() if k != "file"})
+            side.fluency = (self.fluency_model(fluency["file"]), params)
+        if lexical := spec.get("lexical"):
+            side.lexical, side.weight = self.lexical_model(lexical["file"]), lexical["weight"]
+        return side
 
     def score(self, texts: list[str], task: str | None = None) -> np.ndarray:
         """One task's scores (see `scores`)."""
@@ -248,11 +249,10 @@ class QualityClassifier:
 
     def fluency_penalty(self, texts: list[str], task: str | None = None) -> np.ndarray:
         """0 for every text unless the task has a fluency model (curate.classify.fluency)."""
-        fluency = self.task_spec(task).get("fluency")
-        if not fluency:
+        fluency = self.side_models(task).fluency
+        if fluency is None:
             return np.zeros(len(texts), dtype=np.float32)
-        params = FluencyParams(**{k: v for k, v in fluency.items() if k != "file"})
-        return fluency_penalty(self.fluency_model(fluency["file"]), params, texts)
+        return fluency_penalty(*fluency, texts)
 
     def fluency_model(self, file: str) -> WordBigramLM:
         if file not in self._fluency:

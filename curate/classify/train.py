@@ -9,7 +9,7 @@ import math
 import os
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +35,13 @@ from curate.classify.data import (
     read_annotations,
     split_examples,
 )
-from curate.classify.fluency import FLUENCY_FILE, FluencyParams, WordBigramLM, fluency_penalty
-from curate.classify.lexical import LEXICAL_FILE, LexicalModel, blend
+from curate.classify.fluency import FLUENCY_FILE, FluencyParams, WordBigramLM
+from curate.classify.lexical import LEXICAL_FILE, LexicalModel
 from curate.classify.metrics import baselines, evaluate
 from curate.classify.model import ScoreDataModule, ScoreRegressor, load_encoder, loss_weights
 from curate.classify.model import predict as predict_scores
 from curate.classify.plots import confusion_matrix_png, score_distribution_png
+from curate.classify.side import SideModels
 
 logger = logging.getLogger(__name__)
 
@@ -269,38 +270,6 @@ def fit_lexical(config: ClassifierConfig, train: list[Example], out: Path) -> Le
     return lexical
 
 
-@dataclass
-class SideModels:
-    """What a task's score adds to the encoder's: the lexical blend, then the fluency penalty
-    (the bundle's QualityClassifier.adjust, before a bundle exists)."""
-
-    fluency: tuple[WordBigramLM, FluencyParams] | None = None
-    lexical: LexicalModel | None = None
-    weight: float = 0.0
-
-    def adjust(self, encoder: np.ndarray, texts: list[str]) -> np.ndarray:
-        scores = encoder
-        if self.lexical is not None:
-            scores = blend(scores, self.lexical.predict(texts), self.weight)
-        if self.fluency is not None:
-            scores = scores + fluency_penalty(*self.fluency, texts)
-        return scores
-
-    def record(self, config: ClassifierConfig) -> dict[str, Any]:
-        fluency = (
-            None if self.fluency is None else {**asdict(self.fluency[1]), "file": FLUENCY_FILE}
-        )
-        lexical = None
-        if self.lexical is not None:
-            lexical = {
-                "file": LEXICAL_FILE,
-                "weight": self.weight,
-                "alpha": config.lexical.alpha,
-                "examples": self.lexical.examples,  # how many it was fit on
-            }
-        return {"fluency": fluency, "lexical": lexical}
-
-
 def assess(
     model,
     tokenizer,
@@ -337,7 +306,7 @@ def assess(
         "task": config.task,
         "scale": list(config.scale),
         "max_length": config.max_length,
-        **side.record(config),
+        **side.record(config.lexical.alpha if config.lexical else None),
         "test": test,
         "validation": {
             k: v

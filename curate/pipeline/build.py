@@ -9,13 +9,16 @@ curate.pipeline.layout's (kept/, excluded/<NN>_<step>/, logs/)."""
 from __future__ import annotations
 
 import inspect
+import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter, ParquetWriter
 
-from curate.classify.bundle import task_thresholds
+from curate.classify.bundle import MANIFEST, sha256_file, task_thresholds
 from curate.config import ConfigError, apply_sets, read_yaml
 from curate.pipeline import SpecError
 from curate.pipeline.clusters import Rehydrate
@@ -229,6 +232,7 @@ def run_spec(
         raise SpecError("--wait is for --executor slurm (local and Ray runs always wait)")
     stages = build_stages(spec)
     layout = RunLayout.of(spec)
+    claim_output(layout, run_identity(spec, settings))
     chained = executors.chain(kind, settings, stages, layout, spec.get("name", "curate"))
     last = chained[-1]
     if kind == "slurm":
@@ -258,3 +262,51 @@ def run_spec(
 
 class RunFailed(RuntimeError):
     """Some tasks of a run did not complete."""
+
+
+def run_identity(spec: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """What a run is made of: its input, steps and task count, and the manifest digest of every
+    classifier bundle it uses (a retrained bundle at the same path is a different run)."""
+    bundles = {
+        path: sha256_file(Path(path) / MANIFEST)
+        for key, path in spec_paths(spec)
+        if key.endswith(".bundles") and (Path(path) / MANIFEST).is_file()
+    }
+    identity = {
+        "input": spec["input"],
+        "steps": spec["steps"],
+        "tasks": settings.get("tasks", 1),
+        "bundles": bundles,
+    }
+    return json.loads(json.dumps(identity))  # as it reads back from run.json
+
+
+def claim_output(layout: RunLayout, identity: dict[str, Any]) -> None:
+    """datatrove resumes a run by skipping the tasks its logs mark complete, so a rerun into a
+    folder that holds a different run would keep that run's results; refuse it, naming what
+    differs. The first run writes run.json (atomically)."""
+    record = layout.run_record
+    if record.exists():
+        before = json.loads(record.read_text(encoding="utf-8"))
+        changed = [key for key in identity if before.get(key) != identity[key]]
+        if changed:
+            raise SpecError(
+                f"{layout.root} holds a run made from other {' and '.join(changed)}; rerunning "
+                "into it would only finish that run's missing tasks and keep its results. Give "
+                "another output (--set output.path=...) or start over (`curate filter "
+                "--restart`)."
+            )
+        return
+    layout.root.mkdir(parents=True, exist_ok=True)
+    tmp = record.with_name(f".{record.name}.tmp")
+    tmp.write_text(json.dumps(identity, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, record)
+
+
+def remove_run(layout: RunLayout) -> None:
+    """Delete a previous run's folder, only if it holds one (run.json or logs/)."""
+    if not layout.root.exists():
+        return
+    if not layout.holds_a_run():
+        raise SpecError(f"{layout.root} holds no curate run (no run.json, no logs/): not removed")
+    shutil.rmtree(layout.root)

@@ -9,6 +9,7 @@ the report and the CLI read it, and nothing else spells these names.
     <output>/logs/.../stats.json       stats merged over every task ever run
     <output>/logs/console.log          datatrove's console output (without -v)
     <output>/report.html               `curate report`
+    <output>/run.json                  what the run is made of (input, steps, tasks, bundles)
 
 A document dropped by a score threshold carries `metadata["score_drop"]`: {task, score,
 threshold}, unrounded; every judged document carries `metadata["<task>_threshold"]`. A document
@@ -75,6 +76,14 @@ class RunLayout:
     @property
     def report(self) -> Path:
         return self.root / "report.html"
+
+    @property
+    def run_record(self) -> Path:
+        """What the run in this folder is made of; a rerun resumes only the same run."""
+        return self.root / "run.json"
+
+    def holds_a_run(self) -> bool:
+        return self.run_record.exists() or self.logs.exists()
 
     def groups(self) -> dict[str, Path]:
         """Where documents ended: "kept" and each step's exclusion folder, by folder name."""

@@ -1,0 +1,43 @@
+"""What a task's score adds to its encoder's: the lexical model's blend
+(curate.classify.lexical), then the fluency penalty (curate.classify.fluency). The one owner of
+that order, for training (before a bundle exists) and for the bundle's runtime."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from curate.classify.fluency import FLUENCY_FILE, FluencyParams, WordBigramLM, fluency_penalty
+from curate.classify.lexical import LEXICAL_FILE, LexicalModel, blend
+
+
+@dataclass
+class SideModels:
+    fluency: tuple[WordBigramLM, FluencyParams] | None = None
+    lexical: LexicalModel | None = None
+    weight: float = 0.0  # the lexical model's share of the score
+
+    def adjust(self, encoder: np.ndarray, texts: list[str]) -> np.ndarray:
+        scores = np.asarray(encoder, dtype=np.float32)
+        if self.lexical is not None:
+            scores = blend(scores, self.lexical.predict(texts), self.weight)
+        if self.fluency is not None:
+            scores = scores + fluency_penalty(*self.fluency, texts)
+        return scores
+
+    def record(self, alpha: float | None = None) -> dict[str, Any]:
+        """The manifest's `fluency` and `lexical` entries (files relative to the task folder)."""
+        fluency = None
+        if self.fluency is not None:
+            fluency = {**asdict(self.fluency[1]), "file": FLUENCY_FILE}
+        lexical = None
+        if self.lexical is not None:
+            lexical = {
+                "file": LEXICAL_FILE,
+                "weight": self.weight,
+                "alpha": alpha,
+                "examples": self.lexical.examples,  # how many it was fit on
+            }
+        return {"fluency": fluency, "lexical": lexical}
