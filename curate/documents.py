@@ -261,6 +261,13 @@ def read_documents(
             yield doc
 
 
+def write_atomic(path: Path, text: str) -> None:
+    """Write a small text file whole or not at all: a temporary file beside it, renamed."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 class DocumentWriter:
     """Write Documents atomically: to a temporary file beside the target, renamed on close.
 

@@ -20,12 +20,12 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from curate.classify.config import LexicalConfig
-from curate.classify.data import LabelReport, read_annotations
+from curate.classify.data import load_examples
 from curate.classify.fluency import FluencyParams
 from curate.classify.lexical import LexicalModel, blend
 from curate.classify.runtime import QualityClassifier
 from curate.degrade import word_shuffle
-from curate.reference import reference_splits
+from curate.reference import reference_dir
 
 TASK = "educational_value"
 GRID = {
@@ -38,9 +38,9 @@ GRID = {
 
 
 def hand_labelled(split: str) -> tuple[list[str], np.ndarray]:
-    labels = read_annotations(["annotations/reference"], TASK, LabelReport())
-    docs = [d for d in reference_splits()[split] if d.id in labels]
-    return [d.text for d in docs], np.array([labels[d.id][0]["score"] for d in docs])
+    examples, _ = load_examples(["annotations/reference"], [reference_dir()], TASK, (0, 5))
+    mine = [e for e in examples if e.split == split]
+    return [e.text for e in mine], np.array([e.score for e in mine])
 
 
 @click.command()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.annotations import failures_file, record_line, records_file
+from curate.documents import write_atomic
 
 USAGE_FILE = "usage.json"
 USAGE_FIELDS = ("requests", "input_tokens", "output_tokens", "cost_usd")
@@ -45,12 +46,6 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
                 except json.JSONDecodeError:
                     logger.warning("%s:%d: unreadable record skipped", path, n)
     return rows
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 class AnnotationStore:

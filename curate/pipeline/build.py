@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from datatrove.pipeline.writers import JsonlWriter, ParquetWriter
 
 from curate.classify.bundle import MANIFEST, sha256_file, task_thresholds
 from curate.config import ConfigError, apply_sets, read_yaml
+from curate.documents import write_atomic
 from curate.pipeline import SpecError
 from curate.pipeline.clusters import Rehydrate
 from curate.pipeline.dedup import DEDUPS, Stage
@@ -298,9 +298,7 @@ def claim_output(layout: RunLayout, identity: dict[str, Any]) -> None:
             )
         return
     layout.root.mkdir(parents=True, exist_ok=True)
-    tmp = record.with_name(f".{record.name}.tmp")
-    tmp.write_text(json.dumps(identity, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, record)
+    write_atomic(record, json.dumps(identity, indent=2, ensure_ascii=False))
 
 
 def remove_run(layout: RunLayout) -> None:
