@@ -91,3 +91,11 @@ def test_every_config_command_takes_set_and_names_a_bad_key(args, tmp_path, repo
     result = CliRunner().invoke(cli, [*args, "--set", "no_such_key=1"])
     assert result.exit_code != 0
     assert "unknown keys ['no_such_key']; allowed:" in result.output, result.output
+
+
+def test_a_bad_lexical_section_names_the_file_and_the_key(repo_root):
+    config = repo_root / "classifiers" / "educational_value.demo.yaml"
+    with pytest.raises(ConfigError, match=r"lexical weight must be between 0 and 1: 1.5"):
+        load_classifier_config(config, ["lexical.weight=1.5"])
+    with pytest.raises(ConfigError, match=r"lexical: unknown keys \['alpah'\]"):
+        load_classifier_config(config, ["lexical.alpah=0.3"])

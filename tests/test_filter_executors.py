@@ -189,3 +189,15 @@ def test_restart_removes_only_a_folder_that_holds_a_run(tmp_path, repo_root, bun
     result = CliRunner().invoke(cli, ["filter", str(spec), "--restart"])
     assert result.exit_code != 0 and "holds no curate run" in result.output
     assert (keep_me / "notes.txt").exists()
+
+
+def test_an_unreadable_run_record_is_a_clear_error(tmp_path, repo_root, bundle):
+    spec = spec_file(
+        tmp_path, bundle[0], repo_root, "torn", {"local": {"tasks": 1}}, [{"fix_encoding": {}}]
+    )
+    (tmp_path / "torn").mkdir()
+    (tmp_path / "torn" / "run.json").write_text('{"input": ')  # cut off mid-write by hand
+    result = CliRunner().invoke(cli, ["filter", str(spec)])
+    assert result.exit_code != 0
+    assert "run.json is not readable JSON" in result.output and "--restart" in result.output
+    assert CliRunner().invoke(cli, ["filter", str(spec), "--restart"]).exit_code == 0

@@ -287,7 +287,13 @@ def claim_output(layout: RunLayout, identity: dict[str, Any]) -> None:
     differs. The first run writes run.json (atomically)."""
     record = layout.run_record
     if record.exists():
-        before = json.loads(record.read_text(encoding="utf-8"))
+        try:
+            before = json.loads(record.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise SpecError(
+                f"{record} is not readable JSON ({err}): cannot tell which run {layout.root} "
+                "holds; start over with `curate filter --restart` or give another output"
+            ) from err
         changed = [key for key in identity if before.get(key) != identity[key]]
         if changed:
             raise SpecError(
