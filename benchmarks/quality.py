@@ -318,6 +318,46 @@ def table(bundles: dict, specs: dict, hand: dict) -> list[str]:
     return lines
 
 
+def one_pass_vs_own(bundles: dict, hand: dict) -> list[str]:
+    """Each task of a bundle with a head per task against the task's own bundle: AUC per damage
+    family and hand-label figures, side by side (#15's goal: within 0.02)."""
+    from curate.degrade import FAMILIES
+
+    lines = []
+    for name, joint in bundles.items():
+        own = bundles.get(joint["task"])
+        if name == joint["task"] or own is None:
+            continue
+        lines += [
+            f"### {joint['task']}: {name.split('(')[1].rstrip(')')} vs its own bundle "
+            "(goal: within 0.02)",
+            "",
+            "| measure | own bundle | one pass | Δ |",
+            "|---|---|---|---|",
+        ]
+        pairs = [
+            (f"AUC {g} {lang}", own["auc"].get(f"{g}/{lang}"), joint["auc"].get(f"{g}/{lang}"))
+            for g in FAMILIES
+            for lang in LANGS
+        ]
+        for measure in ("macro_f1", "spearman"):
+            if joint["task"] in hand and name in hand:
+                pairs.append(
+                    (
+                        f"hand labels {measure}",
+                        hand[joint["task"]]["classifier"][measure],
+                        hand[name]["classifier"][measure],
+                    )
+                )
+        lines += [
+            f"| {m} | {a:.3f} | {b:.3f} | {b - a:+.3f} |"
+            for m, a, b in pairs
+            if a is not None and b is not None
+        ]
+        lines.append("")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bundle", action="append", type=Path)
@@ -349,6 +389,7 @@ def main() -> None:
         f"prose documents and one damaged copy of each per family. {CREDIT}",
         "",
         *table(bundles, specs, hand),
+        *one_pass_vs_own(bundles, hand),
     ]
     for r in bundles.values():
         r.pop("scores")

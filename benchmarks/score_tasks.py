@@ -1,7 +1,7 @@
 """Both tasks' scores: two single-task bundles (two encoder passes) against one bundle with a
 head per task (one pass), on the same real documents in the same run: the reference test
 split's nb/nn documents cycled to --docs, int8, each bundle at its own max length, 2 threads.
-The fastest of --repeats runs per variant, after a warm-up.
+The fastest of --repeats runs per variant, taken in turns, after a warm-up.
 
     python benchmarks/score_tasks.py --joint classifiers/joint/bundle \
         [--bundle classifiers/educational_value/bundle --bundle ...]
@@ -13,6 +13,7 @@ labels).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import time
@@ -28,14 +29,18 @@ SEPARATE = [
 ]
 
 
-def fastest(score, texts: list[str], repeats: int) -> float:
-    score(texts[:32])  # sessions, tokenizer and fluency models load outside the timing
-    times = []
+def fastest(variants: dict, texts: list[str], repeats: int) -> dict[str, float]:
+    """The fastest of `repeats` runs of each variant, taken in turns (A B A B ...) so that a
+    slow spell of the machine falls on both."""
+    for score in variants.values():
+        score(texts[:32])  # sessions, tokenizer and side models load outside the timing
+    best = dict.fromkeys(variants, math.inf)
     for _ in range(repeats):
-        start = time.perf_counter()
-        score(texts)
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for name, score in variants.items():
+            start = time.perf_counter()
+            score(texts)
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
 
 def main() -> None:
@@ -55,14 +60,16 @@ def main() -> None:
         for b in args.bundle or SEPARATE
     ]
     joint = QualityClassifier.load(args.joint, intra_op_num_threads=args.threads)
-    rows = {
-        f"{len(separate)} bundles ({', '.join(c.task for c in separate)})": fastest(
-            lambda t: [c.score(t) for c in separate], texts, args.repeats
-        ),
-        f"1 bundle, a head per task ({', '.join(joint.tasks)})": fastest(
-            joint.scores, texts, args.repeats
-        ),
-    }
+    rows = fastest(
+        {
+            f"{len(separate)} bundles ({', '.join(c.task for c in separate)})": lambda t: [
+                c.score(t) for c in separate
+            ],
+            f"1 bundle, a head per task ({', '.join(joint.tasks)})": joint.scores,
+        },
+        texts,
+        args.repeats,
+    )
     base = next(iter(rows.values()))
     lines = [
         f"Both tasks' scores: {args.docs} reference nb/nn documents, int8, max length "

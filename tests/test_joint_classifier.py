@@ -6,6 +6,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 from conftest import tiny_config
 
@@ -165,3 +166,32 @@ def test_cli_trains_jointly_and_evaluates_each_task(joint, labels, repo_root, tm
     assert ran.exit_code == 0, ran.output
     for task in TASKS:
         assert f"{task} on the test split" in ran.output
+
+
+def test_a_trained_classifier_lends_its_frozen_encoder_and_head(joint, labels, repo_root):
+    """FineWeb-Edu's frozen encoder, with a classifier `curate train` wrote as the base: its
+    task keeps its scores exactly, the other task gets a head of its own on the same pass."""
+    out, *_ = joint
+    docs = [d.text for d in read_documents([repo_root / "data/demo"])][:40]
+    lq_alone = out.parent / "lq_alone"
+    train_classifier(joint_configs(repo_root)[1], [labels], [repo_root / "data/demo"], lq_alone)
+    configs = joint_configs(repo_root)
+    for c in configs:
+        c.base_model = str(lq_alone)
+        c.training.freeze_encoder = True
+    shared = out.parent / "on_lq"
+    metrics = train_classifier(configs, [labels], [repo_root / "data/demo"], shared)
+    assert [m["task"] for m in metrics["tasks"]] == list(TASKS)
+    card = (shared / "README.md").read_text()
+    assert "(linguistic_quality: its head and scores, exactly;" in card
+
+    base_model, tokenizer = load_encoder(str(lq_alone / "model"), num_labels=None)
+    model, _ = load_encoder(str(shared / "model"), num_labels=None)
+    alone = predict(base_model, tokenizer, docs, 32)
+    both = predict(model, tokenizer, docs, 32)
+    np.testing.assert_allclose(both[:, 1], alone, atol=1e-5)
+    assert np.std(both[:, 0]) > 1e-3  # the educational-value head learnt something of its own
+    assert not np.allclose(both[:, 0], alone, atol=1e-2)
+    encoder = dict(model.base_model.named_parameters())
+    for name, weight in base_model.base_model.named_parameters():
+        assert torch.equal(weight, encoder[name]), name

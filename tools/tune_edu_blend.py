@@ -53,10 +53,14 @@ def main(bundle: str, min_shuffle_drop: float, alpha: float) -> None:
     rng = random.Random(0)
     shuffled = [word_shuffle(t, rng) for t in texts]
     clf = QualityClassifier.load(bundle)
-    encoder = {"clean": clf.encoder_score(texts), "shuffled": clf.encoder_score(shuffled)}
+    task = TASK if len(clf.tasks) > 1 else None  # a bundle with a head per task: its edu head
+    encoder = {
+        "clean": clf.encoder_score(texts, task),
+        "shuffled": clf.encoder_score(shuffled, task),
+    }
     lexical = LexicalModel.fit(train_texts, train_y, alpha)
     lex = {"clean": lexical.predict(texts), "shuffled": lexical.predict(shuffled)}
-    spec = clf.task_spec()["fluency"]
+    spec = clf.task_spec(task)["fluency"]
     base = {k: v for k, v in spec.items() if k != "file"}
     lm = clf.fluency_model(spec["file"])
     feats = {
@@ -79,7 +83,8 @@ def main(bundle: str, min_shuffle_drop: float, alpha: float) -> None:
     for r in current:
         print(f"bundle's settings, no lexical: Spearman {r[0]:.3f}, shuffle drop {r[1]:.2f}")
     print(f"best with shuffled copies >= {min_shuffle_drop:.2f} lower:")
-    for r in sorted((r for r in rows if r[1] >= min_shuffle_drop), reverse=True)[:8]:
+    chosen = (r for r in rows if r[1] >= min_shuffle_drop)
+    for r in sorted(chosen, key=lambda r: r[:3], reverse=True)[:8]:
         print(f"  Spearman {r[0]:.3f}  drop {r[1]:.2f}  blend {r[2]}  fluency {r[3]}")
     print("fluency LM scale:", {k: round(v, 3) for k, v in asdict(FluencyParams(**base)).items()})
 

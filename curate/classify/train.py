@@ -85,6 +85,7 @@ def train_classifier(
     module = ScoreRegressor(model_path, configs, weights, total_steps)
     data = ScoreDataModule(data_splits, tokenizer, first.max_length, t.batch_size)
     trainer, best = fit(module, data, t, out, resume, progress)
+    module.restore_inherited_heads()
     model_dir = out / "model"
     module.model.save_pretrained(model_dir)  # safetensors
     tokenizer.save_pretrained(model_dir)
