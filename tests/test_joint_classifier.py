@@ -12,9 +12,9 @@ from conftest import tiny_config
 
 from curate.classify import QualityClassifier
 from curate.classify.bundle import read_manifest
-from curate.classify.config import load_classifier_config
+from curate.classify.config import load_classifier_config, resolve_model_path
 from curate.classify.export import export_bundle
-from curate.classify.model import load_encoder, predict
+from curate.classify.model import ScoreRegressor, load_encoder, predict
 from curate.classify.scoring import score_corpus
 from curate.classify.train import train_classifier
 from curate.cli import cli
@@ -195,3 +195,11 @@ def test_a_trained_classifier_lends_its_frozen_encoder_and_head(joint, labels, r
     encoder = dict(model.base_model.named_parameters())
     for name, weight in base_model.base_model.named_parameters():
         assert torch.equal(weight, encoder[name]), name
+
+    # without freezing, the whole model fine-tunes from the base: before any step, the inherited
+    # task scores what the base classifier scores (`make joint` starts this way)
+    for c in configs:
+        c.training.freeze_encoder = False
+    warm = ScoreRegressor(resolve_model_path(str(lq_alone)), configs, [{}, {}], total_steps=1)
+    start = predict(warm.model, tokenizer, docs, 32)
+    np.testing.assert_allclose(start[:, 1], alone, atol=1e-5)
