@@ -80,6 +80,7 @@ def bundle_results(bundle: Path, docs) -> list[dict]:
         {
             **task_results(clf, task, scores[task], docs),
             "name": f"{task} (one pass: {bundle.parent.name}/{bundle.name})" if joint else task,
+            "bundle": f"{bundle.parent.name}/{bundle.name}",
         }
         for task in clf.tasks
     ]
@@ -329,7 +330,7 @@ def one_pass_vs_own(bundles: dict, hand: dict) -> list[str]:
         if name == joint["task"] or own is None:
             continue
         lines += [
-            f"### {joint['task']}: {name.split('(')[1].rstrip(')')} vs its own bundle "
+            f"### {joint['task']}: one pass ({joint['bundle']}) vs its own bundle "
             "(goal: within 0.02)",
             "",
             "| measure | own bundle | one pass | Δ |",

@@ -132,12 +132,13 @@ def main() -> None:
         return gpu_table(args)
     from curate.classify.export import export_bundle
 
+    texts = load_texts(max(args.docs, 200), args.corpus)  # the parity check takes 200
     tmp = Path(tempfile.mkdtemp())
     bundle = tmp / "bundle"
     spec = export_bundle(
         args.model,
         bundle,
-        load_texts(200, args.corpus),
+        texts[:200],
         min_agreement=0.0,
         max_length=args.max_length,
     )
@@ -184,7 +185,7 @@ def main() -> None:
         )
     base = scores[("a", 2)]
     base_rate = results[0]["docs_per_s"]
-    full = bundle_scores(bundle, scores, load_texts(args.docs, args.corpus))
+    full = bundle_scores(bundle, scores, texts[: args.docs])
     for r in results:
         key = (r["variant"], r["threads"])
         s = scores[key]

@@ -327,7 +327,13 @@ def train(config_paths, annotations, corpus, out_dir, resume, epochs, max_steps,
 
     With several --config, one encoder learns every task (a head each; a document sits in the
     same split for all of them), and scoring them all costs one encoder pass: each task's
-    plots, fluency model and card go to OUTPUT/<task>/."""
+    plots, fluency model and card go to OUTPUT/<task>/.
+
+    \b
+    --set base_model=classifiers/linguistic_quality starts from a classifier this command
+    trained: its encoder, and its head for its own task (make joint does this); with
+    --set training.freeze_encoder=true only the other tasks' heads learn and its task keeps
+    its scores exactly."""
     require_extra("train")
     from curate.classify.config import load_classifier_config
     from curate.classify.train import train_classifier

@@ -8,7 +8,7 @@ import yaml
 from click.testing import CliRunner
 
 from curate.annotate.config import default_config_path, load_config
-from curate.classify.config import load_classifier_config
+from curate.classify.config import load_classifier_config, resolve_model_path
 from curate.cli import cli
 from curate.config import ConfigError
 from curate.lm.config import LMConfig
@@ -99,3 +99,12 @@ def test_a_bad_lexical_section_names_the_file_and_the_key(repo_root):
         load_classifier_config(config, ["lexical.weight=1.5"])
     with pytest.raises(ConfigError, match=r"lexical: unknown keys \['alpah'\]"):
         load_classifier_config(config, ["lexical.alpah=0.3"])
+
+
+def test_a_torn_trained_classifier_as_base_model_is_named(tmp_path):
+    """`base_model` naming a `curate train` folder whose metrics.json is torn: a clear error
+    naming the file, not a JSON traceback."""
+    (tmp_path / "model").mkdir()
+    (tmp_path / "metrics.json").write_text('{"task": "educational_va')
+    with pytest.raises(ValueError, match="metrics.json: not the metrics.json `curate train`"):
+        resolve_model_path(str(tmp_path))

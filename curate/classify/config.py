@@ -153,5 +153,11 @@ def trained_tasks(name: str) -> list[str]:
     folder = Path(name)
     if not ((folder / "metrics.json").is_file() and (folder / "model").is_dir()):
         return []
-    info = json.loads((folder / "metrics.json").read_text())
-    return [t["task"] for t in info.get("tasks", [info])]
+    metrics = folder / "metrics.json"
+    try:
+        info = json.loads(metrics.read_text())
+        return [t["task"] for t in info.get("tasks", [info])]
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise ValueError(
+            f"{metrics}: not the metrics.json `curate train` writes ({err}); train it again"
+        ) from err
