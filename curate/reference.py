@@ -69,7 +69,7 @@ def split_group(doc: Document) -> str:
 
 def make_split(docs: list[Document], seed: int = SPLIT_SEED) -> dict[str, str]:
     """id -> split, by document group, stratified by source and language, seeded."""
-    strata: dict[tuple[str, str], list[str]] = defaultdict(list)
+    strata: dict[tuple[str, ...], list[str]] = defaultdict(list)
     members: dict[str, list[str]] = defaultdict(list)
     for doc in docs:
         group = split_group(doc)
@@ -77,17 +77,22 @@ def make_split(docs: list[Document], seed: int = SPLIT_SEED) -> dict[str, str]:
             key = (doc.source or "", "all" if doc.source == "ntrex" else doc.lang or "")
             strata[key].append(group)
         members[group].append(doc.id)
+    by_group = assign_strata(strata, seed)
+    return {doc_id: by_group[group] for group, ids in members.items() for doc_id in ids}
+
+
+def assign_strata(strata: dict[tuple[str, ...], list[str]], seed: int) -> dict[str, str]:
+    """item -> split: each stratum shuffled with one seeded generator (strata in sorted order)
+    and cut at SPLIT_FRACTIONS, so every stratum is split in the same proportions."""
     rng = random.Random(seed)
     assignment = {}
     for key in sorted(strata):
-        groups = sorted(strata[key])
-        rng.shuffle(groups)
-        n_test = round(len(groups) * SPLIT_FRACTIONS["test"])
-        n_val = round(len(groups) * SPLIT_FRACTIONS["validation"])
-        for i, group in enumerate(groups):
-            name = "test" if i < n_test else "validation" if i < n_test + n_val else "train"
-            for doc_id in members[group]:
-                assignment[doc_id] = name
+        items = sorted(strata[key])
+        rng.shuffle(items)
+        n_test = round(len(items) * SPLIT_FRACTIONS["test"])
+        n_val = round(len(items) * SPLIT_FRACTIONS["validation"])
+        for i, item in enumerate(items):
+            assignment[item] = "test" if i < n_test else "validation" if i < n_test + n_val else "train"
     return assignment
 
 

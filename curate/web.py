@@ -1,0 +1,107 @@
+"""The real web sample (`../shared/web`: HPLT v2.0 and v3.0 pages in nb, nn, da and sv, some with
+a person's defect flags) and its committed train/validation/test split.
+
+Like the reference corpus, the pages are not part of the repository; the split is, as id lists
+shipped in the package (`curate/resources/web_split/`), so the web hand labels, the classifiers
+that learn from them, the thresholds calibrated on web validation pages and the benchmark's web
+section all agree on which pages are never tuned on (the test split).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from pathlib import Path
+
+from curate.documents import Document, read_documents
+from curate.package_files import package_file
+from curate.reference import SPLITS, assign_strata, load_split, write_split
+
+WEB_SPLIT_SEED = 20261202
+WEB_SPLIT_DIR = package_file("web_split")
+WEB_FILE = "hplt.jsonl.gz"
+CREDIT = (
+    "Web sample: HPLT v2.0 and v3.0 cleaned (hplt-project release2_inspection and "
+    "release3_inspection; packaging CC0, texts belong to their authors; credit HPLT)."
+)
+# HPLT's own inspection flags (one person's, on 642 nb/nn pages): a page with none of them set
+# and its language marked correct is "fine".
+HPLT_FLAGS = ("porn", "unnatural", "artifacts")
+
+
+class WebMissing(FileNotFoundError):
+    pass
+
+
+def web_dir(path: str | os.PathLike | None = None) -> Path:
+    """The web sample folder: `path`, else $CURATE_WEB, else ../shared/web."""
+    found = Path(path or os.environ.get("CURATE_WEB") or "../shared/web")
+    if not (found / WEB_FILE).is_file():
+        raise WebMissing(
+            f"no web sample at {(found / WEB_FILE).resolve()}: it lives beside the repository as "
+            "../shared/web (or set CURATE_WEB)"
+        )
+    return found
+
+
+def load_web(path: str | os.PathLike | None = None) -> list[Document]:
+    """Every web page, `source` = "hplt", its release, whole/excerpt and HPLT's flags in
+    metadata, in file order."""
+    docs = []
+    for doc in read_documents([web_dir(path) / WEB_FILE], source="curate", strict=True):
+        doc.source = "hplt"
+        docs.append(doc)
+    return docs
+
+
+def stratum(doc: Document) -> tuple[str, str, str, str]:
+    """Release, language, whole/excerpt, and HPLT's verdict: the few flagged pages (38 marked
+    "unnatural") would otherwise fall into the test split by chance or not at all."""
+    return (
+        str(doc.metadata.get("release")),
+        doc.lang or "",
+        str(bool(doc.metadata.get("whole"))),
+        hplt_verdict(doc) or "uninspected",
+    )
+
+
+def make_web_split(docs: list[Document], seed: int = WEB_SPLIT_SEED) -> dict[str, str]:
+    """id -> split, stratified by release, language, whole/excerpt and HPLT verdict, seeded."""
+    strata: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for doc in docs:
+        strata[stratum(doc)].append(doc.id)
+    return assign_strata(strata, seed)
+
+
+def write_web_split(assignment: dict[str, str]) -> None:
+    write_split(assignment, WEB_SPLIT_DIR)
+
+
+def load_web_split() -> dict[str, str]:
+    return load_split(WEB_SPLIT_DIR)
+
+
+def web_splits(path: str | os.PathLike | None = None) -> dict[str, list[Document]]:
+    """The web pages by committed split (`metadata['split']` set); every page must be in it."""
+    assignment = load_web_split()
+    splits: dict[str, list[Document]] = {name: [] for name in SPLITS}
+    for doc in load_web(path):
+        if doc.id not in assignment:
+            raise ValueError(f"web page {doc.id} is in no split: rebuild the split")
+        doc.metadata["split"] = assignment[doc.id]
+        splits[assignment[doc.id]].append(doc)
+    return splits
+
+
+def hplt_verdict(doc: Document) -> str | None:
+    """"fine", the first HPLT flag set ("porn", "unnatural", "artifacts"), "wrong_language", or
+    None where the page has no human inspection."""
+    human = doc.metadata.get("human")
+    if not human:
+        return None
+    for flag in HPLT_FLAGS:
+        if human.get(flag):
+            return flag
+    if human.get("lang_correct") is False:
+        return "wrong_language"
+    return "fine"
