@@ -33,11 +33,13 @@ from curate.pipeline.heuristics import (
     NordicGopherQuality,
 )
 from curate.pipeline.langid import NordicLanguageFilter
+from curate.pipeline.line_clean import LineCleaner
 from curate.pipeline.layout import RunLayout
 from curate.pipeline.steps import CurateReader, FixEncoding, QualityScorer, ScoreFilter
 
 STEPS = {
     "fix_encoding": FixEncoding,
+    "clean_lines": LineCleaner,
     "language": NordicLanguageFilter,
     "gopher_quality": NordicGopherQuality,
     "gopher_repetition": GopherRepetition,
