@@ -92,7 +92,9 @@ def assign_strata(strata: dict[tuple[str, ...], list[str]], seed: int) -> dict[s
         n_test = round(len(items) * SPLIT_FRACTIONS["test"])
         n_val = round(len(items) * SPLIT_FRACTIONS["validation"])
         for i, item in enumerate(items):
-            assignment[item] = "test" if i < n_test else "validation" if i < n_test + n_val else "train"
+            assignment[item] = (
+                "test" if i < n_test else "validation" if i < n_test + n_val else "train"
+            )
     return assignment
 
 

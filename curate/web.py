@@ -94,7 +94,7 @@ def web_splits(path: str | os.PathLike | None = None) -> dict[str, list[Document
 
 
 def hplt_verdict(doc: Document) -> str | None:
-    """"fine", the first HPLT flag set ("porn", "unnatural", "artifacts"), "wrong_language", or
+    """ "fine", the first HPLT flag set ("porn", "unnatural", "artifacts"), "wrong_language", or
     None where the page has no human inspection."""
     human = doc.metadata.get("human")
     if not human:

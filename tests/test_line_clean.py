@@ -7,7 +7,7 @@ import pytest
 from datatrove.executor import LocalPipelineExecutor
 from datatrove.pipeline.writers import JsonlWriter
 
-from curate.documents import DocumentWriter, Document, read_documents
+from curate.documents import Document, DocumentWriter, read_documents
 from curate.pipeline.line_clean import NOTHING_LEFT, LineCleaner
 from curate.pipeline.steps import CurateReader
 from curate.reference import ReferenceMissing, is_prose, load_reference
@@ -48,7 +48,12 @@ def test_a_page_of_prose_inside_a_menu_comes_out_as_its_prose_with_the_removal_r
     assert kept["menu"].metadata["lines_removed"] == 12
     assert kept["menu"].metadata["chars_removed"] == len(MENU_PAGE) - len(PROSE) - 12  # newlines
     assert set(kept["menu"].metadata["clean_rules"]) == {
-        "edge", "ui", "trailer", "date", "cookie", "symbols"
+        "edge",
+        "ui",
+        "trailer",
+        "date",
+        "cookie",
+        "symbols",
     }
     assert kept["clean"].text == PROSE and "lines_removed" not in kept["clean"].metadata
     # a page that would be emptied is set aside with its reason and its text as it came

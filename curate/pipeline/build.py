@@ -33,8 +33,8 @@ from curate.pipeline.heuristics import (
     NordicGopherQuality,
 )
 from curate.pipeline.langid import NordicLanguageFilter
-from curate.pipeline.line_clean import LineCleaner
 from curate.pipeline.layout import RunLayout
+from curate.pipeline.line_clean import LineCleaner
 from curate.pipeline.steps import CurateReader, FixEncoding, QualityScorer, ScoreFilter
 
 STEPS = {

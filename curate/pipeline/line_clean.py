@@ -125,7 +125,7 @@ class LineCleaner(SetAsideErrors, BaseFilter):
         verdicts = [self.rule(line, counts) for line in lines]
         self.mark_edges(lines, verdicts)
         kept, removed = [], []
-        for line, rule in zip(lines, verdicts):
+        for line, rule in zip(lines, verdicts, strict=True):
             if rule:
                 removed.append((rule, line))
                 continue
@@ -169,7 +169,9 @@ class LineCleaner(SetAsideErrors, BaseFilter):
         months = [w for w in words if w in self.words["months"]]
         if DATE.search(norm) or (months and re.search(r"\d", norm)):
             return len(words) - len(months) <= 3
-        return bool(YEAR.search(norm)) and len(words) <= 1  # "Valget 2019", not "Forordning nr. 37/2005"
+        return (
+            bool(YEAR.search(norm)) and len(words) <= 1
+        )  # "Valget 2019", not "Forordning nr. 37/2005"
 
     def mark_edges(self, lines: list[str], verdicts: list[str | None]) -> None:
         """Runs of very short non-sentence lines at the top and the bottom: a menu block."""
