@@ -1,0 +1,94 @@
+"""Turn labellers' files into annotation records (curate/annotations.py's format, backend "hand").
+
+A labeller's file holds one JSON line per page read: `id`, `educational_value`,
+`linguistic_quality`, `rationale`, and for web pages `lang` (what the labeller read) and `flags`
+(annotations/guidelines.md). Each file is named for its labeller (`--labels helper-3=FILE`).
+The first label of a page is the one recorded in OUT; a page labelled again by another labeller
+goes to OUT/second, so `curate agreement OUT OUT/second` measures the two on the overlap.
+
+    python tools/hand_labels.py --corpus ../shared/web --split web \
+        --labels helper-1=/path/labels_1.jsonl ... -o annotations/web
+
+Scores are copied, never computed: this only attaches the text's sha256, the page's committed
+split and the labeller to what a person (or a labelling helper) wrote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from curate.annotations import records_file, write_records
+from curate.documents import read_documents, text_sha256
+
+TASKS = ("educational_value", "linguistic_quality")
+CREATED = "2026-12-02T00:00:00Z"
+
+
+def split_of(name: str) -> dict[str, str]:
+    if name == "web":
+        from curate.web import load_web_split
+
+        return load_web_split()
+    from curate.reference import load_split
+
+    return load_split()
+
+
+def records(label: dict, labeller: str, sha: str, split: str) -> dict[str, dict]:
+    extra = {k: label[k] for k in ("lang", "flags") if k in label}
+    return {
+        task: {
+            "id": label["id"],
+            "text_sha256": sha,
+            "task": task,
+            "score": int(label[task]),
+            "rationale": label.get("rationale", ""),
+            "annotator": {
+                "backend": "hand",
+                "model": None,
+                "prompt_sha256": None,
+                "labeller": labeller,
+            },
+            "usage": None,
+            "created": CREATED,
+            "split": split,
+            **extra,
+        }
+        for task in TASKS
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--labels", action="append", required=True, help="LABELLER=FILE")
+    parser.add_argument("--corpus", required=True, type=Path)
+    parser.add_argument("--split", choices=["web", "reference"], default="web")
+    parser.add_argument("-o", "--out", required=True, type=Path)
+    args = parser.parse_args()
+    sha = {d.id: text_sha256(d.text) for d in read_documents([args.corpus], source="curate")}
+    split = split_of(args.split)
+    first: dict[str, list] = {t: [] for t in TASKS}
+    second: dict[str, list] = {t: [] for t in TASKS}
+    seen: set[str] = set()
+    for spec in args.labels:
+        labeller, path = spec.split("=", 1)
+        for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            label = json.loads(line)
+            if label["id"] not in sha:
+                raise SystemExit(f"{path}:{n}: page {label['id']} is not in {args.corpus}")
+            target = second if label["id"] in seen else first
+            seen.add(label["id"])
+            for task, record in records(label, labeller, sha[label["id"]], split[label["id"]]).items():
+                target[task].append(record)
+    for task in TASKS:
+        for folder, rows in ((args.out, first[task]), (args.out / "second", second[task])):
+            write_records(sorted(rows, key=lambda r: r["id"]), records_file(folder, task))
+    print(f"{len(first[TASKS[0]])} pages labelled, {len(second[TASKS[0]])} twice -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()
