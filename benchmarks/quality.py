@@ -10,7 +10,10 @@ matrix against the hand labels of the test split, with the majority and length b
 the mean score drop of word-shuffled copies. Writes benchmarks/results/quality.{md,json} and one
 score-histogram figure per bundle (benchmarks/results/quality_<task>.png).
 
-    python benchmarks/quality.py [--bundle DIR ...] [--spec pipelines/demo.yaml ...]
+    python benchmarks/quality.py [--bundle DIR ...] [--spec pipelines/demo.yaml ...] [--only web]
+
+Ends with a web section (benchmarks/quality_web.py): the same bundles and specs on the web test
+split (real HPLT pages, ../shared/web or --web) against the web hand labels and HPLT's flags.
 
 Needs the reference corpus (../shared/reference or $CURATE_REFERENCE). Sources, credited as
 their licences ask: NorQuAD (ltgoslo), Norwegian laws (Lovdata, NLOD 2.0), NTREX-128
@@ -169,9 +172,10 @@ def hand_label_results(result: dict, docs, reference: str | None) -> dict | None
     return out
 
 
-def spec_results(spec_path: Path, docs, workdir: Path) -> dict:
+def run_steps(spec_path: Path, docs, workdir: Path) -> tuple[list[str], dict[str, int], set]:
     """Runs the spec's steps (dedup and rehydration left out: the benchmark's documents are
-    one copy each) on the benchmark documents with datatrove."""
+    one copy each) on `docs` with datatrove: (step names, id -> the 1-based position of the
+    step that dropped it, ids kept). Every document is accounted for."""
     from curate.documents import read_documents, write_documents
     from curate.pipeline.build import load_spec, run_spec
     from curate.pipeline.dedup import DEDUPS
@@ -187,21 +191,25 @@ def spec_results(spec_path: Path, docs, workdir: Path) -> dict:
     run_spec(spec)
     layout = RunLayout.of(spec)
     kept_ids = {d.id for d in read_documents([layout.kept])}
-    dropped_at = {}  # id -> the position of the step that dropped it (1-based)
+    dropped_at = {}
     for step_dir in sorted(layout.excluded.glob("*")):
         for d in read_documents([step_dir]):
             dropped_at[d.id] = int(step_dir.name.split("_", 1)[0])
-    steps = [next(iter(s)) for s in spec["steps"]]
-    filters = sorted({i for i in dropped_at.values()} | {len(steps)})
-    total, kept = defaultdict(int), defaultdict(int)
+    assert all(d.id in kept_ids or d.id in dropped_at for d in docs), "documents went missing"
+    return [next(iter(s)) for s in spec["steps"]], dropped_at, kept_ids
+
+
+def survival(steps: list[str], dropped_at: dict, docs, keys_of) -> dict:
+    """For every group key of `keys_of(doc)`: its size, and the share of its documents still
+    kept after each step that dropped any (and after the last)."""
+    filters = sorted(set(dropped_at.values()) | {len(steps)})
+    total = defaultdict(int)
     survived = defaultdict(lambda: defaultdict(int))  # key -> step -> documents past it
     for d in docs:
-        for key in (f"{d.metadata['group']}/{d.lang}", f"{d.metadata['group']}/all"):
+        for key in keys_of(d):
             total[key] += 1
-            kept[key] += d.id in kept_ids
             for step in filters:
                 survived[key][step] += dropped_at.get(d.id, len(steps) + 1) > step
-    assert all(d.id in kept_ids or d.id in dropped_at for d in docs), "documents went missing"
     return {
         "steps": steps,
         "n": dict(total),
@@ -209,8 +217,18 @@ def spec_results(spec_path: Path, docs, workdir: Path) -> dict:
             k: {f"{i:02d}_{steps[i - 1]}": survived[k][i] / total[k] for i in filters}
             for k in total
         },
-        "kept": {k: kept[k] / total[k] for k in total},
+        "kept": {k: survived[k][len(steps)] / total[k] for k in total},
     }
+
+
+def spec_results(spec_path: Path, docs, workdir: Path) -> dict:
+    steps, dropped_at, _ = run_steps(spec_path, docs, workdir)
+    return survival(
+        steps,
+        dropped_at,
+        docs,
+        lambda d: (f"{d.metadata['group']}/{d.lang}", f"{d.metadata['group']}/all"),
+    )
 
 
 def histogram(result: dict, path: Path) -> None:
@@ -364,18 +382,51 @@ def main() -> None:
     parser.add_argument("--bundle", action="append", type=Path)
     parser.add_argument("--spec", action="append", type=Path)
     parser.add_argument("--reference", default=None)
+    parser.add_argument("--web", default=None, help="the web sample (default: ../shared/web)")
+    parser.add_argument("--only", choices=["reference", "web"], help="one section alone")
     parser.add_argument("--out", type=Path, default=RESULTS / "quality")
     args = parser.parse_args()
     from curate.reference import CREDIT, ReferenceMissing
+    from curate.web import WebMissing
 
     try:
         docs = benchmark_documents(args.reference)
     except ReferenceMissing as err:
         sys.exit(f"quality benchmark skipped: {err}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    bundles, hand = {}, {}
     defaults = DEFAULT_BUNDLES + ([JOINT_BUNDLE] if JOINT_BUNDLE.exists() else [])
-    for bundle in args.bundle or defaults:
+    lines, data = [], {}
+    if args.only != "web":
+        lines, data = reference_section(
+            args.bundle or defaults, args.spec or DEFAULT_SPECS, docs, args
+        )
+        lines = [
+            f"Reference test split: {sum(d.metadata['group'] == 'clean' for d in docs)} clean "
+            f"nb/nn prose documents and one damaged copy of each per family. {CREDIT}",
+            "",
+            *lines,
+        ]
+    if args.only != "reference":
+        from quality_web import web_section
+
+        clean = [d for d in docs if d.metadata["group"] == "clean"]
+        try:
+            web_lines, data["web"] = web_section(
+                args.bundle or DEFAULT_BUNDLES,
+                args.spec or DEFAULT_SPECS,
+                clean,
+                args.out,
+                args.web,
+            )
+            lines += web_lines
+        except WebMissing as err:
+            lines += [f"Web section skipped: {err}", ""]
+    write_results(args.out, lines, data)
+
+
+def reference_section(bundle_paths, spec_paths, docs, args) -> tuple[list[str], dict]:
+    bundles, hand = {}, {}
+    for bundle in bundle_paths:
         for r in bundle_results(bundle, docs):
             bundles[r["name"]] = r
             slug = r["name"].split(" ")[0] + ("_joint" if r["name"] != r["task"] else "")
@@ -384,18 +435,12 @@ def main() -> None:
             if h:
                 hand[r["name"]] = h
     with tempfile.TemporaryDirectory() as tmp:
-        specs = {p.name: spec_results(p, docs, Path(tmp)) for p in args.spec or DEFAULT_SPECS}
-    lines = [
-        f"Reference test split: {sum(d.metadata['group'] == 'clean' for d in docs)} clean nb/nn "
-        f"prose documents and one damaged copy of each per family. {CREDIT}",
-        "",
-        *table(bundles, specs, hand),
-        *one_pass_vs_own(bundles, hand),
-    ]
+        specs = {p.name: spec_results(p, docs, Path(tmp)) for p in spec_paths}
+    lines = [*table(bundles, specs, hand), *one_pass_vs_own(bundles, hand)]
     for r in bundles.values():
         r.pop("scores")
         r.pop("by_id")
-    write_results(args.out, lines, {"bundles": bundles, "specs": specs, "hand_labels": hand})
+    return lines, {"bundles": bundles, "specs": specs, "hand_labels": hand}
 
 
 if __name__ == "__main__":
