@@ -82,7 +82,8 @@ def main() -> None:
                 raise SystemExit(f"{path}:{n}: page {label['id']} is not in {args.corpus}")
             target = second if label["id"] in seen else first
             seen.add(label["id"])
-            for task, record in records(label, labeller, sha[label["id"]], split[label["id"]]).items():
+            page = label["id"]
+            for task, record in records(label, labeller, sha[page], split[page]).items():
                 target[task].append(record)
     for task in TASKS:
         for folder, rows in ((args.out, first[task]), (args.out / "second", second[task])):
