@@ -43,11 +43,17 @@ annotate: setup
 # key, the LLM's annotations join in.
 REFERENCE ?= ../shared/reference
 HAVE_REFERENCE := $(wildcard $(REFERENCE)/*.jsonl.gz)
+# Real web pages (../shared/web, HPLT) and their hand labels (annotations/web): both classifiers
+# learn what the web's good and bad pages look like, beside edited prose and synthetic damage.
+WEB ?= ../shared/web
+WEB_LABELS = $(if $(wildcard $(WEB)/hplt.jsonl.gz),--annotations annotations/web/$(1).jsonl --corpus $(WEB),)
 SYNTHETIC := $(OUT)/synthetic/linguistic_quality.jsonl
 LLM_LABELS := $(if $(GEMINI_API_KEY),--annotations $(OUT)/annotations,)
-REAL_LABELS_linguistic_quality := --annotations $(OUT)/synthetic --corpus $(OUT)/synthetic
+REAL_LABELS_linguistic_quality := --annotations $(OUT)/synthetic --corpus $(OUT)/synthetic \
+  $(call WEB_LABELS,linguistic_quality)
 REAL_LABELS_educational_value := --annotations annotations/reference --corpus $(REFERENCE) \
-  --annotations $(OUT)/synthetic_edu --corpus $(OUT)/synthetic_edu
+  --annotations $(OUT)/synthetic_edu --corpus $(OUT)/synthetic_edu \
+  $(call WEB_LABELS,educational_value)
 TRAIN_INPUTS = --annotations annotations/seed --corpus data/demo $(LLM_LABELS) \
   $(if $(HAVE_REFERENCE),$(REAL_LABELS_$*),)
 
@@ -79,7 +85,8 @@ JOINT := classifiers/joint/bundle/classifier.json
 JOINT_INPUTS = --annotations annotations/seed --corpus data/demo $(LLM_LABELS) \
   $(if $(HAVE_REFERENCE),$(REAL_LABELS_linguistic_quality) \
   --annotations annotations/reference/educational_value.jsonl --corpus $(REFERENCE) \
-  --annotations $(OUT)/synthetic_edu --corpus $(OUT)/synthetic_edu,)
+  --annotations $(OUT)/synthetic_edu --corpus $(OUT)/synthetic_edu \
+  $(call WEB_LABELS,educational_value),)
 
 classifiers/joint/metrics.json: classifiers/linguistic_quality/metrics.json | setup
 	$(BIN)/curate train --config classifiers/linguistic_quality.demo.yaml \

@@ -107,6 +107,27 @@ def gate_results(clf, task: str, scores: np.ndarray, docs) -> dict:
     return out
 
 
+def cleaning_results(docs) -> dict:
+    """What clean_lines removes, by label group and HPLT verdict: pages changed, characters."""
+    from curate.pipeline.line_clean import LineCleaner
+
+    cleaner = LineCleaner()
+    changed, removed, total = defaultdict(int), defaultdict(int), defaultdict(int)
+    n = defaultdict(int)
+    for d in docs:
+        _, gone = cleaner.clean(d.text.split("\n"))
+        chars = sum(len(text) for _, text in gone)
+        for key in groups(d):
+            n[key] += 1
+            changed[key] += bool(gone)
+            removed[key] += chars
+            total[key] += len(d.text)
+    return {
+        k: {"n": n[k], "changed": changed[k] / n[k], "chars_removed": removed[k] / total[k]}
+        for k in n
+    }
+
+
 def hplt_auc(scores: np.ndarray, docs) -> dict:
     """HPLT fine vs each flag, nb and nn pooled (the flagged pages are few)."""
     fine = [s for d, s in zip(docs, scores, strict=True) if d.metadata["verdict"] == "fine"]
@@ -193,10 +214,11 @@ def web_section(bundles: list[Path], specs: list[Path], reference_clean, out: Pa
     ]
     texts = cleaned([d.text for d in unseen])
     index = {d.id: i for i, d in enumerate(unseen)}
-    data: dict = {"bundles": {}, "specs": {}}
+    data: dict = {"bundles": {}, "specs": {}, "cleaning": cleaning_results(web_test)}
     for bundle in bundles:
         clf = QualityClassifier.load(bundle)
         scores = clf.scores(texts)
+        raw = clf.scores([d.text for d in web_test])
         ref = clf.scores([d.text for d in reference_clean])
         for task in clf.tasks:
             s = np.asarray(scores[task])
@@ -205,6 +227,7 @@ def web_section(bundles: list[Path], specs: list[Path], reference_clean, out: Pa
                 "bundle": f"{bundle.parent.name}/{bundle.name}",
                 "thresholds": {lang: clf.threshold_for(lang, task) for lang in LANGS},
                 "gate": gate_results(clf, task, test_scores, web_test),
+                "gate_uncleaned": gate_results(clf, task, np.asarray(raw[task]), web_test),
                 "hplt_auc_test": hplt_auc(test_scores, web_test),
                 "hplt_auc_unseen": hplt_auc(s, unseen),
             }
@@ -245,23 +268,43 @@ def web_table(data: dict) -> list[str]:
         "",
     ]
     keys = ["lq>=3", "lq=2", "lq<=1", "fine", *FLAGS, "hplt_flagged"]
+    lines += [
+        "### clean_lines on the web test pages: pages changed, characters removed, nb / nn",
+        "",
+        "| pages | n nb / nn | pages changed | characters removed |",
+        "|---|---|---|---|",
+    ]
+    c = data["cleaning"]
+    for k in keys:
+        rows = [c.get(f"{k}/{lang}") for lang in LANGS]
+        if rows == [None, None]:
+            continue
+        cells = [
+            " / ".join(pct(r and r[key]) for r in rows) for key in ("changed", "chars_removed")
+        ]
+        name = k if k.startswith("lq") else f"HPLT {k}"
+        n = " / ".join(str(r["n"] if r else 0) for r in rows)
+        lines.append(f"| {name} | {n} | " + " | ".join(cells) + " |")
+    lines.append("")
     for task, r in data["bundles"].items():
         g = r["gate"]
         lines += [
             f"### {task} ({r['bundle']}) alone on line-cleaned pages: share kept at its threshold "
             f"(nb {r['thresholds']['nb']:.2f}, nn {r['thresholds']['nn']:.2f})",
             "",
-            "| pages | n nb | n nn | kept nb | kept nn |",
-            "|---|---|---|---|---|",
+            "| pages | n nb | n nn | kept nb | kept nn | uncleaned: kept nb | kept nn |",
+            "|---|---|---|---|---|---|---|",
         ]
+        raw = r["gate_uncleaned"]
         for k in keys:
             n = [g["n"].get(f"{k}/{lang}") for lang in LANGS]
             if n == [None, None]:
                 continue
             kept = [g["kept"].get(f"{k}/{lang}") for lang in LANGS]
+            kept += [raw["kept"].get(f"{k}/{lang}") for lang in LANGS]
             name = k if k.startswith("lq") else f"HPLT {k}"
             lines.append(
-                f"| {name} | {n[0] or 0} | {n[1] or 0} | {pct(kept[0])} | {pct(kept[1])} |"
+                f"| {name} | {n[0] or 0} | {n[1] or 0} | " + " | ".join(map(pct, kept)) + " |"
             )
         lines += ["", "| ROC AUC | nb | nn |", "|---|---|---|"]
         for pair in ("lq>=3 vs lq<=1", *(f"fine vs {f}" for f in FLAGS)):

@@ -192,13 +192,16 @@ FAMILIES: dict[str, Damage] = {
 }
 
 # The score each damaged copy gets on the linguistic-quality scale (annotations/guidelines.md).
+# Fragments are 2 ("sentences cut off"), not 3: nothing in them is finished, and a gate that
+# keeps the web pages people label 3 (informal, careless, leftovers around good text) must
+# still drop them.
 LINGUISTIC_QUALITY = {
     "word_shuffle": 1,
     "char_noise": 1,
     "mojibake": 1,
     "boilerplate": 1,
     "spam": 0,
-    "fragments": 3,
+    "fragments": 2,
     "language_mix": 2,
     "repetition": 1,
     "markup": 2,
