@@ -36,14 +36,16 @@ def load_labels(task: str) -> dict[str, dict]:
 
 
 def web_documents(web: str | None):
-    """Every web page with `metadata['split']`, `metadata['lq']`/`['edu']` (hand label or None)
-    and `metadata['verdict']` (HPLT's, or None)."""
-    from curate.web import hplt_verdict, web_splits
+    """Every web page as a crawl holds it (curate.web.page_text) with `metadata['split']`,
+    `metadata['lq']`/`['edu']` (hand label or None) and `metadata['verdict']` (HPLT's, or None)."""
+    from curate.web import hplt_verdict, page_text, web_splits
 
     splits = web_splits(web)
     lq, edu = load_labels("linguistic_quality"), load_labels("educational_value")
     docs = [d for part in splits.values() for d in part]
     for d in docs:
+        d.text = page_text(d)
+        d.metadata.pop("segments", None)
         d.metadata["lq"] = lq[d.id]["score"] if d.id in lq else None
         d.metadata["edu"] = edu[d.id]["score"] if d.id in edu else None
         d.metadata["verdict"] = hplt_verdict(d)

@@ -10,6 +10,7 @@ section all agree on which pages are never tuned on (the test split).
 from __future__ import annotations
 
 import os
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -52,6 +53,41 @@ def load_web(path: str | os.PathLike | None = None) -> list[Document]:
         doc.source = "hplt"
         docs.append(doc)
     return docs
+
+
+def page_text(doc: Document) -> str:
+    """The page as a crawl holds it, as near as the sample allows: an excerpted page's unbroken
+    pieces (`segments`), each cut back to whole sentences where the sample cut it (no real page
+    ends mid-word: FineWeb's line-punctuation rule dropped most two-excerpt pages for it), one
+    after another without the sample's "... (N chars skipped) ..." and ".........." markers
+    (Gopher read them as ellipsis lines, language ID as English sentences). v3.0 excerpts are
+    the page's first, middle and last characters, so its start and end are kept as they are. A
+    whole page is its text. Labellers saw `text`, markers and all: the labels stay on it."""
+    segments = doc.metadata.get("segments")
+    if not segments:
+        return doc.text
+    v3 = doc.metadata.get("release") == "v3.0"
+    pieces = []
+    for i, segment in enumerate(segments):
+        if i > 0 or not v3:
+            segment = after_first_break(segment)
+        if i < len(segments) - 1 or not v3:
+            segment = before_last_break(segment)
+        pieces.append(segment.strip())
+    return "\n".join(p for p in pieces if p)
+
+
+SENTENCE_BREAK = re.compile(r"[.!?…»”\"]\s|\n")
+
+
+def after_first_break(text: str) -> str:
+    found = SENTENCE_BREAK.search(text)
+    return text[found.end() :] if found and found.end() < len(text) else text
+
+
+def before_last_break(text: str) -> str:
+    ends = [m.start() + 1 for m in SENTENCE_BREAK.finditer(text + " ")]
+    return text[: ends[-1]] if ends else text
 
 
 def stratum(doc: Document) -> tuple[str, str, str, str]:
