@@ -69,6 +69,7 @@ def page_text(doc: Document) -> str:
     v3 = doc.metadata.get("release") == "v3.0"
     pieces = []
     for i, segment in enumerate(segments):
+        segment = segment.strip()  # a cut can fall just before a line break
         if i > 0 or not v3:
             segment = after_first_break(segment)
         if i < len(segments) - 1 or not v3:

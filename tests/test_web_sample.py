@@ -55,3 +55,26 @@ def test_web_hand_labels_cover_both_languages_respect_the_split_and_match_the_pa
         assert len({r["id"] for r in second}) >= 150
         first = {r["id"]: r["annotator"]["labeller"] for r in records}
         assert all(r["annotator"]["labeller"] != first[r["id"]] for r in second)
+
+
+def test_page_text_joins_excerpts_without_markers_or_cut_words():
+    from curate.documents import Document
+    from curate.web import page_text
+
+    v3 = Document(
+        id="p",
+        text="Første linje. Andre setni\n... (900 chars skipped) ...\nrdet slutter. Midt i.\n...",
+        metadata={
+            "release": "v3.0",
+            "segments": ["Første linje. Andre setni", " \nrdet slutter. Midt i. Kutte", "t. Slutt."],
+        },
+    )
+    assert page_text(v3) == "Første linje.\nMidt i.\nSlutt."
+    v2 = Document(
+        id="q",
+        text="x",
+        metadata={"release": "v2.0", "segments": ["ord. Hele setningen her. Kut", "o. Siste. Ku"]},
+    )
+    assert page_text(v2) == "Hele setningen her.\nSiste."
+    whole = Document(id="w", text="Hel side.", metadata={"release": "v2.0", "whole": True})
+    assert page_text(whole) == "Hel side."
