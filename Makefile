@@ -156,7 +156,8 @@ bench: setup $(BUNDLES) $(JOINT) $(TINY_LM)
 	$(BIN)/python benchmarks/lm_throughput.py
 	$(BIN)/python benchmarks/results_table.py
 
-# Judgement on real text only (part of bench): classifiers and specs vs damaged copies.
+# Judgement on real text only (part of bench): classifiers and specs on the reference test split
+# (clean prose vs damaged copies) and on the web test split (hand-labelled HPLT pages).
 quality: setup $(BUNDLES)
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/results_table.py

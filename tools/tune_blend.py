@@ -37,11 +37,11 @@ from curate.web import web_dir
 
 GRID = {
     "educational_value": {
-        "weight": [1.0, 3.0],
-        "margin": [1.0],
-        "window_weight": [4.0, 10.0],
-        "window_margin": [1.0],
-        "blend": [0.0, 0.5, 0.6, 0.7, 0.8, 0.9],
+        "weight": [0.5, 1.0, 3.0],
+        "margin": [1.0, 2.0],
+        "window_weight": [1.0, 2.0, 4.0, 10.0],
+        "window_margin": [1.0, 2.0],
+        "blend": [0.0, 0.6, 0.7, 0.8, 0.9],
     },
     "linguistic_quality": {
         "weight": [0.0, 0.75, 1.5],
@@ -76,7 +76,8 @@ def lq_objective(score: np.ndarray, positive: np.ndarray, langs: np.ndarray, rec
 @click.option("--synthetic", default="out/synthetic", show_default=True)
 @click.option("--min-shuffle-drop", default=1.1, show_default=True)
 @click.option("--recall", default=0.97, show_default=True)
-def main(task, config_path, bundle, synthetic, min_shuffle_drop, recall) -> None:
+@click.option("--alpha", type=float, default=None, help="ridge alpha (default: the config's)")
+def main(task, config_path, bundle, synthetic, min_shuffle_drop, recall, alpha) -> None:
     config = load_classifier_config(config_path or f"classifiers/{task}.demo.yaml")
     clf = QualityClassifier.load(bundle or f"classifiers/{task}/bundle")
     head = task if len(clf.tasks) > 1 else None
@@ -90,7 +91,7 @@ def main(task, config_path, bundle, synthetic, min_shuffle_drop, recall) -> None
     y = np.array([e.score for e in val])
     langs = np.array([e.lang for e in val])
     lexical = LexicalModel.fit(
-        [e.text for e in train], [e.score for e in train], config.lexical.alpha
+        [e.text for e in train], [e.score for e in train], alpha or config.lexical.alpha
     )
     spec = clf.task_spec(head)["fluency"]
     base = {k: v for k, v in spec.items() if k != "file"}
@@ -105,6 +106,8 @@ def main(task, config_path, bundle, synthetic, min_shuffle_drop, recall) -> None
         k: lm.features(t, base["max_words"], base["window"], base["window_quantile"])
         for k, t in sets.items()
     }
+    is_web = np.array([e.id.startswith("hplt") for e in val])
+    web = [("web", is_web), ("reference", ~is_web)]
     rows = []
     for values in itertools.product(*GRID[task].values()):
         setting = dict(zip(GRID[task], values, strict=True))
@@ -114,9 +117,9 @@ def main(task, config_path, bundle, synthetic, min_shuffle_drop, recall) -> None
         if task == "educational_value":
             drop = float((score["clean"] - score["shuffled"]).mean())
             if drop >= min_shuffle_drop:
-                rows.append(
-                    (float(spearmanr(score["clean"], y)[0]), f"shuffle drop {drop:.2f}", w, setting)
-                )
+                rho = float(spearmanr(score["clean"], y)[0])
+                parts = [f"{name} {spearmanr(score['clean'][m], y[m])[0]:.3f}" for name, m in web]
+                rows.append((rho, f"shuffle drop {drop:.2f}, " + ", ".join(parts), w, setting))
         else:
             worst, both = lq_objective(score["clean"], y >= 3, langs, recall)
             rows.append((worst, f"dropped nb {both[0]:.3f} nn {both[1]:.3f}", w, setting))
