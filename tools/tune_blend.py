@@ -58,15 +58,18 @@ def hand_labelled(task: str, folders: list[str], corpora: list, split: str) -> l
     return [e for e in examples if e.split == split]
 
 
-def lq_objective(score: np.ndarray, positive: np.ndarray, langs: np.ndarray, recall: float):
-    """The worse language's share of negatives dropped at its recall threshold."""
-    dropped = []
+def lq_objective(score, positive, langs, recall: float, is_web):
+    """The worse language's share of negatives dropped at its recall threshold, and the shares
+    of web and of synthetic negatives dropped (both languages)."""
+    dropped, kept = [], np.zeros(len(score), dtype=bool)
     for lang in ("nb", "nn"):
         mine = langs == lang
         t = np.quantile(score[mine & positive], 1 - recall, method="lower")
-        negatives = mine & ~positive
-        dropped.append(float((score[negatives] < t).mean()))
-    return min(dropped), dropped
+        kept[mine] = score[mine] >= t
+        dropped.append(float((~kept[mine & ~positive]).mean()))
+    web = float((~kept[~positive & is_web]).mean())
+    synthetic = float((~kept[~positive & ~is_web]).mean())
+    return min(dropped), dropped, web, synthetic
 
 
 @click.command()
@@ -121,8 +124,12 @@ def main(task, config_path, bundle, synthetic, min_shuffle_drop, recall, alpha) 
                 parts = [f"{name} {spearmanr(score['clean'][m], y[m])[0]:.3f}" for name, m in web]
                 rows.append((rho, f"shuffle drop {drop:.2f}, " + ", ".join(parts), w, setting))
         else:
-            worst, both = lq_objective(score["clean"], y >= 3, langs, recall)
-            rows.append((worst, f"dropped nb {both[0]:.3f} nn {both[1]:.3f}", w, setting))
+            worst, both, on_web, on_copies = lq_objective(
+                score["clean"], y >= 3, langs, recall, is_web
+            )
+            note = f"dropped nb {both[0]:.3f} nn {both[1]:.3f}; web {on_web:.3f}"
+            note += f", copies {on_copies:.3f}"
+            rows.append((worst, note, w, setting))
     measure = (
         "Spearman" if task == "educational_value" else f"negatives dropped at {recall:.0%} recall"
     )
