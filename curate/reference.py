@@ -36,15 +36,23 @@ class ReferenceMissing(FileNotFoundError):
     pass
 
 
-def reference_dir(path: str | os.PathLike | None = None) -> Path:
-    """The reference corpus folder: `path`, else $CURATE_REFERENCE, else ../shared/reference."""
-    found = Path(path or os.environ.get("CURATE_REFERENCE") or "../shared/reference")
-    if not any(found.glob("*.jsonl.gz")):
-        raise ReferenceMissing(
-            f"no reference corpus at {found.resolve()}: it lives beside the repository as "
-            "../shared/reference (or set CURATE_REFERENCE)"
+def shared_dir(path, variable: str, name: str, pattern: str, missing: type, what: str) -> Path:
+    """A real-text folder beside the repository: `path`, else $`variable`, else ../shared/`name`;
+    `missing` is raised, naming where it looked, when no file there matches `pattern`."""
+    found = Path(path or os.environ.get(variable) or f"../shared/{name}")
+    if not any(found.glob(pattern)):
+        raise missing(
+            f"no {what} at {found.resolve()}: it lives beside the repository as "
+            f"../shared/{name} (or set {variable})"
         )
     return found
+
+
+def reference_dir(path: str | os.PathLike | None = None) -> Path:
+    """The reference corpus folder: `path`, else $CURATE_REFERENCE, else ../shared/reference."""
+    return shared_dir(
+        path, "CURATE_REFERENCE", "reference", "*.jsonl.gz", ReferenceMissing, "reference corpus"
+    )
 
 
 def load_reference(path: str | os.PathLike | None = None) -> list[Document]:

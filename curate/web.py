@@ -16,7 +16,7 @@ from pathlib import Path
 
 from curate.documents import Document, read_documents
 from curate.package_files import package_file
-from curate.reference import SPLITS, assign_strata, load_split, write_split
+from curate.reference import SPLITS, assign_strata, load_split, shared_dir, write_split
 
 WEB_SPLIT_SEED = 20261202
 WEB_SPLIT_DIR = package_file("web_split")
@@ -36,13 +36,7 @@ class WebMissing(FileNotFoundError):
 
 def web_dir(path: str | os.PathLike | None = None) -> Path:
     """The web sample folder: `path`, else $CURATE_WEB, else ../shared/web."""
-    found = Path(path or os.environ.get("CURATE_WEB") or "../shared/web")
-    if not (found / WEB_FILE).is_file():
-        raise WebMissing(
-            f"no web sample at {(found / WEB_FILE).resolve()}: it lives beside the repository as "
-            "../shared/web (or set CURATE_WEB)"
-        )
-    return found
+    return shared_dir(path, "CURATE_WEB", "web", WEB_FILE, WebMissing, "web sample")
 
 
 def load_web(path: str | os.PathLike | None = None) -> list[Document]:
