@@ -61,7 +61,7 @@ def test_filter_runs_with_two_workers_and_accounts_for_every_document(bundle, tm
     [
         (
             [{"langauge": {}}],
-            "unknown step 'langauge'; allowed: ['c4_quality', 'exact_dedup', 'fineweb_quality'",
+            "unknown step 'langauge'; allowed: ['c4_quality', 'clean_lines', 'exact_dedup'",
         ),
         ([{"language": {"min_scor": 0.4}}], "unknown parameters ['min_scor']; allowed:"),
         ([{"quality_scorer": {"bundles": ["/no/such/bundle"]}}], "bundle not found: /no/such"),
