@@ -389,6 +389,9 @@ def test_ctrl_c_prints_what_was_done_and_paid_and_exits_130(tmp_path, repo_root)
             text=True,
             env={**os.environ, "GEMINI_API_KEY": KEY},
             cwd=repo_root,
+            # a suite started with SIGINT ignored (`nohup make test &`) passes SIG_IGN on to
+            # its children: a user's Ctrl-C reaches a foreground command
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         deadline = time.time() + 60
         while not read(out / f"{TASK}.jsonl") and time.time() < deadline:
