@@ -66,7 +66,11 @@ def test_page_text_joins_excerpts_without_markers_or_cut_words():
         text="Første linje. Andre setni\n... (900 chars skipped) ...\nrdet slutter. Midt i.\n...",
         metadata={
             "release": "v3.0",
-            "segments": ["Første linje. Andre setni", " \nrdet slutter. Midt i. Kutte", "t. Slutt."],
+            "segments": [
+                "Første linje. Andre setni",
+                " \nrdet slutter. Midt i. Kutte",
+                "t. Slutt.",
+            ],
         },
     )
     assert page_text(v3) == "Første linje.\nMidt i.\nSlutt."
