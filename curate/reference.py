@@ -124,11 +124,15 @@ def load_split(split_dir: Path = SPLIT_DIR) -> dict[str, str]:
 
 def reference_splits(path: str | os.PathLike | None = None) -> dict[str, list[Document]]:
     """The reference documents by committed split; every document must be in the split."""
-    assignment = load_split()
+    return by_split(load_reference(path), load_split(), "reference document")
+
+
+def by_split(docs: list[Document], assignment: dict[str, str], what: str):
+    """Documents by their committed split (`metadata['split']` set); every one must be in it."""
     splits: dict[str, list[Document]] = {name: [] for name in SPLITS}
-    for doc in load_reference(path):
+    for doc in docs:
         if doc.id not in assignment:
-            raise ValueError(f"reference document {doc.id} is in no split: rebuild the split")
+            raise ValueError(f"{what} {doc.id} is in no split: rebuild the split")
         doc.metadata["split"] = assignment[doc.id]
         splits[assignment[doc.id]].append(doc)
     return splits

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from curate.documents import Document, read_documents
 from curate.package_files import package_file
-from curate.reference import SPLITS, assign_strata, load_split, shared_dir, write_split
+from curate.reference import assign_strata, by_split, load_split, shared_dir, write_split
 
 WEB_SPLIT_SEED = 20261202
 WEB_SPLIT_DIR = package_file("web_split")
@@ -114,14 +114,7 @@ def load_web_split() -> dict[str, str]:
 
 def web_splits(path: str | os.PathLike | None = None) -> dict[str, list[Document]]:
     """The web pages by committed split (`metadata['split']` set); every page must be in it."""
-    assignment = load_web_split()
-    splits: dict[str, list[Document]] = {name: [] for name in SPLITS}
-    for doc in load_web(path):
-        if doc.id not in assignment:
-            raise ValueError(f"web page {doc.id} is in no split: rebuild the split")
-        doc.metadata["split"] = assignment[doc.id]
-        splits[assignment[doc.id]].append(doc)
-    return splits
+    return by_split(load_web(path), load_web_split(), "web page")
 
 
 def hplt_verdict(doc: Document) -> str | None:
