@@ -172,22 +172,31 @@ def hand_label_results(result: dict, docs, reference: str | None) -> dict | None
     return out
 
 
-def run_steps(spec_path: Path, docs, workdir: Path) -> tuple[list[str], dict[str, int], set]:
-    """Runs the spec's steps (dedup and rehydration left out: the benchmark's documents are
-    one copy each) on `docs` with datatrove: (step names, id -> the 1-based position of the
-    step that dropped it, ids kept). Every document is accounted for."""
-    from curate.documents import read_documents, write_documents
-    from curate.pipeline.build import load_spec, run_spec
+def local_spec(spec_path: Path, docs, out: Path, whole: bool = False) -> dict:
+    """The spec on `docs` (written under `out`), one local task; without `whole`, dedup and
+    rehydration left out: the benchmark's documents are one copy each."""
+    from curate.documents import write_documents
+    from curate.pipeline.build import load_spec
     from curate.pipeline.dedup import DEDUPS
-    from curate.pipeline.layout import RunLayout
 
-    out = workdir / spec_path.stem
     write_documents(docs, out / "input" / "docs.jsonl.gz")
     spec = load_spec(spec_path)
     spec["input"] = {"path": str(out / "input"), "source": "curate"}
     spec["output"] = {"path": str(out / "output"), "format": "jsonl.gz"}
-    spec["steps"] = [s for s in spec["steps"] if next(iter(s)) not in {*DEDUPS, "rehydrate"}]
+    if not whole:
+        spec["steps"] = [s for s in spec["steps"] if next(iter(s)) not in {*DEDUPS, "rehydrate"}]
     spec["executor"] = {"type": "local", "local": {"tasks": 1, "workers": 1}}
+    return spec
+
+
+def run_steps(spec_path: Path, docs, workdir: Path) -> tuple[list[str], dict[str, int], set]:
+    """Runs the spec's steps (see local_spec) on `docs` with datatrove: (step names, id -> the
+    1-based position of the step that dropped it, ids kept). Every document is accounted for."""
+    from curate.documents import read_documents
+    from curate.pipeline.build import run_spec
+    from curate.pipeline.layout import RunLayout
+
+    spec = local_spec(spec_path, docs, workdir / spec_path.stem)
     run_spec(spec)
     layout = RunLayout.of(spec)
     kept_ids = {d.id for d in read_documents([layout.kept])}

@@ -18,6 +18,7 @@ inspection flags.
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -70,11 +71,7 @@ def cleaned(texts: list[str]) -> list[str]:
     from curate.pipeline.line_clean import LineCleaner
 
     cleaner = LineCleaner()
-    out = []
-    for text in texts:
-        kept, _ = cleaner.clean(text.split("\n"))
-        out.append("\n".join(kept).strip("\n") or text)
-    return out
+    return [cleaner.clean_text(text)[0] or text for text in texts]
 
 
 def auc(pos, neg) -> float | None:
@@ -117,7 +114,7 @@ def cleaning_results(docs) -> dict:
     changed, removed, total = defaultdict(int), defaultdict(int), defaultdict(int)
     n = defaultdict(int)
     for d in docs:
-        _, gone = cleaner.clean(d.text.split("\n"))
+        _, gone = cleaner.clean_text(d.text)
         chars = sum(len(text) for _, text in gone)
         for key in groups(d):
             n[key] += 1
@@ -185,15 +182,11 @@ def histogram(task: str, web_scores: dict, reference_scores, threshold: dict, pa
 
 def spec_throughput(spec_path: Path, docs, workdir: Path) -> dict:
     """The whole spec, dedup included, on `docs`: wall-clock docs/s of the run."""
-    from curate.documents import write_documents
-    from curate.pipeline.build import load_spec, run_spec
+    from quality import local_spec
 
-    out = workdir / f"{spec_path.stem}_whole"
-    write_documents(docs, out / "input" / "docs.jsonl.gz")
-    spec = load_spec(spec_path)
-    spec["input"] = {"path": str(out / "input"), "source": "curate"}
-    spec["output"] = {"path": str(out / "output"), "format": "jsonl.gz"}
-    spec["executor"] = {"type": "local", "local": {"tasks": 1, "workers": 1}}
+    from curate.pipeline.build import run_spec
+
+    spec = local_spec(spec_path, docs, workdir / f"{spec_path.stem}_whole", whole=True)
     start = time.perf_counter()
     run_spec(spec)
     seconds = time.perf_counter() - start
@@ -243,8 +236,6 @@ def web_section(bundles: list[Path], specs: list[Path], reference_clean, out: Pa
             figure = out.parent / f"{out.name}_web_{task}.png"
             histogram(task, panels, np.asarray(ref[task]), entry["thresholds"], figure)
             data["bundles"][task] = entry
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         for spec in specs:
             steps, dropped_at, _ = run_steps(spec, test, Path(tmp))

@@ -32,7 +32,9 @@ DECORATION = "»«›‹→←↑↓>|•·*#+-–—_=~^/\\[](){}<>✓✔✕×�
 SENTENCE_END = (".", "!", "?", '."', ".»", ".”", "!»", "?»", ":", ";", ",")
 LETTER = re.compile(r"[^\W\d_]")
 DATE = re.compile(r"\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\b\d{1,2}:\d{2}\b")
+WORD, LETTERS, DIGIT = re.compile(r"\w+"), re.compile(r"[^\W\d_]+"), re.compile(r"\d")
 YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
+TRAILER_CHARS = 40
 NOTHING_LEFT = "nothing left after line cleaning"
 
 
@@ -98,13 +100,11 @@ class LineCleaner(SetAsideErrors, BaseFilter):
         return re.compile(rf"(?i)(?<=\S)(?:\s*(?:\.\.\.|…))?\s*(?:{pattern})[\s»›>→.…]*$")
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
-        lines = doc.text.split("\n")
-        kept, removed = self.clean(lines)
+        cleaned, removed = self.clean_text(doc.text)
         rules = Counter(rule for rule, _ in removed)
         chars = sum(len(text) for _, text in removed)
         if not rules:
             return True
-        cleaned = "\n".join(kept).strip("\n")
         doc.metadata.update(
             lines_removed=sum(n for r, n in rules.items() if r != "trailer"),
             chars_removed=chars,
@@ -119,6 +119,11 @@ class LineCleaner(SetAsideErrors, BaseFilter):
         doc.text = cleaned
         return True
 
+    def clean_text(self, text: str) -> tuple[str, list[tuple[str, str]]]:
+        """(the text without its leftover lines, [(rule, removed text)])."""
+        kept, removed = self.clean(text.split("\n"))
+        return "\n".join(kept).strip("\n"), removed
+
     def clean(self, lines: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
         """(kept lines, [(rule, removed text)]); a trailer cut keeps the rest of its line."""
         counts = Counter(normalise(line) for line in lines if line.strip())
@@ -129,7 +134,8 @@ class LineCleaner(SetAsideErrors, BaseFilter):
             if rule:
                 removed.append((rule, line))
                 continue
-            cut = self.trailer.search(line)
+            tail = max(0, len(line) - TRAILER_CHARS)  # a link ends the line: search its end only
+            cut = self.trailer.search(line, tail)
             if cut and len(line[: cut.start()].split()) > self.max_ui_words:
                 removed.append(("trailer", cut.group()))
                 line = line[: cut.start()]
@@ -149,7 +155,7 @@ class LineCleaner(SetAsideErrors, BaseFilter):
             and any(norm.startswith(p) for p in self.words["prefix"])
         ):
             return "ui"
-        tokens = set(re.findall(r"\w+", norm))
+        tokens = set(WORD.findall(norm))
         if (
             n_words <= self.max_cookie_words
             and tokens & self.words["cookie"]
@@ -158,20 +164,20 @@ class LineCleaner(SetAsideErrors, BaseFilter):
             return "cookie"
         if n_words <= self.max_date_words and not sentence and self.only_date(norm):
             return "date"
-        if counts[norm] > 1 and n_words <= self.max_repeat_words and not sentence | is_item(line):
+        repeated = counts[norm] > 1 and n_words <= self.max_repeat_words
+        if repeated and not (sentence or is_item(line)):
             return "repeated"
         return None
 
     def only_date(self, norm: str) -> bool:
         """A date or time with at most three other words ("Skrevet 07 mars 2015 - 15:50",
         "april 2011", "(Innlegget ble redigert 17.03.19 18:05)"); "§ 3. Formål" is no date."""
-        words = re.findall(r"[^\W\d_]+", DATE.sub(" ", norm))
+        words = LETTERS.findall(DATE.sub(" ", norm))
         months = [w for w in words if w in self.words["months"]]
-        if DATE.search(norm) or (months and re.search(r"\d", norm)):
+        if DATE.search(norm) or (months and DIGIT.search(norm)):
             return len(words) - len(months) <= 3
-        return (
-            bool(YEAR.search(norm)) and len(words) <= 1
-        )  # "Valget 2019", not "Forordning nr. 37/2005"
+        # a year alone with one word: "Valget 2019", not "Forordning (EF) nr. 37/2005"
+        return bool(YEAR.search(norm)) and len(words) <= 1
 
     def mark_edges(self, lines: list[str], verdicts: list[str | None]) -> None:
         """Runs of very short non-sentence lines at the top and the bottom: a menu block."""
