@@ -110,7 +110,7 @@ def main(task, config_path, bundle, synthetic, min_shuffle_drop, recall, alpha) 
         for k, t in sets.items()
     }
     is_web = np.array([e.id.startswith("hplt") for e in val])
-    web = [("web", is_web), ("reference", ~is_web)]
+    sources = [("web", is_web), ("reference", ~is_web)]
     rows = []
     for values in itertools.product(*GRID[task].values()):
         setting = dict(zip(GRID[task], values, strict=True))
@@ -121,7 +121,7 @@ def main(task, config_path, bundle, synthetic, min_shuffle_drop, recall, alpha) 
             drop = float((score["clean"] - score["shuffled"]).mean())
             if drop >= min_shuffle_drop:
                 rho = float(spearmanr(score["clean"], y)[0])
-                parts = [f"{name} {spearmanr(score['clean'][m], y[m])[0]:.3f}" for name, m in web]
+                parts = [f"{name} {spearmanr(score['clean'][m], y[m])[0]:.3f}" for name, m in sources]
                 rows.append((rho, f"shuffle drop {drop:.2f}, " + ", ".join(parts), w, setting))
         else:
             worst, both, on_web, on_copies = lq_objective(
@@ -138,7 +138,7 @@ def main(task, config_path, bundle, synthetic, min_shuffle_drop, recall, alpha) 
         if r[2] == (config.lexical.weight if config.lexical else 0.0) and all(
             base[k] == v for k, v in r[3].items()
         ):
-            print(f"bundle's settings: {measure} {r[0]:.3f} ({r[1]})")
+            print(f"the config's settings: {measure} {r[0]:.3f} ({r[1]})")
     print(f"best {measure}:")
     for r in sorted(rows, key=lambda r: r[0], reverse=True)[:8]:
         print(f"  {r[0]:.3f}  {r[1]}  blend {r[2]}  fluency {r[3]}")
