@@ -121,7 +121,9 @@ def main(task, config_path, bundle, synthetic, min_shuffle_drop, recall, alpha) 
             drop = float((score["clean"] - score["shuffled"]).mean())
             if drop >= min_shuffle_drop:
                 rho = float(spearmanr(score["clean"], y)[0])
-                parts = [f"{name} {spearmanr(score['clean'][m], y[m])[0]:.3f}" for name, m in sources]
+                parts = [
+                    f"{name} {spearmanr(score['clean'][m], y[m])[0]:.3f}" for name, m in sources
+                ]
                 rows.append((rho, f"shuffle drop {drop:.2f}, " + ", ".join(parts), w, setting))
         else:
             worst, both, on_web, on_copies = lq_objective(
