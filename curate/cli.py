@@ -1,9 +1,13 @@
-"""The `curate` command line: one sub-command per stage. Thin: parse, call the stage, print."""
+"""The `curate` command line: one sub-command per stage. Each command parses its options, calls
+its stage's module and prints the outcome; decisions live in the stage modules. Errors a user
+can fix (curate.errors.CurateError) are caught once, in CurateGroup, and printed as one line; any
+other exception is a bug and keeps its traceback."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -13,8 +17,10 @@ from rich.table import Table
 
 from curate import __version__
 from curate.degrade import FAMILIES as FAMILY_NAMES
-from curate.documents import DEFAULT_MAX_CHARS, BadInputError
+from curate.documents import DEFAULT_MAX_CHARS
+from curate.errors import CurateError
 from curate.sources import SCHEMAS
+from curate.tasks import ALL, task_names
 
 console = Console(soft_wrap=True)  # no hard wraps in logs and pipes
 
@@ -44,7 +50,20 @@ def require_extra(extra: str) -> None:
         )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class CurateGroup(click.Group):
+    """Turns the errors a user can fix into one line and exit code 1; with -v the traceback
+    is logged too."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except CurateError as err:
+            if (ctx.obj or {}).get("verbose"):
+                logging.getLogger("curate").exception("curate error")
+            raise click.ClickException(str(err)) from err
+
+
+@click.group(cls=CurateGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="curate")
 @click.option(
     "-v",
@@ -99,12 +118,9 @@ def inspect(inputs, source, strict, max_chars, show_bad, as_json) -> None:
     """
     from curate.corpus_stats import inspect_corpus
 
-    try:
-        stats = inspect_corpus(
-            inputs, source=source, strict=strict, max_chars=max_chars, progress=not as_json
-        )
-    except BadInputError as err:
-        raise click.ClickException(f"bad input: {err}") from err
+    stats = inspect_corpus(
+        inputs, source=source, strict=strict, max_chars=max_chars, progress=not as_json
+    )
     summary = stats.to_dict()
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
@@ -140,13 +156,13 @@ def _print_inspect_summary(s: dict, show_bad: int) -> None:
             console.print(f"  {line}", markup=False, highlight=False)
 
 
-# --task of the commands that work on annotations of one scale or both
-task_or_both = click.option(
+# --task of the commands that work on annotations of one task or all (curate.tasks)
+task_or_all = click.option(
     "--task",
-    type=click.Choice(["educational_value", "linguistic_quality", "both"]),
-    default="both",
+    type=click.Choice([*task_names(), *ALL]),
+    default="all",
     show_default=True,
-    help="Which scale (or both).",
+    help="Which task (scale), or all of them ('both' is the same as 'all').",
 )
 
 
@@ -164,7 +180,7 @@ def set_option(what: str, example: str):
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
-@task_or_both
+@task_or_all
 @click.option(
     "--config",
     "config_path",
@@ -257,7 +273,7 @@ def annotate(**options) -> None:
 
 @cli.command("agreement")
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
-@task_or_both
+@task_or_all
 @click.option(
     "--max-spread",
     type=float,
@@ -337,23 +353,20 @@ def train(config_paths, annotations, corpus, out_dir, resume, epochs, max_steps,
     require_extra("train")
     from curate.classify.config import load_classifier_config
     from curate.classify.train import train_classifier
+    from curate.classify.trained import task_metrics_of
 
     training = {
         k: v
         for k, v in (("epochs", epochs), ("max_steps", max_steps), ("devices", devices))
         if v is not None
     }
-    try:
-        configs = [load_classifier_config(p, sets, training=training) for p in config_paths]
-        config = configs[0]
-        corpus = corpus or ((config.corpus,) if config.corpus else ())
-        if not corpus:
-            raise ValueError("no corpus: pass --corpus or set `corpus` in the config")
-        out_dir = out_dir or f"classifiers/{'+'.join(c.task for c in configs)}"
-        metrics = train_classifier(configs, annotations, corpus, out_dir, resume=resume)
-    except (ValueError, FileNotFoundError) as err:
-        raise click.ClickException(str(err)) from err
-    for task_metrics in metrics.get("tasks", [metrics]):
+    configs = [load_classifier_config(p, sets, training=training) for p in config_paths]
+    corpus = corpus or ((configs[0].corpus,) if configs[0].corpus else ())
+    if not corpus:
+        raise click.UsageError("no corpus: pass --corpus or set `corpus` in the config")
+    out_dir = out_dir or f"classifiers/{'+'.join(c.task for c in configs)}"
+    metrics = train_classifier(configs, annotations, corpus, out_dir, resume=resume)
+    for task_metrics in task_metrics_of(metrics):
         _print_metrics(task_metrics)
     console.print(f"model, metrics, plots and model card in {out_dir}/")
 
@@ -410,14 +423,16 @@ def _print_metrics(m: dict) -> None:
     "--task",
     "tasks",
     multiple=True,
-    type=click.Choice(["linguistic_quality", "educational_value"]),  # noqa: E501
-    help="Tasks to label (repeatable; default: linguistic_quality).",
+    type=click.Choice(task_names()),
+    help="Tasks to label (repeatable; default: linguistic_quality). Each task file says the "
+    "score of each damage family and of clean text (curate.tasks).",
 )
 @click.option(
     "--clean-score",
-    default=5,
-    show_default=True,
-    help="Linguistic-quality score of the clean documents.",
+    type=int,
+    default=None,
+    help="Score of the clean documents [default: each task's clean_score; tasks without one "
+    "leave clean text unlabelled].",
 )
 @click.option(
     "--weight",
@@ -437,48 +452,36 @@ def synthesize(
     guidelines give that damage (annotations/guidelines.md). Writes a corpus and annotation
     records that `curate train --corpus OUT --annotations OUT` reads."""
     from curate.documents import read_documents
+    from curate.reference import training_text
     from curate.synthesize import synthesize as run
 
     if bool(inputs) == reference:
         raise click.UsageError("give clean INPUTS or --reference, not both and not neither")
     if reference:
-        clean, donor_texts = reference_training_text()
+        clean, donor_texts = training_text()
     else:
         clean = list(read_documents(inputs))
         donor_texts = [d.text for d in read_documents(donors)] if donors else []
     try:
         weight_of = {k: float(v) for k, _, v in (w.partition("=") for w in weights)}
-        summary = run(
-            clean,
-            out_dir,
-            donor_texts,
-            families or tuple(FAMILY_NAMES),
-            copies,
-            tasks or ("linguistic_quality",),
-            clean_score,
-            seed,
-            weight_of,
-        )
     except ValueError as err:
-        raise click.ClickException(str(err)) from err
+        raise click.BadParameter(f"expected FAMILY=NUMBER: {err}", param_hint="--weight") from err
+    summary = run(
+        clean,
+        out_dir,
+        donor_texts,
+        families or tuple(FAMILY_NAMES),
+        copies,
+        tasks or ("linguistic_quality",),
+        clean_score,
+        seed,
+        weight_of,
+    )
     labels = "; ".join(f"{t}: {dict(sorted(c.items()))}" for t, c in summary["labels"].items())
     console.print(
         f"{summary['clean']} clean documents, {summary['damaged']} damaged copies -> "
         f"{out_dir}/documents.jsonl.gz; labels by score: {labels}"
     )
-
-
-def reference_training_text():
-    from curate.reference import is_prose, reference_splits
-
-    try:
-        splits = reference_splits()
-    except FileNotFoundError as err:
-        raise click.ClickException(str(err)) from err
-    docs = splits["train"] + splits["validation"]
-    clean = [d for d in docs if d.lang in ("nb", "nn") and is_prose(d)]
-    donors = [d.text for d in docs if d.lang not in ("nb", "nn")]
-    return clean, donors
 
 
 @cli.command("evaluate")
@@ -498,10 +501,7 @@ def evaluate_cmd(model_dir, data, annotations, as_json) -> None:
     require_extra("train")
     from curate.classify.evaluate import evaluate_classifier
 
-    try:
-        results = evaluate_classifier(model_dir, annotations, data)
-    except (ValueError, FileNotFoundError) as err:
-        raise click.ClickException(str(err)) from err
+    results = evaluate_classifier(model_dir, annotations, data)
     if as_json:
         click.echo(json.dumps(results[0] if len(results) == 1 else results, indent=2))
         return
@@ -579,20 +579,13 @@ def export_cmd(
     model (a folder or a hub id): a regression head (FineWeb-Edu's classifier, NbAiLab's
     nb-bert-base regressors) scores directly; a multi-class head scores the expected class
     value. For those give --task and --threshold (or set them in the model's config.json)."""
-    import random
-
     require_extra("train")
-    from curate.classify.export import ParityError, export_bundle
-    from curate.documents import read_documents
+    from curate.classify.export import export_bundle, parity_sample
 
-    texts = [d.text for d in read_documents(data)]
-    texts = random.Random(0).sample(texts, min(parity_docs, len(texts)))
-    try:
-        spec = export_bundle(
-            model_dir, out_dir, texts, min_agreement, max_length, torch_copy, **published
-        )
-    except (ParityError, FileNotFoundError, ValueError) as err:
-        raise click.ClickException(str(err)) from err
+    texts = parity_sample(data, parity_docs)
+    spec = export_bundle(
+        model_dir, out_dir, texts, min_agreement, max_length, torch_copy, **published
+    )
     from curate.classify.bundle import task_specs
 
     tasks = task_specs(spec)
@@ -657,23 +650,20 @@ def export_cmd(
 def score(inputs, models, output, variant, threads, device, batch_tokens, chunking) -> None:
     """Add classifier scores to every document in INPUTS: metadata[<task>] (float) and
     metadata[<task>_int] (rounded, clipped). Needs onnxruntime and tokenizers only."""
-    from curate.classify.runtime import BundleError, QualityClassifier
+    from curate.classify.runtime import QualityClassifier
     from curate.classify.scoring import score_corpus
 
-    try:
-        classifiers = [
-            QualityClassifier.load(
-                m,
-                variant=variant,
-                intra_op_num_threads=threads,
-                batch_tokens=batch_tokens,
-                chunking=chunking,
-                device=device,
-            )
-            for m in models
-        ]
-    except (BundleError, ValueError) as err:
-        raise click.ClickException(str(err)) from err
+    classifiers = [
+        QualityClassifier.load(
+            m,
+            variant=variant,
+            intra_op_num_threads=threads,
+            batch_tokens=batch_tokens,
+            chunking=chunking,
+            device=device,
+        )
+        for m in models
+    ]
     summary, report = score_corpus(classifiers, inputs, output)
     kept = ", ".join(f"{task} >= threshold: {n:,}" for task, n in summary.kept.items())
     console.print(
@@ -781,7 +771,7 @@ def filter_cmd(spec_path, executor, dry_run, wait, sets, root, restart) -> None:
     type=click.Path(exists=True),
     help="Files or folders to train the byte-level BPE tokenizer on.",
 )
-@click.option("--output", default="models/tiny-llama", show_default=True, type=click.Path())
+@click.option("-o", "--output", default="models/tiny-llama", show_default=True, type=click.Path())
 @click.option("--vocab-size", default=4096, show_default=True, type=int)
 @click.option("--hidden-size", default=128, show_default=True, type=int)
 @click.option("--layers", default=4, show_default=True, type=int)
@@ -805,7 +795,7 @@ def lm_command(stage: str):
         help="LM config (lm/*.yaml).",
     )
     @click.option("--model", default=None, help="Hub id or local path; overrides the config.")
-    @click.option("--output", default=None, help="Output folder; overrides the config.")
+    @click.option("-o", "--output", default=None, help="Output folder; overrides the config.")
     @click.option("--resume", is_flag=True, help="Continue from OUTPUT/checkpoints/last.ckpt.")
     @click.option("--max-steps", type=int, default=None, help="Stop after N optimizer steps.")
     @click.option("--devices", default=None, help="Override training.devices (e.g. 1, 8, auto).")
@@ -818,20 +808,17 @@ def lm_command(stage: str):
 
         if devices is not None and devices.isdigit():
             devices = int(devices)
-        try:
-            config = LMConfig.load(
-                config_path,
-                sets,
-                model=model,
-                output=output,
-                **{
-                    "training.max_steps": max_steps,
-                    "training.devices": devices,
-                    "training.precision": precision,
-                },
-            )
-        except ValueError as err:
-            raise click.ClickException(str(err)) from err
+        config = LMConfig.load(
+            config_path,
+            sets,
+            model=model,
+            output=output,
+            **{
+                "training.max_steps": max_steps,
+                "training.devices": devices,
+                "training.precision": precision,
+            },
+        )
         if config.stage != stage:
             raise click.ClickException(f"{config_path} is a {config.stage!r} config, not {stage!r}")
         summary = run(config, resume=resume)

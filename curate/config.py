@@ -18,12 +18,14 @@ from typing import Any, TypeVar
 
 import yaml
 
+from curate.errors import CurateError
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
+class ConfigError(CurateError, ValueError):
     """A config that cannot be used, with the file and key that make it so."""
 
 

@@ -4,9 +4,10 @@ Each damage family is a function `(text, rng, donors) -> text`. The families are
 in web and library corpora: scrambled word order, OCR/character noise, UTF-8 read as
 Windows-1252 (mojibake), pages dominated by boilerplate, keyword spam, fragments (teasers, cut
 sentences), sentences switching to another language, machine-like repetition, and leftover
-markup. `LINGUISTIC_QUALITY` gives each family the score the linguistic-quality guidelines
-(`annotations/guidelines.md`) give such a document, so damaged copies of clean text can serve as
-labelled training data without an LLM (`curate synthesize`).
+markup. Each task file (curate.tasks, `damage_scores`) gives each family the score its
+guidelines (`annotations/guidelines.md`) give such a document, so damaged copies of clean text
+can serve as labelled training data without an LLM (`curate synthesize`). Adding a family is a
+function here, its entry in FAMILIES, and its score in each task file.
 """
 
 from __future__ import annotations
@@ -16,8 +17,14 @@ import re
 from collections.abc import Callable, Sequence
 
 from curate.documents import Document
+from curate.errors import CurateError, InputError
 
 Damage = Callable[[str, random.Random, Sequence[str]], str]
+
+
+class UnknownFamily(CurateError, ValueError):
+    """A damage family that curate.degrade does not have."""
+
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÆØÅÄÖ0-9«\"'])")
 
@@ -142,7 +149,7 @@ def language_mix(text: str, rng: random.Random, donors: Sequence[str] = ()) -> s
     """About half the sentences replaced by sentences from other-language documents."""
     pool = [s for d in donors for s in sentences(d)]
     if not pool:
-        raise ValueError("language_mix needs donor documents in other languages")
+        raise InputError("language_mix needs donor documents in other languages")
     out = []
     for line in text.split("\n"):
         parts = [rng.choice(pool) if rng.random() < 0.5 else s for s in SENTENCE_END.split(line)]
@@ -191,29 +198,10 @@ FAMILIES: dict[str, Damage] = {
     "markup": markup,
 }
 
-# The score each damaged copy gets on the linguistic-quality scale (annotations/guidelines.md).
-# Fragments are 2 ("sentences cut off"), not 3: nothing in them is finished, and a gate that
-# keeps the web pages people label 3 (informal, careless, leftovers around good text) must
-# still drop them.
-LINGUISTIC_QUALITY = {
-    "word_shuffle": 1,
-    "char_noise": 1,
-    "mojibake": 1,
-    "boilerplate": 1,
-    "spam": 0,
-    "fragments": 2,
-    "language_mix": 2,
-    "repetition": 1,
-    "markup": 2,
-}
-# Damage that leaves nothing a reader can learn from, whatever the original's educational value.
-EDUCATIONAL_VALUE = {"word_shuffle": 0, "spam": 0, "mojibake": 0, "repetition": 0}
-TASK_SCORES = {"linguistic_quality": LINGUISTIC_QUALITY, "educational_value": EDUCATIONAL_VALUE}
-
 
 def degrade(text: str, family: str, rng: random.Random, donors: Sequence[str] = ()) -> str:
     if family not in FAMILIES:
-        raise ValueError(f"unknown damage family {family!r}; known: {sorted(FAMILIES)}")
+        raise UnknownFamily(f"unknown damage family {family!r}; known: {sorted(FAMILIES)}")
     return FAMILIES[family](text, rng, donors)
 
 

@@ -17,11 +17,15 @@ import tempfile
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import zstandard
+
+from curate.document import Document
+from curate.errors import CurateError, InputError, MissingInput
+from curate.sources import row_to_document
 
 logger = logging.getLogger(__name__)
 
@@ -37,18 +41,6 @@ crawl is nearly always a dump (a log, a table, a base64 blob), not prose."""
 MAX_BAD_EXAMPLES = 1000
 
 
-@dataclass
-class Document:
-    id: str
-    text: str
-    lang: str | None = None
-    source: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 @dataclass(frozen=True)
 class BadRow:
     path: str
@@ -59,7 +51,7 @@ class BadRow:
         return f"{self.path}:{self.line}: {self.reason}"
 
 
-class BadInputError(ValueError):
+class BadInputError(CurateError, ValueError):
     """Raised in strict mode for the first row that cannot become a Document."""
 
     def __init__(self, bad: BadRow):
@@ -95,7 +87,7 @@ def list_input_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
         elif p.exists():
             files.append(p)
         else:
-            raise FileNotFoundError(f"input not found: {p}")
+            raise MissingInput(f"input not found: {p}")
     return files
 
 
@@ -230,7 +222,6 @@ def read_file_documents(
     max_chars: int = DEFAULT_MAX_CHARS,
 ) -> Iterator[tuple[int, Document]]:
     """(line, Document) for every usable row of one file; every other row goes to `report`."""
-    from curate.sources import row_to_document
 
     report = report if report is not None else ReadReport()
     for line_no, row in iter_raw_rows(path, report, strict):
@@ -278,7 +269,7 @@ class DocumentWriter:
     def __init__(self, path: str | os.PathLike, parquet_batch: int = 1000):
         self.path = Path(path)
         if not self.path.name.endswith(JSONL_SUFFIXES + PARQUET_SUFFIXES):
-            raise ValueError(f"{self.path}: unsupported output type {SUPPORTED_SUFFIXES[:-2]}")
+            raise InputError(f"{self.path}: unsupported output type {SUPPORTED_SUFFIXES[:-2]}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(
             dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"

@@ -15,6 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from curate.documents import Document, read_documents
+from curate.errors import InputError, MissingInput
 from curate.package_files import package_file
 
 SPLITS = ("train", "validation", "test")
@@ -32,7 +33,7 @@ CREDIT = (
 PROSE_SOURCES = ("norquad", "laws", "ntrex")
 
 
-class ReferenceMissing(FileNotFoundError):
+class ReferenceMissing(MissingInput):
     pass
 
 
@@ -132,7 +133,7 @@ def by_split(docs: list[Document], assignment: dict[str, str], what: str):
     splits: dict[str, list[Document]] = {name: [] for name in SPLITS}
     for doc in docs:
         if doc.id not in assignment:
-            raise ValueError(f"{what} {doc.id} is in no split: rebuild the split")
+            raise InputError(f"{what} {doc.id} is in no split: rebuild the split")
         doc.metadata["split"] = assignment[doc.id]
         splits[assignment[doc.id]].append(doc)
     return splits
@@ -140,3 +141,14 @@ def by_split(docs: list[Document], assignment: dict[str, str], what: str):
 
 def is_prose(doc: Document) -> bool:
     return doc.source in PROSE_SOURCES
+
+
+def training_text(path: str | os.PathLike | None = None) -> tuple[list[Document], list[str]]:
+    """What `curate synthesize --reference` learns from: the nb/nn prose of the train and
+    validation splits as clean text, and the other languages' texts of those splits as donors
+    for the language_mix damage. The test split is never touched."""
+    splits = reference_splits(path)
+    docs = splits["train"] + splits["validation"]
+    clean = [d for d in docs if d.lang in ("nb", "nn") and is_prose(d)]
+    donors = [d.text for d in docs if d.lang not in ("nb", "nn")]
+    return clean, donors

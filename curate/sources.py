@@ -13,7 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from curate.documents import Document
+from curate.document import Document
+from curate.errors import InputError
 
 # ISO 639-3 and HPLT v2 script-tagged codes -> the ISO 639-1 codes the rest of curate uses.
 _LANG_CODES = {
@@ -159,6 +160,6 @@ def detect_schema(row: dict) -> str:
 def row_to_document(row: dict, schema: str, path: Path, line: int) -> Document:
     """Map one raw row onto a Document; raises ValueError naming what is wrong."""
     if schema not in SCHEMAS:
-        raise ValueError(f"unknown source schema {schema!r}; choose one of {', '.join(SCHEMAS)}")
+        raise InputError(f"unknown source schema {schema!r}; choose one of {', '.join(SCHEMAS)}")
     name = detect_schema(row) if schema == "auto" else schema
     return ADAPTERS[name](row, path, line)

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from curate.annotations import records_file, write_records
-from curate.degrade import FAMILIES, TASK_SCORES, damaged_copies
+from curate.degrade import FAMILIES, UnknownFamily, damaged_copies
 from curate.documents import Document, text_sha256, write_documents
+from curate.errors import InputError
+from curate.tasks import get_task
 
 ANNOTATOR = {"backend": "synthetic", "model": "curate.degrade", "prompt_sha256": None}
 
@@ -65,34 +67,36 @@ def synthesize(
     families: Sequence[str] = tuple(FAMILIES),
     copies: int = 2,
     tasks: Sequence[str] = ("linguistic_quality",),
-    clean_score: int = 5,
+    clean_score: int | None = None,
     seed: int = 0,
     weights: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Writes OUT/documents.jsonl.gz (clean documents and their damaged copies) and
     OUT/<task>.jsonl for every task. Each clean document gets `copies` damaged copies of
-    different families (chosen per document, seeded). Clean documents are labelled
-    `clean_score` for linguistic quality only: their educational value needs a reader."""
+    different families (chosen per document, seeded), labelled with the task's damage score for
+    the family (curate.tasks). Clean documents are labelled with `clean_score` (default: the
+    task's) only for tasks that give clean text a score: educational value needs a reader."""
     unknown = (set(families) | set(weights or {})) - set(FAMILIES)
     if unknown:
-        raise ValueError(f"unknown damage families {sorted(unknown)}; known: {sorted(FAMILIES)}")
+        raise UnknownFamily(f"unknown damage families {sorted(unknown)}; known: {sorted(FAMILIES)}")
     if "language_mix" in families and not donors:
-        raise ValueError("language_mix needs --donors: documents in other languages")
+        raise InputError("language_mix needs --donors: documents in other languages")
     out = Path(out_dir)
     damaged: list[Document] = []
     for doc in clean:
         picked = pick_families(doc, families, copies, seed, weights)
         damaged += damaged_copies([doc], picked, donors, seed)
     counts: dict[str, Counter] = {}
-    for task in tasks:
-        scores = TASK_SCORES[task]
+    for spec in [get_task(t) for t in tasks]:
+        task = spec.name
         records = [
-            synthetic_record(d, task, scores[family], f"damage: {family}")
+            synthetic_record(d, task, score, f"damage: {family}")
             for d in damaged
-            if (family := d.metadata["damage"]) in scores
+            if (score := spec.damage_score(family := d.metadata["damage"])) is not None
         ]
-        if task == "linguistic_quality":
-            records += [synthetic_record(d, task, clean_score, "clean source text") for d in clean]
+        if spec.clean_score is not None:
+            score = clean_score if clean_score is not None else spec.clean_score
+            records += [synthetic_record(d, task, score, "clean source text") for d in clean]
         write_records(records, records_file(out, task))
         counts[task] = Counter(r["score"] for r in records)
     n = write_documents([*clean, *damaged], out / "documents.jsonl.gz")

@@ -15,6 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from curate.documents import Document, read_documents
+from curate.errors import MissingInput
 from curate.package_files import package_file
 from curate.reference import assign_strata, by_split, load_split, shared_dir, write_split
 
@@ -30,7 +31,7 @@ CREDIT = (
 HPLT_FLAGS = ("porn", "unnatural", "artifacts")
 
 
-class WebMissing(FileNotFoundError):
+class WebMissing(MissingInput):
     pass
 
 

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from curate.classify.data import load_examples, split_examples
 from curate.cli import cli
-from curate.degrade import FAMILIES, LINGUISTIC_QUALITY, damaged_copies, degrade, mojibake
+from curate.degrade import FAMILIES, damaged_copies, degrade, mojibake
 from curate.documents import Document, read_documents
 from curate.reference import (
     ReferenceMissing,
@@ -18,6 +18,7 @@ from curate.reference import (
     reference_dir,
     split_group,
 )
+from curate.tasks import get_task
 
 TEXT = (
     "Fotosyntesen er prosessen der grønne planter bruker energien i sollys til å lage sukker. "
@@ -41,7 +42,7 @@ def test_every_damage_family_changes_the_text_the_same_way_each_time(family):
     again = degrade(TEXT, family, random.Random(3), [DONOR])
     assert first == again
     assert first != TEXT and first.strip()
-    assert family in LINGUISTIC_QUALITY
+    assert get_task("linguistic_quality").damage_score(family) is not None
 
 
 def test_word_shuffle_keeps_the_words_and_mojibake_is_what_ftfy_repairs():

@@ -17,6 +17,7 @@ import aiohttp
 import httpx
 
 from curate.annotate.config import AnnotateConfig
+from curate.errors import InputError
 
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
 FATAL_STATUS = {401, 403, 404}
@@ -223,7 +224,7 @@ class OpenAIBackend:
 
     def __init__(self, config: AnnotateConfig):
         if not config.base_url:
-            raise ValueError("the openai backend needs base_url (e.g. http://127.0.0.1:8000/v1)")
+            raise InputError("the openai backend needs base_url (e.g. http://127.0.0.1:8000/v1)")
         key = api_key(config, required=False)
         self.headers = {"Authorization": f"Bearer {key}"} if key else {}
         self.url = config.base_url.rstrip("/") + "/chat/completions"

@@ -11,11 +11,11 @@ import click
 
 from curate.annotate.backends import FatalBackendError
 from curate.annotate.config import default_config_path, load_config
-from curate.annotate.prompts import TASKS
 from curate.annotate.runner import AnnotationStopped, AnnotationSummary, Budget, annotate, describe
 from curate.annotate.sampling import stratified_sample
 from curate.annotate.store import USAGE_FIELDS
 from curate.documents import ReadReport, read_documents
+from curate.tasks import get_task, selected_tasks
 
 logger = logging.getLogger(__name__)
 FAKE_KEY_ENV = "CURATE_FAKE_LLM_KEY"
@@ -70,7 +70,7 @@ def run_annotate(
         max_cost_usd=max_cost,
         max_failed_runs=0 if retry_failed else None,
     )
-    tasks = TASKS if task == "both" else (task,)
+    tasks = selected_tasks(task)
     docs = read_sample(inputs, sample, seed, console)
     with fake_server_if(fake_llm, console) as fake_url:
         if fake_url:
@@ -105,7 +105,7 @@ def run_jury(
 ) -> None:
     """Each annotator config annotates the same sample into OUTPUT/<config name>/ under one
     budget; then agreement and consensus into OUTPUT/consensus/."""
-    tasks = TASKS if task == "both" else (task,)
+    tasks = selected_tasks(task)
     docs = read_sample(inputs, sample, seed, console)
     out = Path(out_dir)
     runs = []
@@ -133,15 +133,14 @@ def run_agreement(dirs, task, max_spread, out_dir: Path, console) -> None:
         plot_confusions,
         write_consensus,
     )
-    from curate.annotate.prompts import load_prompt
 
     results = {}
-    for t in TASKS if task == "both" else (task,):
+    for t in selected_tasks(task):
         try:
             panel = load_panel(dirs, t)
         except ValueError as err:
             raise click.ClickException(str(err)) from err
-        scale = load_prompt(t, "nb").scale
+        scale = get_task(t).scale
         results[t] = agreement(panel, scale)
         records, dropped = consensus(panel, t, max_spread)
         path = write_consensus(records, out_dir, t)

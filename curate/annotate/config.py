@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from curate.config import load
+from curate.errors import InputError
 from curate.package_files import package_file
 
 BACKENDS = ("gemini", "openai")
@@ -50,9 +51,9 @@ class AnnotateConfig:
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+            raise InputError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
         if self.concurrency < 1 or self.requests_per_minute <= 0 or self.max_attempts < 1:
-            raise ValueError("concurrency, requests_per_minute and max_attempts must be positive")
+            raise InputError("concurrency, requests_per_minute and max_attempts must be positive")
 
     def generation_key(self) -> str:
         """What, besides text, prompt and model, changes an answer: part of the cache key."""

@@ -25,13 +25,15 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from curate.tasks import Task, registry
+
 FAULT_RE = re.compile(r"\[\[fault:([a-z_0-9]+?)(?:x(\d+))?\]\]")
 DOC_RE = re.compile(r"<dokument>\n?(.*?)\n?</dokument>", re.DOTALL)
 GEMINI_PATH = re.compile(r"^/(v1|v1beta|v1alpha)/models/([^/:]+):generateContent$")
 
 
 def heuristic_scores(text: str) -> tuple[int, int]:
-    """(educational_value, linguistic_quality) from surface features: a stand-in, not a model."""
+    """(substance, surface quality) from surface features: a stand-in, not a model."""
     words = text.split()
     lines = [ln for ln in text.splitlines() if ln.strip()] or [""]
     letters = sum(c.isalpha() for c in text)
@@ -49,6 +51,40 @@ def heuristic_scores(text: str) -> tuple[int, int]:
     if lq <= 1:
         edu = min(edu, 1)
     return edu, lq
+
+
+def surface_quality(text: str) -> int:
+    """Letters, words per line, link lines, finished sentences, scanning noise: 0-5."""
+    return heuristic_scores(text)[1]
+
+
+def substance(text: str) -> int:
+    """Words in finished sentences, capped where the surface is bad: 0-5."""
+    return heuristic_scores(text)[0]
+
+
+# A task file's `stand_in` names one of these (curate.tasks).
+STAND_INS = {"surface_quality": surface_quality, "substance": substance}
+
+
+def task_of(prompt: str) -> Task | None:
+    """The task whose template the prompt was rendered from: the templates' text before their
+    first placeholder tells them apart."""
+    for task in registry().values():
+        for template in task.templates.values():
+            if prompt.startswith(template.split("{", 1)[0]):
+                return task
+    return None
+
+
+def stand_in_answer(prompt: str, document: str) -> dict[str, Any]:
+    """The fake labeller's answer: the task's stand-in heuristic, clipped to its scale."""
+    task = task_of(prompt)
+    if task is None:
+        return {"score": 0, "rationale": "Heuristisk testsvar: ukjent oppgave."}
+    lo, hi = task.scale
+    score = min(max(STAND_INS[task.stand_in](document), lo), hi)
+    return {"score": score, "rationale": f"Heuristisk testsvar ({task.name})."}
 
 
 @dataclass
@@ -152,12 +188,9 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(st.timeout_sleep_s)
         if fault in ("429", "500", "503"):
             return self.send_error_status(int(fault), protocol)
-        task = "linguistic_quality" if "kvaliteten" in prompt else "educational_value"
-        edu, lq = heuristic_scores(document)
-        score = lq if task == "linguistic_quality" else edu
-        text = json.dumps(
-            {"score": score, "rationale": f"Heuristisk testsvar ({task})."}, ensure_ascii=False
-        )
+        answer = stand_in_answer(prompt, document)
+        score = answer["score"]
+        text = json.dumps(answer, ensure_ascii=False)
         finish, blocked = "STOP", None
         if fault == "blocked":
             blocked = "SAFETY"

@@ -20,6 +20,7 @@ import numpy as np
 
 from curate.annotate.store import read_jsonl
 from curate.annotations import records_file, write_records
+from curate.errors import InputError
 
 Panel = dict[str, dict[str, dict[str, Any]]]  # annotator -> document id -> record
 
@@ -31,7 +32,7 @@ def load_panel(dirs: list[Path], task: str) -> Panel:
         records = read_jsonl(records_file(d, task))
         panel[Path(d).name] = {r["id"]: r for r in records if r.get("task") == task}
     if len(panel) < 2:
-        raise ValueError("agreement needs at least two annotators' directories")
+        raise InputError("agreement needs at least two annotators' directories")
     return panel
 
 

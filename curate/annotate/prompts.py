@@ -1,17 +1,12 @@
-"""Prompt templates in curate/resources/prompts/<task>.yaml, one per instruction language."""
+"""Prompts: a task's templates (curate.tasks), one per instruction language, filled per document."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
-import yaml
-
-from curate.package_files import package_file
-
-PROMPTS_DIR = package_file("prompts")
-TASKS = ("educational_value", "linguistic_quality")
+from curate.config import ConfigError
+from curate.tasks import get_task
 
 LANGUAGE_NAMES = {
     "nb": {"nb": "norsk bokmål", "nn": "norsk bokmål"},
@@ -46,24 +41,13 @@ class Prompt:
         return self.template.replace("{language}", language).replace("{document}", text)
 
 
-def load_prompt(
-    task: str, instruction_language: str = "nb", prompts_dir: Path | None = None
-) -> Prompt:
-    path = (prompts_dir or PROMPTS_DIR) / f"{task}.yaml"
-    if not path.exists():
-        raise ValueError(f"no prompt for task {task!r} (looked for {path}); tasks: {TASKS}")
-    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    templates = spec["templates"]
-    if instruction_language not in templates:
-        raise ValueError(
-            f"{path}: no template for instruction language {instruction_language!r}; "
-            f"available: {sorted(templates)}"
+def load_prompt(task: str, instruction_language: str = "nb") -> Prompt:
+    spec = get_task(task)
+    if instruction_language not in spec.templates:
+        raise ConfigError(
+            f"{spec.path}: no template for instruction language {instruction_language!r}; "
+            f"available: {sorted(spec.templates)}"
         )
-    lo, hi = spec.get("scale", [0, 5])
     return Prompt(
-        task,
-        int(spec["version"]),
-        instruction_language,
-        templates[instruction_language],
-        (int(lo), int(hi)),
+        task, spec.version, instruction_language, spec.templates[instruction_language], spec.scale
     )

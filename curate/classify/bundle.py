@@ -21,6 +21,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from curate.errors import CurateError
+
 MANIFEST = "classifier.json"
 FORMAT_VERSION = 2  # the newest this curate reads; 1 = single-task, 2 = several tasks
 TASK_FIELDS = (
@@ -37,7 +39,7 @@ TASK_FIELDS = (
 )
 
 
-class BundleError(ValueError):
+class BundleError(CurateError, ValueError):
     """The bundle is missing, tampered with, or from a newer curate."""
 
 

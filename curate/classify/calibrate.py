@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from curate.classify.config import ThresholdConfig
+from curate.errors import InputError
 
 
 def choose_threshold(pred, y_true, cfg: ThresholdConfig) -> tuple[float, str]:
@@ -17,7 +18,7 @@ def choose_threshold(pred, y_true, cfg: ThresholdConfig) -> tuple[float, str]:
         return float(cfg.value), f"fixed at {cfg.value}"
     if cfg.policy == "keep_rate":
         if not 0 < cfg.value <= 1:
-            raise ValueError(f"keep_rate must be in (0, 1]: {cfg.value}")
+            raise InputError(f"keep_rate must be in (0, 1]: {cfg.value}")
         t = float(np.quantile(pred, 1 - cfg.value, method="higher"))
         return t, f"keeps {cfg.value:.1%} of the validation split"
     positive = np.asarray(y_true) >= cfg.positive_label
@@ -41,7 +42,7 @@ def min_recall_threshold(pred: np.ndarray, positive: np.ndarray, cfg: ThresholdC
     """The highest threshold that still keeps `value` of the validation positives: for a
     quality gate whose first duty is not to lose good text."""
     if not positive.any():
-        raise ValueError(f"min_recall needs validation examples with score >= {cfg.positive_label}")
+        raise InputError(f"min_recall needs validation examples with score >= {cfg.positive_label}")
     t = float(np.quantile(pred[positive], 1 - cfg.value, method="lower"))
     return t, (
         f"highest threshold keeping {cfg.value:.0%} of validation documents "

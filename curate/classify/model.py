@@ -20,6 +20,7 @@ from transformers.utils import logging as hf_logging
 
 from curate.classify.config import ClassifierConfig, trained_tasks
 from curate.classify.metrics import macro_f1
+from curate.errors import InputError
 
 Labelled = tuple[list[str], list[list[float]]]  # texts and, per text, a score per task (NaN: none)
 
@@ -94,7 +95,7 @@ class ScoreRegressor(pl.LightningModule):
             return {}
         base, _ = load_encoder(model_path, num_labels=None)
         if not isinstance(getattr(self.model, "classifier", None), torch.nn.Linear):
-            raise ValueError(
+            raise InputError(
                 f"{self.cfg.base_model}: a head per task needs a one-layer head (BERT's "
                 f"`classifier`); this model has {type(self.model).__name__}"
             )

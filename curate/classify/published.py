@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from curate.classify.export import Source
+from curate.classify.source import Source
+from curate.errors import InputError
 
 DEFAULT_MAX_LENGTH = 512
 
@@ -35,7 +36,7 @@ def published_source(
         )
         tokenizer = AutoTokenizer.from_pretrained(name)
     except (OSError, ValueError) as err:
-        raise ValueError(
+        raise InputError(
             f"{name}: neither a `curate train` folder (no metrics.json) nor a transformers "
             f"sequence-classification model: {err}"
         ) from err
@@ -45,7 +46,7 @@ def published_source(
     threshold = threshold if threshold is not None else getattr(config, "threshold", None)
     missing = [flag for flag, v in (("--task", task), ("--threshold", threshold)) if v is None]
     if missing:
-        raise ValueError(
+        raise InputError(
             f"{name} was not written by `curate train`: give {' and '.join(missing)} "
             "(or set them as `task` / `threshold` in its config.json)"
         )

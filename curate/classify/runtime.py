@@ -38,6 +38,7 @@ from curate.classify.fluency import FluencyParams, WordBigramLM, fluency_penalty
 from curate.classify.lexical import LexicalModel
 from curate.classify.side import SideModels
 from curate.classify.torch_encoder import TORCH_FILES
+from curate.errors import InputError
 
 CHARS_PER_TOKEN_CAP = 24  # no wordpiece token spans more characters: safe pre-truncation
 DEVICES = ("cpu", "cuda", "auto")
@@ -65,9 +66,9 @@ class QualityClassifier:
         dtype: str | None = None,
     ):
         if chunking not in ("first", "mean", "max"):
-            raise ValueError(f"chunking must be first, mean or max: {chunking!r}")
+            raise InputError(f"chunking must be first, mean or max: {chunking!r}")
         if device not in DEVICES:
-            raise ValueError(f"device must be one of {', '.join(DEVICES)}: {device!r}")
+            raise InputError(f"device must be one of {', '.join(DEVICES)}: {device!r}")
         self.path = Path(path)
         self.spec = spec
         self.variant = variant
@@ -76,7 +77,7 @@ class QualityClassifier:
         self.device = resolve_device(device)
         self.engine = engine or self.default_engine()
         if self.engine not in ENGINES:
-            raise ValueError(f"engine must be one of {', '.join(ENGINES)}: {engine!r}")
+            raise InputError(f"engine must be one of {', '.join(ENGINES)}: {engine!r}")
         if self.engine == "torch" and not self.has_torch_copy:
             raise BundleError(f"{self.path}: no torch copy (torch/); re-export with this curate")
         self.dtype = dtype or ("float16" if self.device == "cuda" else "float32")
@@ -102,7 +103,7 @@ class QualityClassifier:
         path = Path(path)
         spec = read_manifest(path)
         if variant not in ("int8", "fp32"):
-            raise ValueError(f"variant must be int8 or fp32: {variant!r}")
+            raise InputError(f"variant must be int8 or fp32: {variant!r}")
         clf = cls(path, spec, variant, **kwargs)
         if verify:
             clf.verify()
@@ -183,12 +184,12 @@ class QualityClassifier:
         specs = task_specs(self.spec)
         if task is None:
             if len(specs) > 1:
-                raise ValueError(f"{self.path} holds tasks {self.tasks}: name one (task=...)")
+                raise InputError(f"{self.path} holds tasks {self.tasks}: name one (task=...)")
             return specs[0]
         for spec in specs:
             if spec["task"] == task:
                 return spec
-        raise ValueError(f"{self.path} has no task {task!r}; it has {self.tasks}")
+        raise InputError(f"{self.path} has no task {task!r}; it has {self.tasks}")
 
     @property
     def task(self) -> str:
@@ -365,7 +366,7 @@ def resolve_device(device: str) -> str:
     if cuda_available() or "CUDAExecutionProvider" in ort.get_available_providers():
         return "cuda"
     if device == "cuda":
-        raise ValueError(
+        raise InputError(
             "device cuda: no CUDA GPU visible to torch or onnxruntime (install "
             "'curate[train]' or onnxruntime-gpu on a GPU machine); use device cpu or auto"
         )

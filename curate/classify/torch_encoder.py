@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from curate.errors import InputError
+
 TORCH_DIR = "torch"
 TORCH_FILES = ("torch/config.json", "torch/model.safetensors")
 DTYPES = ("float16", "bfloat16", "float32")
@@ -53,7 +55,7 @@ class TorchEncoder:
         from transformers.utils import logging as hf_logging
 
         if dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}: {dtype!r}")
+            raise InputError(f"dtype must be one of {', '.join(DTYPES)}: {dtype!r}")
         hf_logging.disable_progress_bar()
         self.torch = torch
         self.device = torch.device(device)

@@ -3,7 +3,6 @@ the model, metrics, plots and a model card to one directory."""
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -42,6 +41,8 @@ from curate.classify.model import ScoreDataModule, ScoreRegressor, load_encoder,
 from curate.classify.model import predict as predict_scores
 from curate.classify.plots import confusion_matrix_png, score_distribution_png
 from curate.classify.side import SideModels
+from curate.classify.trained import write_metrics
+from curate.errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +105,7 @@ def train_classifier(
                 m[key] = m[key] and {**m[key], "file": f"{c.task}/{m[key]['file']}"}
             write_model_card(task_dir / "README.md", c, m)
         per_task.append(m)
-    metrics = per_task[0] if len(configs) == 1 else joint_record(per_task)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
+    metrics = write_metrics(out, per_task)
     saved = [c.to_dict() for c in configs]
     (out / "training_config.yaml").write_text(
         yaml.safe_dump(saved[0] if len(saved) == 1 else {"tasks": saved}, sort_keys=False)
@@ -120,14 +120,14 @@ def train_classifier(
 def check_joint(configs: list[ClassifierConfig]) -> None:
     """Tasks trained together share the encoder, its input length and the training loop."""
     if not configs:
-        raise ValueError("no classifier config")
+        raise InputError("no classifier config")
     tasks = [c.task for c in configs]
     if len(set(tasks)) < len(tasks):
-        raise ValueError(f"a task is given twice: {tasks}")
+        raise InputError(f"a task is given twice: {tasks}")
     for c in configs[1:]:
         for key in ("base_model", "max_length"):
             if getattr(c, key) != getattr(configs[0], key):
-                raise ValueError(
+                raise InputError(
                     f"tasks trained together share {key}: {configs[0].task} has "
                     f"{getattr(configs[0], key)!r}, {c.task} has {getattr(c, key)!r}"
                 )
@@ -210,16 +210,6 @@ def fit(module, data, t, out: Path, resume: bool, progress: bool):
     return trainer, best
 
 
-def joint_record(per_task: list[dict[str, Any]]) -> dict[str, Any]:
-    """metrics.json of a joint model: what the tasks share at the top, each task's figures in
-    `tasks` (output-column order)."""
-    shared = ("max_length", "base_model", "base_model_path", "training")
-    return {
-        **{k: per_task[0][k] for k in shared},
-        "tasks": [{k: v for k, v in m.items() if k not in shared} for m in per_task],
-    }
-
-
 def fit_fluency(
     config: ClassifierConfig, splits: dict[str, list[Example]], out: Path
 ) -> tuple[WordBigramLM, FluencyParams]:
@@ -234,7 +224,7 @@ def fit_fluency(
     lm.save(out / FLUENCY_FILE)
     good = [e.text for e in splits["validation"] if e.score >= fluent]
     if len(good) < 2:
-        raise ValueError(f"fluency needs validation examples with score >= {fluent}")
+        raise InputError(f"fluency needs validation examples with score >= {fluent}")
     features = lm.features(
         good, settings["max_words"], settings["window"], settings["window_quantile"]
     )

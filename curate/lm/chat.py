@@ -16,13 +16,14 @@ from typing import Any
 import torch
 
 from curate.documents import ReadReport, iter_raw_rows, list_input_files
+from curate.errors import CurateError, InputError, MissingInput
 from curate.lm.data import WindowDataModule
 
 log = logging.getLogger(__name__)
 ROLES = {"system", "user", "assistant"}
 
 
-class TemplateError(ValueError):
+class TemplateError(CurateError, ValueError):
     pass
 
 
@@ -31,7 +32,7 @@ def read_rows(paths: list[str | Path]) -> tuple[list[tuple[str, dict]], ReadRepo
     rows = []
     files = list_input_files(paths)
     if not files:
-        raise FileNotFoundError(f"no input files under {[str(p) for p in paths]}")
+        raise MissingInput(f"no input files under {[str(p) for p in paths]}")
     for path in files:
         for line, row in iter_raw_rows(path, report):
             rows.append((f"{path}:{line}", row))
@@ -125,7 +126,7 @@ class SFTDataModule(WindowDataModule):
                 continue
             items.append(render_sft(row["messages"], self.tokenizer, self.max_length))
         if not items:
-            raise ValueError(f"no usable conversations in {self.paths}: {dict(skipped)}")
+            raise InputError(f"no usable conversations in {self.paths}: {dict(skipped)}")
         train, val = split(items, self.val_fraction)
         self.train_set, self.val_set = ListDataset(train), ListDataset(val)
         self.stats = {
@@ -199,7 +200,7 @@ class DPODataModule(WindowDataModule):
                 item[f"{side}_input_ids"], item[f"{side}_labels"] = ids, labels
             self.items.append(item)
         if not self.items:
-            raise ValueError(f"no usable preference pairs in {self.paths}: {dict(skipped)}")
+            raise InputError(f"no usable preference pairs in {self.paths}: {dict(skipped)}")
         self.stats = {
             "pairs": len(self.items),
             "skipped": dict(skipped),

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from curate.config import build, load
+from curate.errors import InputError
 
 STAGES = ("pretrain", "sft", "dpo")
 
@@ -57,7 +58,7 @@ class LMConfig:
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
-            raise ValueError(f"stage must be one of {STAGES}, got {self.stage!r}")
+            raise InputError(f"stage must be one of {STAGES}, got {self.stage!r}")
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> LMConfig:

@@ -22,12 +22,13 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from curate.documents import ReadReport, list_input_files, read_documents
+from curate.errors import CurateError
 
 log = logging.getLogger(__name__)
 CACHE_VERSION = "1"
 
 
-class EmptyCorpusError(ValueError):
+class EmptyCorpusError(CurateError, ValueError):
     pass
 
 

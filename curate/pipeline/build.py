@@ -20,6 +20,7 @@ from datatrove.pipeline.writers import JsonlWriter, ParquetWriter
 from curate.classify.bundle import MANIFEST, sha256_file, task_thresholds
 from curate.config import ConfigError, apply_sets, read_yaml
 from curate.documents import write_atomic
+from curate.errors import CurateError, InputError
 from curate.pipeline import SpecError
 from curate.pipeline.clusters import Rehydrate
 from curate.pipeline.dedup import DEDUPS, Stage
@@ -158,14 +159,14 @@ def build_by_language(cls, common: dict, by_language: dict, allowed: set, exclus
     language (curate.pipeline.fineweb2), then the step's own parameters, then the language's
     own; documents in other languages get the step's own parameters alone."""
     if not isinstance(by_language, dict):
-        raise ValueError(f"by_language must map a language to parameters, got {by_language!r}")
+        raise InputError(f"by_language must map a language to parameters, got {by_language!r}")
     signature = allowed | {"self"}
     filters = {None: cls(**language_params(common, signature))}
     for lang, own in by_language.items():
         own = dict(own or {})
         unknown = set(own) - allowed
         if unknown:
-            raise ValueError(f"by_language.{lang}: unknown parameters {sorted(unknown)}")
+            raise InputError(f"by_language.{lang}: unknown parameters {sorted(unknown)}")
         merged = {**fineweb2_defaults(lang, allowed), **common, **own}
         filters[lang] = cls(**language_params(merged, signature, lang))
     return ByLanguage(filters, exclusion_writer=exclusion)
@@ -262,7 +263,7 @@ def run_spec(
     return layout.stage_logs(len(stages), len(stages))
 
 
-class RunFailed(RuntimeError):
+class RunFailed(CurateError, RuntimeError):
     """Some tasks of a run did not complete."""
 
 
@@ -287,15 +288,8 @@ def claim_output(layout: RunLayout, identity: dict[str, Any]) -> None:
     """datatrove resumes a run by skipping the tasks its logs mark complete, so a rerun into a
     folder that holds a different run would keep that run's results; refuse it, naming what
     differs. The first run writes run.json (atomically)."""
-    record = layout.run_record
-    if record.exists():
-        try:
-            before = json.loads(record.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise SpecError(
-                f"{record} is not readable JSON ({err}): cannot tell which run {layout.root} "
-                "holds; start over with `curate filter --restart` or give another output"
-            ) from err
+    before = layout.read_record()
+    if before:
         changed = [key for key in identity if before.get(key) != identity[key]]
         if changed:
             raise SpecError(
@@ -306,7 +300,7 @@ def claim_output(layout: RunLayout, identity: dict[str, Any]) -> None:
             )
         return
     layout.root.mkdir(parents=True, exist_ok=True)
-    write_atomic(record, json.dumps(identity, indent=2, ensure_ascii=False))
+    write_atomic(layout.run_record, json.dumps(identity, indent=2, ensure_ascii=False))
 
 
 def remove_run(layout: RunLayout) -> None:

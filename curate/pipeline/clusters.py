@@ -28,6 +28,8 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.utils.binaryio import read_tuples_from_file
 from datatrove.utils.typeshelper import ExtensionHelperSD, StatHints
 
+from curate.errors import InputError, MissingInput
+
 KEEP_POLICIES = ("first", "best_score", "longest", "source_priority")
 MEMBER_DTYPE = np.dtype([("priority", "<f8"), ("size", "<u4")])
 MEMBERS_SUFFIX = ".members.npy"
@@ -45,12 +47,12 @@ class KeepPolicy:
 
     def __init__(self, keep: str = "first", tasks: Iterable[str] = (), sources: Iterable[str] = ()):
         if keep not in KEEP_POLICIES:
-            raise ValueError(f"keep: {keep!r}; allowed: {list(KEEP_POLICIES)}")
+            raise InputError(f"keep: {keep!r}; allowed: {list(KEEP_POLICIES)}")
         self.keep, self.tasks, self.sources = keep, list(tasks), list(sources)
         if keep == "best_score" and not self.tasks:
-            raise ValueError("keep: best_score needs a quality_scorer step before the dedup")
+            raise InputError("keep: best_score needs a quality_scorer step before the dedup")
         if keep == "source_priority" and not self.sources:
-            raise ValueError("keep: source_priority needs `sources: [first, second, ...]`")
+            raise InputError("keep: source_priority needs `sources: [first, second, ...]`")
 
     def __call__(self, doc: Document) -> float:
         if self.keep == "longest":
@@ -109,7 +111,7 @@ class ResolveClusters(PipelineStep):
         files = self.members_folder.list_files(glob_pattern=f"*{MEMBERS_SUFFIX}")
         ranks = [int(name.split(".")[0]) for name in files]
         if ranks != list(range(len(ranks))):
-            raise FileNotFoundError(f"cluster member files missing: found ranks {ranks}")
+            raise MissingInput(f"cluster member files missing: found ranks {ranks}")
         out = []
         for name in files:
             with self.members_folder.open(name, "rb") as f:
@@ -251,7 +253,7 @@ class Rehydrate(PipelineStep):
         super().__init__()
         table = {int(k): int(v) for k, v in (weights or FINEWEB2_REHYDRATION).items()}
         if 1 not in table or any(v < 1 for v in table.values()):
-            raise ValueError(f"weights need an entry for size 1 and copies >= 1: {table}")
+            raise InputError(f"weights need an entry for size 1 and copies >= 1: {table}")
         self.sizes = sorted(table)
         self.copies = [table[size] for size in self.sizes]
 

@@ -33,6 +33,7 @@ from typing import Any
 
 from datatrove.utils.stats import PipelineStats
 
+from curate.errors import InputError
 from curate.pipeline import SpecError
 from curate.pipeline.layout import RunLayout
 
@@ -55,7 +56,7 @@ def executor_class(kind: str):
         from datatrove.executor.ray import RayPipelineExecutor
 
         return RayPipelineExecutor
-    raise ValueError(f"unknown executor {kind!r}; available: {list(EXECUTORS)}")
+    raise InputError(f"unknown executor {kind!r}; available: {list(EXECUTORS)}")
 
 
 def executor_settings(spec: dict[str, Any], kind: str | None = None) -> tuple[str, dict]:

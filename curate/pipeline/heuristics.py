@@ -14,6 +14,7 @@ from datatrove.pipeline.filters import (
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
+from curate.errors import InputError
 from curate.pipeline.steps import SetAsideErrors, document_language
 
 ISO3 = {"nb": "nob", "nn": "nno", "sv": "swe", "da": "dan", "fi": "fin", "en": "eng"}
@@ -58,7 +59,7 @@ class NordicGopherQuality(SetAsideErrors, GopherQualityFilter):
     ):
         unknown = [lang for lang in languages if lang not in STOP_WORDS]
         if unknown:
-            raise ValueError(f"no stop words for {unknown}; available: {sorted(STOP_WORDS)}")
+            raise InputError(f"no stop words for {unknown}; available: {sorted(STOP_WORDS)}")
         stop_words = sorted({w for lang in languages for w in STOP_WORDS[lang]})
         super().__init__(
             min_doc_words=min_doc_words,

@@ -15,6 +15,7 @@ from datatrove.data import Document as DTDocument
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
+from curate.errors import InputError
 from curate.pipeline.steps import SetAsideErrors
 
 DEFAULT_CANDIDATES = ("nn", "no", "sv", "da", "fi", "en", "de", "is")
@@ -57,7 +58,7 @@ class NordicLanguageFilter(SetAsideErrors, BaseFilter):
         self.min_score = dict(min_score) if isinstance(min_score, dict) else min_score
         if isinstance(self.min_score, dict) and (self.languages or set()) - set(self.min_score):
             missing = sorted(self.languages - set(self.min_score))
-            raise ValueError(f"min_score has no minimum for {missing}")
+            raise InputError(f"min_score has no minimum for {missing}")
         self.max_foreign_share = max_foreign_share
         self.foreign_below = foreign_below
         self.candidates = list(candidates)

@@ -19,9 +19,12 @@ a step could not judge (the step raised) is dropped with `filter_reason` "error:
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from curate.pipeline import SpecError
 
 SCORE_DROP = "score_drop"
 STEP_ERROR = "step_error"  # why a step could not judge or score a document
@@ -81,6 +84,19 @@ class RunLayout:
     def run_record(self) -> Path:
         """What the run in this folder is made of; a rerun resumes only the same run."""
         return self.root / "run.json"
+
+    def read_record(self) -> dict:
+        """run.json as written ({} when there is none yet)."""
+        if not self.run_record.exists():
+            return {}
+        try:
+            return json.loads(self.run_record.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise SpecError(
+                f"{self.run_record} is not readable JSON ({err}): cannot tell which run "
+                f"{self.root} holds; start over with `curate filter --restart` or give another "
+                "output"
+            ) from err
 
     def holds_a_run(self) -> bool:
         return self.run_record.exists() or self.logs.exists()

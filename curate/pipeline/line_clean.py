@@ -21,6 +21,7 @@ from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
+from curate.errors import InputError
 from curate.package_files import package_file
 from curate.pipeline.steps import SetAsideErrors
 
@@ -43,7 +44,7 @@ def load_leftovers(languages: Iterable[str]) -> dict[str, set[str]]:
     table = yaml.safe_load(LEFTOVERS.read_text(encoding="utf-8"))
     unknown = [lang for lang in languages if lang not in table]
     if unknown:
-        raise ValueError(f"no leftover word list for {unknown}; have {sorted(table)}")
+        raise InputError(f"no leftover word list for {unknown}; have {sorted(table)}")
     merged: dict[str, set[str]] = {}
     for lang in languages:
         for kind, words in table[lang].items():

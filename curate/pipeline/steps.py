@@ -20,6 +20,7 @@ from datatrove.utils.typeshelper import StatHints
 
 from curate.classify.bundle import read_manifest, task_thresholds
 from curate.documents import DEFAULT_MAX_CHARS, ReadReport, read_file_documents
+from curate.errors import InputError
 from curate.pipeline.layout import SCORE_DROP, STEP_ERROR
 
 
@@ -167,12 +168,12 @@ class ScoreFilter(SetAsideErrors, BaseFilter):
         if tasks is not None:  # some of the tasks of a bundle that holds several
             unknown = sorted(set(tasks) - set(self.thresholds))
             if unknown:
-                raise ValueError(f"score_filter tasks {unknown} are in none of {bundles}")
+                raise InputError(f"score_filter tasks {unknown} are in none of {bundles}")
             self.thresholds = {t: self.thresholds[t] for t in tasks}
         for task, given in (thresholds or {}).items():
             self.thresholds[task] = dict(given) if isinstance(given, dict) else {None: given}
         if not self.thresholds:
-            raise ValueError("ScoreFilter needs bundles or thresholds")
+            raise InputError("ScoreFilter needs bundles or thresholds")
 
     def threshold(self, task: str, lang: str | None) -> float | None:
         by_language = self.thresholds[task]

@@ -5,6 +5,7 @@ language, classifier score histograms with thresholds, and samples of kept and d
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import io
 from collections import Counter, defaultdict
@@ -15,16 +16,32 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from curate.classify.bundle import BundleError, task_thresholds  # noqa: E402
 from curate.documents import read_documents  # noqa: E402
+from curate.pipeline import SpecError  # noqa: E402
 from curate.pipeline.clusters import REHYDRATED_COPY  # noqa: E402
 from curate.pipeline.layout import SCORE_DROP, RunLayout  # noqa: E402
+from curate.tasks import task_names  # noqa: E402
 
-TASKS = ("educational_value", "linguistic_quality")
+
+def run_tasks(layout: RunLayout) -> list[str]:
+    """Every task the run's bundles carry (run.json names them; a published bundle's task is as
+    good as ours), then every registered task, for runs whose bundles have moved."""
+    tasks: list[str] = []
+    record: dict = {}
+    with contextlib.suppress(SpecError):
+        record = layout.read_record()
+    for bundle in record.get("bundles", {}):
+        with contextlib.suppress(BundleError):
+            tasks += [t for t in task_thresholds(bundle) if t not in tasks]
+    return tasks + [t for t in task_names() if t not in tasks]
 
 
 def collect(out_dir: Path) -> dict:
     """Where every document ended: 'kept' or the exclusion folder of the step that dropped it."""
-    groups = RunLayout(out_dir).groups()
+    layout = RunLayout(out_dir)
+    groups = layout.groups()
+    tasks = run_tasks(layout)
     data = {
         "where": Counter(),
         "words_where": Counter(),
@@ -49,10 +66,9 @@ def collect(out_dir: Path) -> dict:
             data["by_source"][source][name == "kept"] += 1
             data["words_by_source"][source][name == "kept"] += words
             data["by_lang"][lang][name == "kept"] += 1
-            for task in TASKS:
+            for task in tasks:
                 if task in md:
                     data["scores"][task][lang].append(md[task])
-            for task in TASKS:
                 if f"{task}_threshold" in md:
                     data["thresholds"][task][lang] = md[f"{task}_threshold"]
             reason = md.get("filter_reason", "kept")
