@@ -40,8 +40,7 @@ def run(backend: str, concurrency: int, latency: float, fault_rate: float, round
     server = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "curate.annotate.fake_server",
+            str(ROOT / "tests" / "llm_fault_server.py"),
             "--latency",
             str(latency),
             "--fault-rate",

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from llm_fault_server import FaultServer
 
 from curate.annotate import annotate, default_config_path, load_config
-from curate.annotate.fake_server import FakeLLMServer
 from curate.annotate.parse import parse_answer
 from curate.annotate.prompts import load_prompt
 from curate.annotate.sampling import stratified_sample
@@ -39,7 +39,7 @@ def docs(n: int, prefix: str = "d") -> list[Document]:
     ]
 
 
-def config(backend: str, server: FakeLLMServer, **kw):
+def config(backend: str, server: FaultServer, **kw):
     base = server.url if backend == "gemini" else server.url + "/v1"
     defaults = dict(
         base_url=base,
@@ -65,11 +65,11 @@ def in_repo(repo_root, monkeypatch):
 
 @pytest.mark.parametrize("backend", ["gemini", "openai"])
 def test_annotates_every_document_with_a_complete_record(tmp_path, backend):
-    with FakeLLMServer() as server:
+    with FaultServer() as server:
         summary = annotate(
             docs(12), "educational_value", config(backend, server), tmp_path, progress=False
         )
-        assert {e["api_key"] for e in server.state.log} == (
+        assert {e["api_key"] for e in server.log} == (
             {SECRET} if backend == "gemini" else {f"Bearer {SECRET}"}
         )
     assert (summary.annotated, summary.failed, summary.requests) == (12, 0, 12)
@@ -92,19 +92,19 @@ def test_annotates_every_document_with_a_complete_record(tmp_path, backend):
 
 
 FAULT_DOCS = {
-    "r429": ("[[fault:429x2]]", "ok"),
-    "r500": ("[[fault:500x1]]", "ok"),
-    "r503": ("[[fault:503x2]]", "ok"),
-    "slow": ("[[fault:timeoutx1]]", "ok"),
-    "down": ("[[fault:500]]", "gave up after 3 attempts"),
-    "blocked": ("[[fault:blocked]]", "prompt blocked: SAFETY"),
-    "safety": ("[[fault:safety]]", "answer blocked: finishReason SAFETY"),
-    "recite": ("[[fault:recitation]]", "answer blocked: finishReason RECITATION"),
-    "maxtok": ("[[fault:max_tokens]]", "answer truncated"),
-    "cut": ("[[fault:truncated]]", "regex"),
-    "prose": ("[[fault:nonjson]]", "regex"),
-    "garbage": ("[[fault:garbage]]", "unparseable answer"),
-    "range": ("[[fault:range]]", "score out of range"),
+    "r429": ("FAULT=429x2", "ok"),
+    "r500": ("FAULT=500x1", "ok"),
+    "r503": ("FAULT=503x2", "ok"),
+    "slow": ("FAULT=timeoutx1", "ok"),
+    "down": ("FAULT=500", "gave up after 3 attempts"),
+    "blocked": ("FAULT=blocked", "prompt blocked: SAFETY"),
+    "safety": ("FAULT=safety", "answer blocked: finishReason SAFETY"),
+    "recite": ("FAULT=recitation", "answer blocked: finishReason RECITATION"),
+    "maxtok": ("FAULT=max_tokens", "answer truncated"),
+    "cut": ("FAULT=truncated", "regex"),
+    "prose": ("FAULT=nonjson", "regex"),
+    "garbage": ("FAULT=garbage", "unparseable answer"),
+    "range": ("FAULT=range", "score out of range"),
 }
 
 
@@ -114,10 +114,10 @@ def test_every_fault_ends_as_an_annotation_or_a_failure_with_its_reason(tmp_path
         Document(id=k, lang="nb", text=f"Tekst om {k}. {marker} Slutt på teksten.")
         for k, (marker, _) in FAULT_DOCS.items()
     ]
-    with FakeLLMServer(retry_delay_s=0.3, timeout_sleep_s=1.5) as server:
+    with FaultServer(retry_delay_s=0.3, timeout_sleep_s=1.5) as server:
         cfg = config(backend, server, timeout_s=0.6)
         summary = annotate(corpus, "linguistic_quality", cfg, tmp_path, progress=False)
-        log = list(server.state.log)
+        log = list(server.log)
     done = {r["id"]: r for r in read(tmp_path / "linguistic_quality.jsonl")}
     failed = {r["id"]: r for r in read(tmp_path / "linguistic_quality.failures.jsonl")}
     assert len(done) + len(failed) == len(corpus) == summary.annotated + summary.failed
@@ -144,15 +144,15 @@ def _doc_key(corpus, doc_id):
 
 
 def test_failures_are_retried_on_the_next_run_and_finished_ones_are_not(tmp_path):
-    corpus = docs(6) + [Document(id="b", lang="nb", text="Kort tekst. [[fault:blockedx1]] Ferdig.")]
-    with FakeLLMServer() as server:
+    corpus = docs(6) + [Document(id="b", lang="nb", text="Kort tekst. FAULT=blockedx1 Ferdig.")]
+    with FaultServer() as server:
         first = annotate(
             corpus, "educational_value", config("gemini", server), tmp_path, progress=False
         )
         second = annotate(
             corpus, "educational_value", config("gemini", server), tmp_path, progress=False
         )
-        per_doc = Counter(e["doc"] for e in server.state.log)
+        per_doc = Counter(e["doc"] for e in server.log)
     assert (first.annotated, first.failed) == (6, 1)
     assert (second.cached, second.annotated, second.failed, second.requests) == (6, 1, 0, 1)
     assert max(per_doc.values()) == 2 and sum(per_doc.values()) == 8
@@ -166,7 +166,7 @@ def test_identical_texts_are_paid_for_once(tmp_path):
         Document("a", "Samme tekst. To ganger.", "nb"),
         Document("b", "Samme tekst. To ganger.", "nb"),
     )
-    with FakeLLMServer() as server:
+    with FaultServer() as server:
         summary = annotate(
             [a, b], "educational_value", config("gemini", server), tmp_path, progress=False
         )
@@ -175,7 +175,7 @@ def test_identical_texts_are_paid_for_once(tmp_path):
 
 
 def test_a_changed_prompt_or_model_is_a_cache_miss(tmp_path):
-    with FakeLLMServer() as server:
+    with FaultServer() as server:
         annotate(docs(3), "educational_value", config("gemini", server), tmp_path, progress=False)
         again = annotate(
             docs(3),
@@ -199,7 +199,7 @@ def test_resume_after_kill_9_gives_one_annotation_per_document(tmp_path):
     write_documents(docs(40), corpus)
     out = tmp_path / "out"
     env = {**os.environ, "GEMINI_API_KEY": SECRET}
-    with FakeLLMServer(latency_s=0.15) as server:
+    with FaultServer(latency_s=0.15) as server:
         cmd = [
             sys.executable,
             "-m",
@@ -230,7 +230,7 @@ def test_resume_after_kill_9_gives_one_annotation_per_document(tmp_path):
         first_ids = {r["id"] for r in read(path)}
         assert 10 <= len(first_ids) < 40
         log2 = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
-        per_doc = Counter(e["doc"] for e in server.state.log)
+        per_doc = Counter(e["doc"] for e in server.log)
     rows = read(out / "educational_value.jsonl")
     assert Counter(r["id"] for r in rows) == Counter(f"d{i}" for i in range(40))
     assert "already annotated (not re-requested)" in log2.stdout
@@ -266,7 +266,7 @@ def test_cli_with_fake_llm_labels_itself(tmp_path, repo_root):
 
 
 def test_unknown_model_stops_the_run_with_a_clear_error(tmp_path):
-    with FakeLLMServer() as server:
+    with FaultServer() as server:
         result = CliRunner().invoke(
             cli,
             [

@@ -1,33 +1,26 @@
-"""A local LLM server for tests, benchmarks and the offline demo. NOT an LLM.
+"""The offline labeller behind `curate annotate --fake-llm` (the demo without a key). NOT an LLM.
 
 It speaks the real REST protocols, so the real clients talk to it over real HTTP:
 ``POST /{v1,v1beta}/models/{model}:generateContent`` (Gemini) and ``POST /v1/chat/completions``
-(OpenAI-compatible). Its "scores" come from a few transparent text heuristics, so that the demo
-has plausible labels to work with; never mistake them for an LLM's judgement.
-
-Faults are injected two ways:
-- markers in a document, ``[[fault:KIND]]`` (every attempt) or ``[[fault:KINDxN]]`` (the first N
-  attempts for that text), with KIND one of 429, 500, 503, timeout, blocked, safety, recitation,
-  max_tokens, truncated, nonjson, garbage, range;
-- ``fault_rate``: that share of requests answers 429 (with retryDelay) or 500 at random.
+(OpenAI-compatible). Its scores come from transparent text heuristics, one per task (the task
+file's `stand_in`, curate.tasks), so the demo has plausible labels to work with; never mistake
+them for an LLM's judgement. It never fails on purpose: the fault server the tests use
+(tests/llm_fault_server.py) builds on its protocol layer.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import random
 import re
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from curate.tasks import Task, registry
 
-FAULT_RE = re.compile(r"\[\[fault:([a-z_0-9]+?)(?:x(\d+))?\]\]")
 DOC_RE = re.compile(r"<dokument>\n?(.*?)\n?</dokument>", re.DOTALL)
 GEMINI_PATH = re.compile(r"^/(v1|v1beta|v1alpha)/models/([^/:]+):generateContent$")
 
@@ -87,31 +80,34 @@ def stand_in_answer(prompt: str, document: str) -> dict[str, Any]:
     return {"score": score, "rationale": f"Heuristisk testsvar ({task.name})."}
 
 
-@dataclass
-class ServerState:
-    latency_s: float = 0.0
-    fault_rate: float = 0.0
-    retry_delay_s: float = 0.2
-    timeout_sleep_s: float = 5.0
-    seed: int = 0
-    attempts: Counter = field(default_factory=Counter)  # text sha256 -> requests seen
-    log: list[dict[str, Any]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __post_init__(self) -> None:
-        self.rng = random.Random(self.seed)
+def document_of(prompt: str) -> str:
+    match = DOC_RE.search(prompt)
+    return match.group(1) if match else prompt
 
 
 class FakeLLMServer:
-    """Run with ``with FakeLLMServer() as server: server.url``; binds 127.0.0.1 on a free port."""
+    """Run with ``with FakeLLMServer() as server: server.url``; binds 127.0.0.1 on a free port.
+    `log` holds one entry per request (time, document sha256, attempt, protocol, the key header
+    it carried), for the tests and benchmarks that check what was sent."""
 
-    def __init__(self, port: int = 0, **state: Any):
-        self.state = ServerState(**state)
-        handler = type("Handler", (_Handler,), {"state": self.state})
+    handler: type[BaseHTTPRequestHandler]
+
+    def __init__(self, port: int = 0, latency_s: float = 0.0):
+        self.latency_s = latency_s
+        self.attempts: Counter = Counter()  # (document key, prompt) -> requests seen
+        self.log: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        handler = type("Handler", (self.handler_class(),), {"server_state": self})
         ThreadingHTTPServer.request_queue_size = 1024
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.httpd.daemon_threads = True
+        # a client that hung up (a run stopped, a timeout) is not the server's problem
+        self.httpd.handle_error = lambda request, address: None
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @staticmethod
+    def handler_class() -> type[BaseHTTPRequestHandler]:
+        return LLMHandler
 
     @property
     def url(self) -> str:
@@ -131,11 +127,30 @@ class FakeLLMServer:
     def __exit__(self, *exc) -> None:
         self.stop()
 
+    def document_key(self, document: str) -> str:
+        return hashlib.sha256(document.encode()).hexdigest()
 
-class _Handler(BaseHTTPRequestHandler):
+    def record(self, prompt: str, protocol: str, api_key: str | None) -> dict[str, Any]:
+        """Count this request's attempt (per document and prompt: each task's request has its
+        own) and log it; returns the log entry."""
+        key = self.document_key(document_of(prompt))
+        with self.lock:
+            self.attempts[key, prompt] += 1
+            entry = {
+                "t": time.monotonic(),
+                "doc": key,
+                "attempt": self.attempts[key, prompt],
+                "protocol": protocol,
+                "api_key": api_key,
+            }
+            self.log.append(entry)
+        return entry
+
+
+class LLMHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms stalls
-    state: ServerState
+    server_state: FakeLLMServer
 
     def log_message(self, *args) -> None:  # keep test output quiet
         pass
@@ -147,111 +162,59 @@ class _Handler(BaseHTTPRequestHandler):
             prompt = "".join(
                 p.get("text", "") for c in body.get("contents", []) for p in c.get("parts", [])
             )
-            self.answer(prompt, "gemini", gemini.group(2))
-        elif self.path == "/v1/chat/completions":
+            return self.reply(prompt, "gemini", gemini.group(2))
+        if self.path == "/v1/chat/completions":
             prompt = "".join(
                 m.get("content", "") for m in body.get("messages", []) if m.get("role") == "user"
             )
-            self.answer(prompt, "openai", body.get("model", ""))
-        else:
-            self.send_json(
-                404,
-                {"error": {"code": 404, "message": f"no route {self.path}", "status": "NOT_FOUND"}},
-            )
+            return self.reply(prompt, "openai", body.get("model", ""))
+        return self.route_missing()
 
-    def answer(self, prompt: str, protocol: str, model: str) -> None:
-        st = self.state
-        match = DOC_RE.search(prompt)
-        document = match.group(1) if match else prompt
-        key = hashlib.sha256(document.encode()).hexdigest()
-        with st.lock:
-            st.attempts[key] += 1
-            attempt = st.attempts[key]
-            random_fault = st.rng.random() < st.fault_rate
-            random_kind = st.rng.choice(["429", "500"])
-        fault = self.pick_fault(document, attempt) or (random_kind if random_fault else None)
-        if st.latency_s:
-            time.sleep(st.latency_s)
-        with st.lock:
-            st.log.append(
-                {
-                    "t": time.monotonic(),
-                    "doc": key,
-                    "attempt": attempt,
-                    "fault": fault,
-                    "protocol": protocol,
-                    "api_key": self.headers.get("x-goog-api-key")
-                    or self.headers.get("authorization"),
-                }
-            )
-        if fault == "timeout":
-            time.sleep(st.timeout_sleep_s)
-        if fault in ("429", "500", "503"):
-            return self.send_error_status(int(fault), protocol)
-        answer = stand_in_answer(prompt, document)
-        score = answer["score"]
-        text = json.dumps(answer, ensure_ascii=False)
-        finish, blocked = "STOP", None
-        if fault == "blocked":
-            blocked = "SAFETY"
-        elif fault in ("safety", "recitation"):
-            finish, text = fault.upper(), None
-        elif fault in ("max_tokens", "truncated"):
-            finish = "MAX_TOKENS" if fault == "max_tokens" else "STOP"
-            text = text[: len(text) // 2]
-        elif fault == "nonjson":
-            text = f"Vurdering: teksten er grei. Score: {score}. Ferdig."
-        elif fault == "garbage":
-            text = "Jeg kan dessverre ikke vurdere denne teksten."
-        elif fault == "range":
-            text = json.dumps({"score": 9, "rationale": "utenfor skalaen"})
-        usage = (len(prompt) // 4, len(text or "") // 4)
-        if protocol == "gemini":
-            self.send_json(200, gemini_body(text, finish, blocked, usage, model))
-        else:
-            self.send_json(200, openai_body(text, finish, blocked, usage, model))
+    def route_missing(self) -> None:
+        self.send_json(
+            404, {"error": {"code": 404, "message": f"no route {self.path}", "status": "NOT_FOUND"}}
+        )
 
-    def pick_fault(self, document: str, attempt: int) -> str | None:
-        for kind, times in FAULT_RE.findall(document):
-            if not times or attempt <= int(times):
-                return kind
-        return None
+    def reply(self, prompt: str, protocol: str, model: str) -> None:
+        entry = self.server_state.record(prompt, protocol, self.api_key())
+        if self.server_state.latency_s:
+            time.sleep(self.server_state.latency_s)
+        self.answer(prompt, protocol, model, entry)
 
-    def send_error_status(self, status: int, protocol: str) -> None:
-        if protocol == "openai":
-            headers = {"retry-after": str(self.state.retry_delay_s)} if status == 429 else {}
-            return self.send_json(
-                status,
-                {
-                    "error": {
-                        "message": "rate limited" if status == 429 else "internal error",
-                        "code": status,
-                    }
-                },
-                headers,
-            )
-        error: dict[str, Any] = {
-            "code": status,
-            "message": "Resource has been exhausted"
-            if status == 429
-            else "Internal error encountered.",
-            "status": "RESOURCE_EXHAUSTED"
-            if status == 429
-            else ("UNAVAILABLE" if status == 503 else "INTERNAL"),
-        }
-        if status == 429:
-            error["details"] = [
-                {
-                    "@type": "type.googleapis.com/google.rpc.RetryInfo",
-                    "retryDelay": f"{self.state.retry_delay_s}s",
-                }
-            ]
-        self.send_json(status, {"error": error})
+    def api_key(self) -> str | None:
+        return self.headers.get("x-goog-api-key") or self.headers.get("authorization")
+
+    def answer(self, prompt: str, protocol: str, model: str, entry: dict[str, Any]) -> None:
+        text = json.dumps(stand_in_answer(prompt, document_of(prompt)), ensure_ascii=False)
+        self.send_answer(text, protocol, model, usage=self.usage(prompt, text))
+
+    def usage(self, prompt: str, text: str | None) -> tuple[int, int]:
+        return len(prompt) // 4, len(text or "") // 4
+
+    def send_answer(
+        self,
+        text: str | None,
+        protocol: str,
+        model: str,
+        usage: tuple[int, int],
+        finish: str = "STOP",
+        blocked: str | None = None,
+    ) -> None:
+        body = gemini_body if protocol == "gemini" else openai_body
+        self.send_json(200, body(text, finish, blocked, usage, model))
 
     def send_json(self, status: int, payload: dict, headers: dict | None = None) -> None:
-        data = json.dumps(payload, ensure_ascii=False).encode()
+        self.send_raw(status, json.dumps(payload, ensure_ascii=False).encode(), headers=headers)
+
+    def send_raw(
+        self,
+        status: int,
+        data: bytes,
+        content_type: str = "application/json; charset=utf-8",
+        headers: dict | None = None,
+    ) -> None:
         self.send_response(status)
-        self.send_header("content-type", "application/json; charset=utf-8")
+        self.send_header("content-type", content_type)
         self.send_header("content-length", str(len(data)))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
@@ -307,17 +270,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description="Local fake LLM server (heuristic scores).")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--latency", type=float, default=0.0)
-    ap.add_argument("--fault-rate", type=float, default=0.0)
-    ap.add_argument("--retry-delay", type=float, default=0.2)
-    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    server = FakeLLMServer(
-        args.port,
-        latency_s=args.latency,
-        fault_rate=args.fault_rate,
-        retry_delay_s=args.retry_delay,
-        seed=args.seed,
-    )
+    server = FakeLLMServer(args.port, latency_s=args.latency)
     print(server.url, flush=True)
     server.httpd.serve_forever()
 

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))  # tests/, where the fault server is
 from llm_fault_server import FaultServer  # noqa: E402
 
 from curate.annotate.config import default_config_path, load_config  # noqa: E402
@@ -61,7 +61,7 @@ def tally(backend: str, out: Path) -> str:
             s = annotate(docs, task, config(backend, server.url), out / backend, progress=False)
             rows.append(s)
         seconds = time.monotonic() - start
-        answered = Counter(doc for doc, _, fault in server.log if fault is None)
+        answered = Counter(e["doc"] for e in server.log if e["fault"] is None)
     done = sum(s.annotated + s.failed for s in rows)
     reasons = sum((s.failure_reasons for s in rows), Counter())
     return (

@@ -1,6 +1,5 @@
 """Annotation against a server that fails the way Gemini and OpenAI-compatible servers fail
-(tests/reliability/llm_fault_server.py, not curate's fake LLM): every document ends as an
-annotation or a failure record with its reason and true attempt count; only a fatal condition
+(tests/llm_fault_server.py): every document ends as an annotation or a failure record with its reason and true attempt count; only a fatal condition
 stops the run, with a non-zero exit; nothing is paid twice; costs are kept across runs."""
 
 import json
@@ -99,7 +98,7 @@ def test_transport_faults_are_retried_through_the_runner_only(tmp_path, backend)
     # every request the server saw went through curate's limiter and counters: no hidden resend
     assert summary.requests == len(log)
     assert summary.retries == 1 + 2 + 1 + 3
-    answered = Counter(doc for doc, _, fault in log if fault is None)
+    answered = Counter(e["doc"] for e in log if e["fault"] is None)
     assert set(answered.values()) == {1}  # each answer paid for once
 
 
@@ -172,7 +171,7 @@ def test_failures_are_pruned_after_a_successful_retry_and_given_up_after_n_runs(
         first = annotate(corpus, TASK, cfg, tmp_path, progress=False)
         second = annotate(corpus, TASK, cfg, tmp_path, progress=False)
         third = annotate(corpus, TASK, cfg, tmp_path, progress=False)
-        requests_d1 = sum(1 for doc, _, _ in server.log if doc == "d1")
+        requests_d1 = sum(1 for e in server.log if e["doc"] == "d1")
     assert (first.failed, second.failed) == (2, 1)
     records, failures = outcome(tmp_path)
     assert set(records) == {"d0", "d2"} and set(failures) == {"d1"}  # d0's failure pruned

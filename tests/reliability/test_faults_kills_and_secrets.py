@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 import yaml
+from llm_fault_server import FaultServer
 
-from curate.annotate.fake_server import FakeLLMServer
 from curate.documents import Document
 
 SECRET = "AIza-reliability-SECRET-0c1d"
@@ -33,7 +33,7 @@ def test_annotator_under_20_percent_faults_loses_nothing_and_pays_once(tmp_path,
     monkeypatch.setenv("GEMINI_API_KEY", SECRET)
     monkeypatch.chdir(Path(__file__).parents[2])
     docs = corpus(300)
-    with FakeLLMServer(fault_rate=0.2, retry_delay_s=0.01, seed=1) as server:
+    with FaultServer(fault_rate=0.2, retry_delay_s=0.01, seed=1) as server:
         cfg = load_config(
             default_config_path("gemini"),
             base_url=server.url,
@@ -44,7 +44,7 @@ def test_annotator_under_20_percent_faults_loses_nothing_and_pays_once(tmp_path,
             backoff_max_s=0.05,
         )
         summary = annotate(docs, "educational_value", cfg, tmp_path, progress=False)
-        log = list(server.state.log)
+        log = list(server.log)
     lines = (tmp_path / "educational_value.jsonl").read_text().splitlines()
     records = [json.loads(x) for x in lines]
     ids = Counter(r["id"] for r in records)
@@ -120,7 +120,7 @@ def test_api_key_never_reaches_logs_outputs_or_reports(tmp_path, repo_root, bund
     env = {**os.environ, "GEMINI_API_KEY": SECRET}
     cli = [sys.executable, "-m", "curate.cli", "-vv"]
     out = tmp_path / "out"
-    with FakeLLMServer(fault_rate=0.2, retry_delay_s=0.01) as server:
+    with FaultServer(fault_rate=0.2, retry_delay_s=0.01) as server:
         annotate = [
             *cli,
             "annotate",
@@ -131,7 +131,7 @@ def test_api_key_never_reaches_logs_outputs_or_reports(tmp_path, repo_root, bund
             server.url,
         ]
         printed = [subprocess.run(annotate, capture_output=True, text=True, env=env, cwd=repo_root)]
-        assert any(e["api_key"] == SECRET for e in server.state.log)  # it was sent, in a header
+        assert any(e["api_key"] == SECRET for e in server.log)  # it was sent, in a header
     score = [
         *cli,
         "score",
