@@ -1,6 +1,7 @@
 """Annotation against a server that fails the way Gemini and OpenAI-compatible servers fail
-(tests/llm_fault_server.py): every document ends as an annotation or a failure record with its reason and true attempt count; only a fatal condition
-stops the run, with a non-zero exit; nothing is paid twice; costs are kept across runs."""
+(tests/llm_fault_server.py): every document ends as an annotation or a failure record with its
+reason and true attempt count; only a fatal condition stops the run, with a non-zero exit;
+nothing is paid twice; costs are kept across runs."""
 
 import json
 import sys
