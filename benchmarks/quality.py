@@ -172,21 +172,22 @@ def hand_label_results(result: dict, docs, reference: str | None) -> dict | None
     return out
 
 
-def local_spec(spec_path: Path, docs, out: Path, whole: bool = False) -> dict:
+def local_spec(spec_path: Path, docs, out: Path, whole: bool = False):
     """The spec on `docs` (written under `out`), one local task; without `whole`, dedup and
     rehydration left out: the benchmark's documents are one copy each."""
     from curate.documents import write_documents
-    from curate.pipeline.build import load_spec
+    from curate.pipeline.build import parse
     from curate.pipeline.dedup import DEDUPS
+    from curate.pipeline.spec import read_spec
 
     write_documents(docs, out / "input" / "docs.jsonl.gz")
-    spec = load_spec(spec_path)
+    spec = read_spec(spec_path)
     spec["input"] = {"path": str(out / "input"), "source": "curate"}
     spec["output"] = {"path": str(out / "output"), "format": "jsonl.gz"}
     if not whole:
         spec["steps"] = [s for s in spec["steps"] if next(iter(s)) not in {*DEDUPS, "rehydrate"}]
     spec["executor"] = {"type": "local", "local": {"tasks": 1, "workers": 1}}
-    return spec
+    return parse(spec, str(spec_path))
 
 
 def run_steps(spec_path: Path, docs, workdir: Path) -> tuple[list[str], dict[str, int], set]:
@@ -205,7 +206,7 @@ def run_steps(spec_path: Path, docs, workdir: Path) -> tuple[list[str], dict[str
         for d in read_documents([step_dir]):
             dropped_at[d.id] = int(step_dir.name.split("_", 1)[0])
     assert all(d.id in kept_ids or d.id in dropped_at for d in docs), "documents went missing"
-    return [next(iter(s)) for s in spec["steps"]], dropped_at, kept_ids
+    return [s.name for s in spec.steps], dropped_at, kept_ids
 
 
 def survival(steps: list[str], dropped_at: dict, docs, keys_of) -> dict:

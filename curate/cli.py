@@ -16,9 +16,11 @@ from rich.console import Console
 from rich.table import Table
 
 from curate import __version__
+from curate.annotate.config import backend_names
 from curate.degrade import FAMILIES as FAMILY_NAMES
 from curate.documents import DEFAULT_MAX_CHARS
 from curate.errors import CurateError
+from curate.pipeline.spec import EXECUTOR_KINDS
 from curate.sources import SCHEMAS
 from curate.tasks import ALL, task_names
 
@@ -189,9 +191,9 @@ def set_option(what: str, example: str):
 )
 @click.option(
     "--backend",
-    type=click.Choice(["gemini", "openai"]),
+    type=click.Choice(backend_names()),
     default=None,
-    help="LLM backend; overrides the config.",
+    help="LLM backend (each has a default config); overrides the config.",
 )
 @click.option("--model", default=None, help="Model name; overrides the config.")
 @click.option("--base-url", default=None, help="Endpoint; overrides the config.")
@@ -677,7 +679,7 @@ def score(inputs, models, output, variant, threads, device, batch_tokens, chunki
 @click.argument("spec_path", metavar="SPEC", type=click.Path(exists=True, dir_okay=False))
 @click.option(
     "--executor",
-    type=click.Choice(["local", "slurm", "ray"]),
+    type=click.Choice(EXECUTOR_KINDS),
     default=None,
     help="Where to run; overrides the spec's executor.type. Each uses the spec's section of "
     "the same name (local: tasks, workers; slurm: partition, time, cpus_per_task, ...; ray: "
@@ -701,8 +703,8 @@ def score(inputs, models, output, variant, threads, device, batch_tokens, chunki
     "--root",
     type=click.Path(file_okay=False),
     default=None,
-    help="Refuse to run if any path in the spec (input, output, bundles) resolves outside "
-    "this folder: use it for specs written by someone else.",
+    help="Refuse to run if any path in the spec (input, output, any file a step reads) "
+    "resolves outside this folder: use it for specs written by someone else.",
 )
 @click.option(
     "--restart",
@@ -715,50 +717,36 @@ def filter_cmd(spec_path, executor, dry_run, wait, sets, root, restart) -> None:
     and an HTML report. A rerun of the same spec with the same bundles skips finished tasks
     (datatrove's completions) and the merged stats cover every task ever run; a rerun into an
     output that holds a run of another spec or other bundles is refused (--restart)."""
-    from curate.pipeline import SpecError
-    from curate.pipeline.build import RunFailed, confine, load_spec, remove_run, run_spec
-    from curate.pipeline.layout import RunLayout
-    from curate.quiet import datatrove_console
+    from curate.pipeline.build import run_filter
+    from curate.pipeline.executors import RunFailed
 
-    console_log = None
     try:
-        spec = load_spec(spec_path, list(sets))
-        if root:
-            confine(spec, root)
-        if restart:
-            remove_run(RunLayout.of(spec))
-        console_log = RunLayout.of(spec).console_log
-        verbose = click.get_current_context().obj["verbose"]
-        if not verbose and not dry_run:
-            console.print(
-                f"filtering ({len(spec['steps'])} steps); datatrove's output: {console_log}"
-            )
-        with datatrove_console(console_log, verbose):
-            logs = run_spec(spec, executor=executor, dry_run=dry_run, wait=wait)
-    except SpecError as err:
-        raise click.ClickException(str(err)) from err
+        run = run_filter(
+            spec_path,
+            sets,
+            executor=executor,
+            dry_run=dry_run,
+            wait=wait,
+            root=root,
+            restart=restart,
+            verbose=click.get_current_context().obj["verbose"],
+            say=console.print,
+        )
     except RunFailed as err:
         raise click.ClickException(f"the run did not complete:\n{err}") from err
-    except Exception:
-        console.print(f"[red]filter failed[/red]; datatrove's output is in {console_log}")
-        raise
-    layout = RunLayout.of(spec)
-    if dry_run:
-        console.print(f"sbatch scripts written; submit them with: bash {logs}")
-        return
-    if (executor or spec.get("executor", {}).get("type")) == "slurm" and not wait:
+    layout, outcome = run.layout, run.outcome
+    if outcome.state == "dry_run":
+        console.print(f"sbatch scripts written; submit them with: bash {outcome.logs}")
+    elif outcome.state == "submitted":
         console.print(
             f"submitted; logs and stats will be under {layout.logs} (rerun with --wait to "
             "follow the jobs; a rerun skips completed tasks)"
         )
-        return
-    from curate.report.filter_report import write_report
-
-    report = write_report(layout.root)
-    console.print(
-        f"kept: {layout.kept}; excluded per step: {layout.excluded}; "
-        f"stats: {logs / 'stats.json'}; report: {report}"
-    )
+    else:
+        console.print(
+            f"kept: {layout.kept}; excluded per step: {layout.excluded}; "
+            f"stats: {outcome.logs / 'stats.json'}; report: {run.report}"
+        )
 
 
 @cli.command("init-tiny-lm")

@@ -99,21 +99,23 @@ def test_nordic_heuristic_filters_take_their_language_from_the_spec():
 
 
 def test_every_shipped_spec_builds_for_every_executor(repo_root, bundle, monkeypatch):
-    from curate.pipeline import executors
-    from curate.pipeline.build import build_stages, load_spec
+    from curate.pipeline.build import build_stages, parse
+    from curate.pipeline.executors import EXECUTORS, make_runner
+    from curate.pipeline.spec import read_spec
 
     monkeypatch.chdir(repo_root)
     # the specs name the repository's bundles (built by make); use the test bundle instead
     for path in sorted((repo_root / "pipelines").glob("*.yaml")):
-        spec = load_spec(path)
-        for step in spec["steps"]:
+        document = read_spec(path)
+        for step in document["steps"]:
             for params in step.values():
                 if params and "bundles" in params:
                     params["bundles"] = [str(bundle[0])]
+        spec = parse(document, str(path))
         stages = build_stages(spec)
         assert type(stages[0][0][0]).__name__ == "CurateReader", path.name
-        for kind in executors.EXECUTORS:
-            executors.executor_settings(spec, kind)  # every section is valid for its executor
+        for kind in EXECUTORS:
+            make_runner(*spec.executor_settings(kind))  # every section is valid for its executor
 
 
 def test_parquet_output_reads_back_with_metadata(tmp_path, repo_root):

@@ -35,12 +35,32 @@ SCORE_SCHEMA = {
 
 @dataclass
 class Answer:
+    """One answer as the runner sees it, whatever the protocol: the backend that read it says
+    whether its finish reason means blocked or truncated (each protocol has its own words)."""
+
     text: str | None
     finish_reason: str | None = None
     block_reason: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
     thinking_tokens: int = 0
+    blocked: bool = False
+    truncated: bool = False
+
+
+# Gemini's finishReason values that mean the answer was withheld, or cut at the token limit
+GEMINI_BLOCKING = {
+    "SAFETY",
+    "RECITATION",
+    "BLOCKLIST",
+    "PROHIBITED_CONTENT",
+    "SPII",
+    "IMAGE_SAFETY",
+}
+GEMINI_TRUNCATING = {"MAX_TOKENS"}
+# OpenAI's finish_reason values
+OPENAI_BLOCKING = {"content_filter"}
+OPENAI_TRUNCATING = {"length"}
 
 
 class RetryableError(Exception):
@@ -204,6 +224,8 @@ def gemini_answer(resp: Any) -> Answer:
         return answer
     cand = resp.candidates[0]
     answer.finish_reason = _enum_name(cand.finish_reason) if cand.finish_reason else None
+    answer.blocked = answer.finish_reason in GEMINI_BLOCKING
+    answer.truncated = answer.finish_reason in GEMINI_TRUNCATING
     if cand.content is not None and cand.content.parts:
         answer.text = "".join(p.text for p in cand.content.parts if p.text and not p.thought)
     return answer
@@ -283,6 +305,8 @@ class OpenAIBackend:
             return answer
         answer.text = (choices[0].get("message") or {}).get("content")
         answer.finish_reason = choices[0].get("finish_reason")
+        answer.blocked = answer.finish_reason in OPENAI_BLOCKING
+        answer.truncated = answer.finish_reason in OPENAI_TRUNCATING
         return answer
 
     async def aclose(self) -> None:
@@ -308,5 +332,16 @@ def _openai_generation(config: AnnotateConfig) -> dict[str, Any]:
     return body
 
 
+# Every backend by the name configs give it; each also ships its default config
+# (curate/resources/annotate/<name>.yaml), and a test checks the two lists agree.
+BACKENDS: dict[str, type] = {"gemini": GeminiBackend, "openai": OpenAIBackend}
+
+
 def make_backend(config: AnnotateConfig) -> Backend:
-    return GeminiBackend(config) if config.backend == "gemini" else OpenAIBackend(config)
+    try:
+        backend = BACKENDS[config.backend]
+    except KeyError:
+        raise InputError(
+            f"backend {config.backend!r} has no implementation; backends: {sorted(BACKENDS)}"
+        ) from None
+    return backend(config)

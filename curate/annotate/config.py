@@ -14,7 +14,10 @@ from curate.config import load
 from curate.errors import InputError
 from curate.package_files import package_file
 
-BACKENDS = ("gemini", "openai")
+
+def backend_names() -> tuple[str, ...]:
+    """Backends by the default config each ships: curate/resources/annotate/<name>.yaml."""
+    return tuple(sorted(p.stem for p in package_file("annotate").glob("*.yaml")))
 
 
 @dataclass
@@ -50,8 +53,8 @@ class AnnotateConfig:
     )
 
     def __post_init__(self) -> None:
-        if self.backend not in BACKENDS:
-            raise InputError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        if self.backend not in backend_names():
+            raise InputError(f"backend must be one of {backend_names()}, got {self.backend!r}")
         if self.concurrency < 1 or self.requests_per_minute <= 0 or self.max_attempts < 1:
             raise InputError("concurrency, requests_per_minute and max_attempts must be positive")
 

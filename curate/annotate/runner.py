@@ -31,17 +31,6 @@ from curate.documents import Document, text_sha256
 
 logger = logging.getLogger(__name__)
 
-BLOCKING_FINISH = {
-    "SAFETY",
-    "RECITATION",
-    "BLOCKLIST",
-    "PROHIBITED_CONTENT",
-    "SPII",
-    "IMAGE_SAFETY",
-    "content_filter",
-}
-TRUNCATING_FINISH = {"MAX_TOKENS", "length"}
-
 
 @dataclass
 class AnnotationSummary:
@@ -246,9 +235,9 @@ class Annotator:
     def answer_problem(answer: Answer) -> str | None:
         if answer.block_reason:
             return f"prompt blocked: {answer.block_reason}"
-        if answer.finish_reason in BLOCKING_FINISH:
+        if answer.blocked:
             return f"answer blocked: finishReason {answer.finish_reason}"
-        if answer.finish_reason in TRUNCATING_FINISH:
+        if answer.truncated:
             return f"answer truncated: finishReason {answer.finish_reason}"
         if answer.text is None:
             return f"no answer text (finishReason {answer.finish_reason})"

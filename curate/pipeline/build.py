@@ -10,20 +10,23 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter, ParquetWriter
 
-from curate.classify.bundle import MANIFEST, sha256_file, task_thresholds
-from curate.config import ConfigError, apply_sets, read_yaml
+from curate.classify.bundle import task_thresholds
 from curate.documents import write_atomic
 from curate.errors import CurateError, InputError
 from curate.pipeline import SpecError
 from curate.pipeline.clusters import Rehydrate
 from curate.pipeline.dedup import DEDUPS, Stage
+from curate.pipeline.executors import RunOutcome, make_runner
 from curate.pipeline.fineweb2 import fineweb2_defaults
 from curate.pipeline.heuristics import (
     ISO3,
@@ -36,7 +39,10 @@ from curate.pipeline.heuristics import (
 from curate.pipeline.langid import NordicLanguageFilter
 from curate.pipeline.layout import RunLayout
 from curate.pipeline.line_clean import LineCleaner
+from curate.pipeline.spec import FilterSpec, parse_spec, path_digest, read_spec
 from curate.pipeline.steps import CurateReader, FixEncoding, QualityScorer, ScoreFilter
+from curate.quiet import datatrove_console
+from curate.report.filter_report import write_report
 
 STEPS = {
     "fix_encoding": FixEncoding,
@@ -51,63 +57,34 @@ STEPS = {
     "rehydrate": Rehydrate,
 }
 WRITERS = {"jsonl.gz": JsonlWriter, "parquet": ParquetWriter}
-SPEC_KEYS = {"name", "input", "steps", "output", "executor"}
+log = logging.getLogger(__name__)
 DEFAULT_LANGUAGE = "nb"  # datatrove's filters default to English word tokenization
 
 
-def load_spec(path: str | Path, overrides: list[str] = ()) -> dict[str, Any]:
-    try:
-        spec = read_yaml(path)
-        apply_sets(spec, overrides, f"{path} (--set)")
-    except ConfigError as err:
-        raise SpecError(str(err)) from err
-    unknown = set(spec) - SPEC_KEYS
-    if unknown:
-        raise SpecError(f"{path}: unknown keys {sorted(unknown)}; allowed: {sorted(SPEC_KEYS)}")
-    for key in ("input", "steps", "output"):
-        if key not in spec:
-            raise SpecError(f"{path}: missing `{key}`")
-    for key in ("input", "output"):
-        if not isinstance(spec[key], dict) or "path" not in spec[key]:
-            raise SpecError(
-                f"{path}: `{key}` must be a mapping with a `path` (e.g. --set {key}.path=DIR), "
-                f"got {spec[key]!r}"
-            )
-    output_format = spec["output"].get("format", "jsonl.gz")
-    if output_format not in WRITERS:
-        raise SpecError(f"output.format {output_format!r}; allowed: {sorted(WRITERS)}")
-    return spec
+def step_classes() -> dict[str, type]:
+    """Every step a spec may name: the filters and scorers, and the dedups."""
+    return {**STEPS, **DEDUPS}
 
 
-def spec_paths(spec: dict[str, Any]) -> list[tuple[str, str]]:
-    """(key, path) for every file-system path a spec names: input, output, bundles."""
-    paths = [("input.path", spec["input"]["path"]), ("output.path", spec["output"]["path"])]
-    for index, entry in enumerate(spec["steps"], start=1):
-        for name, params in entry.items() if isinstance(entry, dict) else []:
-            for bundle in (params or {}).get("bundles") or []:
-                paths.append((f"step {index} ({name}).bundles", bundle))
-    return paths
+def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> FilterSpec:
+    """The spec at `path` with `--set` overrides, checked and typed (curate.pipeline.spec)."""
+    return parse(read_spec(path, overrides), str(path))
 
 
-def confine(spec: dict[str, Any], root: str | Path) -> None:
-    """For a spec from someone else: every path must resolve (symlinks and `..` included)
-    inside `root`; relative paths count from the current directory."""
+def parse(document: dict[str, Any], where: str = "spec") -> FilterSpec:
+    """A spec document (a YAML mapping, as `read_spec` gives it), checked and typed."""
+    return parse_spec(document, where, set(step_classes()))
+
+
+def confine(spec: FilterSpec, root: str | Path) -> None:
+    """For a spec from someone else: every path it names (input, output, every step's path
+    parameters) must resolve (symlinks and `..` included) inside `root`; relative paths count
+    from the current directory."""
     root = Path(root).resolve()
-    for key, path in spec_paths(spec):
+    for key, path in spec.paths(step_classes()):
         resolved = Path(path).resolve()
         if not resolved.is_relative_to(root):
             raise SpecError(f"{key}: {path} resolves to {resolved}, outside the root {root}")
-
-
-def split_entry(index: int, entry: Any) -> tuple[str, dict]:
-    if not isinstance(entry, dict) or len(entry) != 1:
-        raise SpecError(f"step {index}: write each step as `- name: {{params}}`, got {entry!r}")
-    ((name, params),) = entry.items()
-    if name not in STEPS and name not in DEDUPS:
-        raise SpecError(
-            f"step {index}: unknown step {name!r}; allowed: {sorted([*STEPS, *DEDUPS])}"
-        )
-    return name, dict(params or {})
 
 
 PER_LANGUAGE_STEPS = {"gopher_repetition", "gopher_quality", "fineweb_quality", "c4_quality"}
@@ -172,29 +149,24 @@ def build_by_language(cls, common: dict, by_language: dict, allowed: set, exclus
     return ByLanguage(filters, exclusion_writer=exclusion)
 
 
-def reader(spec: dict[str, Any]) -> CurateReader:
-    source = spec["input"]
-    return CurateReader(
-        str(source["path"]), source=source.get("source", "auto"), glob_pattern=source.get("glob")
-    )
+def reader(spec: FilterSpec) -> CurateReader:
+    return CurateReader(spec.input_path, source=spec.source, glob_pattern=spec.glob)
 
 
-def writer(spec: dict[str, Any]):
-    kept = RunLayout.of(spec).kept
-    return WRITERS[spec["output"].get("format", "jsonl.gz")](output_folder=str(kept))
+def writer(spec: FilterSpec):
+    return WRITERS[spec.output_format](output_folder=str(RunLayout.of(spec).kept))
 
 
-def build_stages(spec: dict[str, Any]) -> list[Stage]:
+def build_stages(spec: FilterSpec) -> list[Stage]:
     """The pipeline as datatrove stages. Without dedup it is one stage. Each dedup step cuts it:
     the stage before writes the documents that reach the dedup once (layout.reached), the
     dedup's signature and middle stages read them, and the next stage reads them again, drops
     the duplicates and runs the steps after. Every step runs once, with its exclusion writer."""
     layout = RunLayout.of(spec)
-    entries = [(i, *split_entry(i, e)) for i, e in enumerate(spec["steps"], start=1)]
     stages: list[Stage] = []
     current: list = [reader(spec)]
     scored: list[str] = []  # tasks scored before a dedup, for `keep: best_score`
-    for index, name, params in entries:
+    for index, name, params in ((s.index, s.name, s.params) for s in spec.steps):
         if name in DEDUPS:
             dedup = DEDUPS[name](name, index, params, layout.dedup(index, name), scored)
             reached = layout.reached(index, name)
@@ -216,70 +188,38 @@ def reached_reader(folder: Path) -> JsonlReader:
     return JsonlReader(data_folder=str(folder), add_file_path=False)
 
 
-def build_pipeline(spec: dict[str, Any]) -> list:
+def build_pipeline(spec: FilterSpec) -> list:
     return build_stages(spec)[-1][0]
 
 
 def run_spec(
-    spec: dict[str, Any], executor: str | None = None, dry_run: bool = False, wait: bool = False
-) -> Path:
-    """Runs (or, for Slurm, submits) every stage; returns the last stage's logging folder.
-    Local and Ray runs end with merged stats over every task ever run, per stage. A Slurm run
-    with `wait` follows the jobs to their end and raises RunFailed naming the failed stages."""
-    from curate.pipeline import executors
-
-    kind, settings = executors.executor_settings(spec, executor)
-    if dry_run and kind != "slurm":
-        raise SpecError("--dry-run is for --executor slurm (it writes the sbatch scripts)")
-    if wait and kind != "slurm":
-        raise SpecError("--wait is for --executor slurm (local and Ray runs always wait)")
+    spec: FilterSpec, executor: str | None = None, dry_run: bool = False, wait: bool = False
+) -> RunOutcome:
+    """Runs (or, for Slurm, submits) every stage on the spec's executor (or `executor`). Local
+    and Ray runs end with merged stats over every task ever run, per stage; a Slurm run with
+    `wait` follows the jobs to their end and raises RunFailed naming the failed stages."""
+    kind, settings = spec.executor_settings(executor)
+    runner = make_runner(kind, settings)
     stages = build_stages(spec)
     layout = RunLayout.of(spec)
-    claim_output(layout, run_identity(spec, settings))
-    chained = executors.chain(kind, settings, stages, layout, spec.get("name", "curate"))
-    last = chained[-1]
-    if kind == "slurm":
-        scripts: list = []
-        if dry_run:
-            with executors.capture_sbatch(scripts):
-                last.run()
-            return executors.write_dry_run(scripts, layout.slurm_dry_run)
-        last.run()
-        if wait:
-            failures = executors.wait_for_slurm(chained)
-            if failures:
-                raise RunFailed("\n".join(failures))
-            for n in range(1, len(stages) + 1):
-                executors.merge_stats(layout.stage_logs(n, len(stages)))
-            return layout.stage_logs(len(stages), len(stages))
-        return layout.logs
-    if kind == "ray":
-        with executors.ray_session(settings):
-            last.run()
-    else:
-        last.run()  # runs the chain: each stage waits for the one it depends on
-    for n in range(1, len(stages) + 1):
-        executors.merge_stats(layout.stage_logs(n, len(stages)))
-    return layout.stage_logs(len(stages), len(stages))
+    claim_output(layout, run_identity(spec, runner.settings))
+    return runner.run(stages, layout, spec.name, dry_run=dry_run, wait=wait)
 
 
-class RunFailed(CurateError, RuntimeError):
-    """Some tasks of a run did not complete."""
-
-
-def run_identity(spec: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
-    """What a run is made of: its input, steps and task count, and the manifest digest of every
-    classifier bundle it uses (a retrained bundle at the same path is a different run)."""
-    bundles = {
-        path: sha256_file(Path(path) / MANIFEST)
-        for key, path in spec_paths(spec)
-        if key.endswith(".bundles") and (Path(path) / MANIFEST).is_file()
+def run_identity(spec: FilterSpec, settings: dict[str, Any]) -> dict[str, Any]:
+    """What a run is made of: its input, steps and task count, and the digest of every file a
+    step reads (a retrained bundle at the same path is a different run). Recorded in run.json
+    under `bundles`, the name it had when bundles were the only such files."""
+    files = {
+        path: digest
+        for key, path in spec.paths(step_classes())
+        if key not in ("input.path", "output.path") and (digest := path_digest(path))
     }
     identity = {
-        "input": spec["input"],
-        "steps": spec["steps"],
+        "input": spec.document["input"],
+        "steps": spec.document["steps"],
         "tasks": settings.get("tasks", 1),
-        "bundles": bundles,
+        "bundles": files,
     }
     return json.loads(json.dumps(identity))  # as it reads back from run.json
 
@@ -310,3 +250,50 @@ def remove_run(layout: RunLayout) -> None:
     if not layout.holds_a_run():
         raise SpecError(f"{layout.root} holds no curate run (no run.json, no logs/): not removed")
     shutil.rmtree(layout.root)
+
+
+@dataclass
+class FilterRun:
+    """A finished `curate filter`: the spec it ran, how it ended, and its report (done runs)."""
+
+    spec: FilterSpec
+    outcome: RunOutcome
+    report: Path | None
+
+    @property
+    def layout(self) -> RunLayout:
+        return RunLayout.of(self.spec)
+
+
+def run_filter(
+    spec_path: str | Path,
+    sets: list[str] | tuple[str, ...] = (),
+    executor: str | None = None,
+    dry_run: bool = False,
+    wait: bool = False,
+    root: str | Path | None = None,
+    restart: bool = False,
+    verbose: int = 0,
+    say: Callable[[str], None] = log.info,
+) -> FilterRun:
+    """`curate filter`: the spec checked (and confined to `root`), a previous run removed on
+    `restart`, the run on its executor with datatrove's console output in the run's
+    console.log (unless `verbose`), and the report of a finished run."""
+    spec = load_spec(spec_path, sets)
+    if root:
+        confine(spec, root)
+    layout = RunLayout.of(spec)
+    if restart:
+        remove_run(layout)
+    if not verbose and not dry_run:
+        say(f"filtering ({len(spec.steps)} steps); datatrove's output: {layout.console_log}")
+    try:
+        with datatrove_console(layout.console_log, verbose):
+            outcome = run_spec(spec, executor=executor, dry_run=dry_run, wait=wait)
+    except CurateError:
+        raise
+    except Exception:
+        say(f"filter failed; datatrove's output is in {layout.console_log}")
+        raise
+    report = write_report(layout.root) if outcome.state == "done" else None
+    return FilterRun(spec, outcome, report)

@@ -1,6 +1,11 @@
-"""Run the stages of a built pipeline on datatrove's executors: local (processes on this
-machine), Slurm (one sbatch array job per stage, chained with afterok) or Ray (a running cluster,
-or a local Ray instance started here). One spec holds a section per executor:
+"""Run the stages of a built pipeline on datatrove's executors: one small runner per kind that
+owns checking its settings, preparing, running, waiting and (Slurm) the dry run.
+
+- local: processes on this machine;
+- slurm: one sbatch array job per stage, chained with afterok;
+- ray: a running cluster, or a local Ray instance started here.
+
+One spec holds a section per executor:
 
     executor:
       type: local                # default; `curate filter --executor` overrides it
@@ -11,8 +16,8 @@ or a local Ray instance started here). One spec holds a section per executor:
 Keys are the executors' own constructor arguments and are checked before anything starts. On
 Slurm, jobs find the Python environment that submitted them (`env_command` defaults to putting
 its bin/ first on PATH), and a job whose dependency failed is cancelled by Slurm
-(`kill-on-invalid-dep`), never left pending; `wait_for_slurm` follows a run to its end and
-names the stages and tasks that did not complete."""
+(`kill-on-invalid-dep`), never left pending; `wait` follows a run to its end and names the
+stages and tasks that did not complete. Adding a kind is one Runner subclass in RUNNERS."""
 
 from __future__ import annotations
 
@@ -28,62 +33,177 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from datatrove.utils.stats import PipelineStats
 
-from curate.errors import InputError
+from curate.errors import CurateError
 from curate.pipeline import SpecError
 from curate.pipeline.layout import RunLayout
 
-EXECUTORS = ("local", "slurm", "ray")
 MANAGED = {"pipeline", "depends", "logging_dir", "skip_completed", "self"}
-RAY_INIT_KEYS = {"address", "num_cpus"}  # ours, for ray.init; the rest go to the executor
 log = logging.getLogger(__name__)
 
 
-def executor_class(kind: str):
-    if kind == "local":
+class RunFailed(CurateError, RuntimeError):
+    """Some tasks of a run did not complete."""
+
+
+@dataclass
+class RunOutcome:
+    """How a run ended: `done` (stats merged in `logs`), `submitted` (Slurm jobs queued) or
+    `dry_run` (`logs` is the submit script)."""
+
+    state: str
+    logs: Path
+
+
+class Runner:
+    """Runs a chain of stages (each depends on the one before) on one kind of executor."""
+
+    kind: ClassVar[str]
+    extra_keys: ClassVar[set[str]] = set()  # ours, not the executor's
+
+    def __init__(self, settings: dict[str, Any]):
+        self.settings = self.checked(settings)
+
+    @staticmethod
+    def executor_class() -> type:
+        raise NotImplementedError
+
+    def checked(self, settings: dict[str, Any]) -> dict[str, Any]:
+        allowed = set(inspect.signature(self.executor_class().__init__).parameters) - MANAGED
+        allowed |= self.extra_keys
+        if set(settings) - allowed:
+            raise SpecError(
+                f"executor.{self.kind}: unknown keys {sorted(set(settings) - allowed)}; "
+                f"allowed: {sorted(allowed)}"
+            )
+        return dict(settings)
+
+    def stage_settings(self, n: int, name: str, fixed: dict[str, Any]) -> dict[str, Any]:
+        settings = {k: v for k, v in self.settings.items() if k not in self.extra_keys}
+        per_stage = {**settings, **fixed}
+        if "tasks" in fixed and "workers" in settings:
+            per_stage["workers"] = min(settings["workers"], fixed["tasks"])
+        return per_stage
+
+    def chain(self, stages: list, layout: RunLayout, name: str) -> list:
+        """One executor per stage, each depending on the previous; running the last runs all."""
+        cls = self.executor_class()
+        executors: list = []
+        for n, (pipeline, fixed) in enumerate(stages, start=1):
+            executors.append(
+                cls(
+                    pipeline=pipeline,
+                    logging_dir=str(layout.stage_logs(n, len(stages))),
+                    depends=executors[-1] if executors else None,
+                    **self.stage_settings(n, name, fixed),
+                )
+            )
+        return executors
+
+    def run(
+        self, stages: list, layout: RunLayout, name: str, dry_run: bool = False, wait: bool = False
+    ) -> RunOutcome:
+        if dry_run:
+            raise SpecError("--dry-run is for --executor slurm (it writes the sbatch scripts)")
+        if wait:
+            raise SpecError(f"--wait is for --executor slurm ({self.kind} runs always wait)")
+        with self.session():
+            self.chain(stages, layout, name)[-1].run()  # each stage waits for the one before
+        return RunOutcome("done", merge_all_stats(layout, len(stages)))
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        yield
+
+
+class LocalRunner(Runner):
+    kind = "local"
+
+    @staticmethod
+    def executor_class() -> type:
         from datatrove.executor import LocalPipelineExecutor
 
         return LocalPipelineExecutor
-    if kind == "slurm":
-        from datatrove.executor import SlurmPipelineExecutor
 
-        return SlurmPipelineExecutor
-    if kind == "ray":
+
+class RayRunner(Runner):
+    kind = "ray"
+    extra_keys = {"address", "num_cpus"}  # for ray.init; the rest go to the executor
+
+    @staticmethod
+    def executor_class() -> type:
         from datatrove.executor.ray import RayPipelineExecutor
 
         return RayPipelineExecutor
-    raise InputError(f"unknown executor {kind!r}; available: {list(EXECUTORS)}")
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        import ray
+
+        if ray.is_initialized():
+            yield
+            return
+        if self.settings.get("address"):
+            ray.init(address=self.settings["address"])
+        else:
+            ray.init(num_cpus=self.settings.get("num_cpus"), include_dashboard=False)
+        try:
+            yield
+        finally:
+            ray.shutdown()
 
 
-def executor_settings(spec: dict[str, Any], kind: str | None = None) -> tuple[str, dict]:
-    section = spec.get("executor") or {}
-    kind = kind or section.get("type", "local")
-    if kind not in EXECUTORS:
-        raise SpecError(f"executor {kind!r} is unknown; available: {list(EXECUTORS)}")
-    unknown = set(section) - {"type", *EXECUTORS}
-    if unknown:
-        raise SpecError(
-            f"executor: unknown keys {sorted(unknown)}; allowed: {['type', *EXECUTORS]}"
-        )
-    settings = dict(section.get(kind) or {})
-    allowed = set(inspect.signature(executor_class(kind).__init__).parameters) - MANAGED
-    if kind == "ray":
-        allowed |= RAY_INIT_KEYS
-    if set(settings) - allowed:
-        raise SpecError(
-            f"executor.{kind}: unknown keys {sorted(set(settings) - allowed)}; "
-            f"allowed: {sorted(allowed)}"
-        )
-    if kind == "slurm":
+class SlurmRunner(Runner):
+    kind = "slurm"
+
+    @staticmethod
+    def executor_class() -> type:
+        from datatrove.executor import SlurmPipelineExecutor
+
+        return SlurmPipelineExecutor
+
+    def checked(self, settings: dict[str, Any]) -> dict[str, Any]:
+        settings = super().checked(settings)
         if not {"partition", "time"} <= set(settings):
             raise SpecError("executor.slurm needs `partition` and `time`")
         settings.setdefault("env_command", this_environment())
         settings["sbatch_args"] = {"kill-on-invalid-dep": "yes", **settings.get("sbatch_args", {})}
-    return kind, settings
+        return settings
+
+    def stage_settings(self, n: int, name: str, fixed: dict[str, Any]) -> dict[str, Any]:
+        return {"job_name": f"{name}_stage{n}", **super().stage_settings(n, name, fixed)}
+
+    def run(
+        self, stages: list, layout: RunLayout, name: str, dry_run: bool = False, wait: bool = False
+    ) -> RunOutcome:
+        chained = self.chain(stages, layout, name)
+        if dry_run:
+            scripts: list = []
+            with capture_sbatch(scripts):
+                chained[-1].run()
+            return RunOutcome("dry_run", write_dry_run(scripts, layout.slurm_dry_run))
+        chained[-1].run()
+        if not wait:
+            return RunOutcome("submitted", layout.logs)
+        failures = wait_for_slurm(chained)
+        if failures:
+            raise RunFailed("\n".join(failures))
+        return RunOutcome("done", merge_all_stats(layout, len(stages)))
+
+
+RUNNERS: dict[str, type[Runner]] = {r.kind: r for r in (LocalRunner, SlurmRunner, RayRunner)}
+EXECUTORS = tuple(RUNNERS)
+
+
+def make_runner(kind: str, settings: dict[str, Any]) -> Runner:
+    if kind not in RUNNERS:
+        raise SpecError(f"executor {kind!r} is unknown; available: {list(RUNNERS)}")
+    return RUNNERS[kind](settings)
 
 
 def this_environment() -> str:
@@ -92,26 +212,11 @@ def this_environment() -> str:
     return f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:$PATH"
 
 
-def chain(kind: str, settings: dict, stages: list, layout: RunLayout, name: str) -> list:
-    """One executor per stage, each depending on the previous; running the last runs all."""
-    cls = executor_class(kind)
-    settings = {k: v for k, v in settings.items() if k not in RAY_INIT_KEYS}
-    executors: list = []
-    for n, (pipeline, fixed) in enumerate(stages, start=1):
-        per_stage = {**settings, **fixed}
-        if kind == "slurm":
-            per_stage.setdefault("job_name", f"{name}_stage{n}")
-        if "tasks" in fixed and "workers" in settings:
-            per_stage["workers"] = min(settings["workers"], fixed["tasks"])
-        executors.append(
-            cls(
-                pipeline=pipeline,
-                logging_dir=str(layout.stage_logs(n, len(stages))),
-                depends=executors[-1] if executors else None,
-                **per_stage,
-            )
-        )
-    return executors
+def merge_all_stats(layout: RunLayout, stages: int) -> Path:
+    """Merged stats of every stage; returns the last stage's logging folder."""
+    for n in range(1, stages + 1):
+        merge_stats(layout.stage_logs(n, stages))
+    return layout.stage_logs(stages, stages)
 
 
 def slurm_states(job_names: list[str]) -> dict[str, str]:
@@ -149,23 +254,6 @@ def wait_for_slurm(executors: list, poll_s: float = 2.0) -> list[str]:
                 f"did not complete (ranks {missing[:10]}); logs: {logs}"
             )
     return failures
-
-
-@contextlib.contextmanager
-def ray_session(settings: dict) -> Iterator[None]:
-    import ray
-
-    if ray.is_initialized():
-        yield
-        return
-    if settings.get("address"):
-        ray.init(address=settings["address"])
-    else:
-        ray.init(num_cpus=settings.get("num_cpus"), include_dashboard=False)
-    try:
-        yield
-    finally:
-        ray.shutdown()
 
 
 def merge_stats(logs: Path) -> Path | None:

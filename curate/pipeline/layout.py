@@ -20,9 +20,9 @@ a step could not judge (the step raised) is dropped with `filter_reason` "error:
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from curate.pipeline import SpecError
 
@@ -35,11 +35,9 @@ class RunLayout:
     root: Path
 
     @classmethod
-    def of(cls, spec_or_path: dict | str | os.PathLike) -> RunLayout:
-        """The layout of a spec's output (`spec["output"]["path"]`) or of a run folder."""
-        if isinstance(spec_or_path, dict):
-            return cls(Path(spec_or_path["output"]["path"]))
-        return cls(Path(spec_or_path))
+    def of(cls, spec_or_path: Any) -> RunLayout:
+        """The layout of a spec's output (a FilterSpec's `output_path`) or of a run folder."""
+        return cls(Path(getattr(spec_or_path, "output_path", spec_or_path)))
 
     @property
     def kept(self) -> Path:

@@ -93,6 +93,7 @@ class QualityScorer(PipelineStep):
 
     name = "🎯 quality scorer"
     type = "🔢 - SCORER"
+    path_params = ("bundles",)  # curate.pipeline.spec: covered by --root and the run identity
 
     def __init__(
         self,
@@ -153,6 +154,7 @@ class ScoreFilter(SetAsideErrors, BaseFilter):
     datatrove's stats) and `metadata["score_drop"]` holding task, score and threshold."""
 
     name = "🎚 score filter"
+    path_params = ("bundles",)
 
     def __init__(
         self,
