@@ -10,6 +10,7 @@ documents' mean token count. Reference test split, max length 512, fluency penal
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import tempfile
 import time
@@ -55,7 +56,7 @@ def time_by_operator(bundle: Path, texts: list[str], threads: int) -> dict[str, 
     from curate.classify import QualityClassifier
 
     clf = QualityClassifier.load(bundle, intra_op_num_threads=threads)
-    clf.spec = {**clf.spec, "max_length": 512}
+    clf.spec = dataclasses.replace(clf.spec, max_length=512)
     with tempfile.TemporaryDirectory() as tmp:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
@@ -108,7 +109,7 @@ def main() -> None:
         clf = QualityClassifier.load(
             args.bundle, intra_op_num_threads=args.threads, batch_tokens=budget
         )
-        clf.spec = {**clf.spec, "max_length": 512}
+        clf.spec = dataclasses.replace(clf.spec, max_length=512)
         rows[budget] = args.docs / fastest(lambda c=clf: c.encoder_score(texts), 2)
     tokens = sum(len(e.ids) for e in clf.tokenizer.encode_batch(texts)) / args.docs
     config = json.loads((args.bundle / "torch" / "config.json").read_text())

@@ -582,23 +582,21 @@ def export_cmd(
     nb-bert-base regressors) scores directly; a multi-class head scores the expected class
     value. For those give --task and --threshold (or set them in the model's config.json)."""
     require_extra("train")
+    from curate.classify.bundle import read_manifest
     from curate.classify.export import export_bundle, parity_sample
 
     texts = parity_sample(data, parity_docs)
-    spec = export_bundle(
-        model_dir, out_dir, texts, min_agreement, max_length, torch_copy, **published
-    )
-    from curate.classify.bundle import task_specs
-
-    tasks = task_specs(spec)
+    export_bundle(model_dir, out_dir, texts, min_agreement, max_length, torch_copy, **published)
+    manifest = read_manifest(out_dir)
+    tasks = manifest.tasks
     for task, variant in itertools.product(tasks, ("fp32", "int8")):
-        p = task["parity"][variant]
+        p = (task.parity or {})[variant]
         console.print(
-            f"{task['task'] + ' ' if len(tasks) > 1 else ''}{variant}: max |Δ| "
+            f"{task.task + ' ' if len(tasks) > 1 else ''}{variant}: max |Δ| "
             f"{p['max_abs_delta']:.4f}, mean |Δ| {p['mean_abs_delta']:.4f}, keep/drop "
             f"agreement {p['keep_agreement']:.2%} on {p['n']} documents"
         )
-    console.print(f"fused: {spec['fused_ops']}; bundle written to {out_dir}/")
+    console.print(f"fused: {manifest.document['fused_ops']}; bundle written to {out_dir}/")
 
 
 @cli.command()

@@ -5,7 +5,6 @@ same files `curate annotate` writes, so `curate train` takes them as they are.""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import random
 from collections import Counter
@@ -13,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from curate.annotations import records_file, write_records
+from curate.annotations import AnnotationRecord, records_file, write_records
 from curate.degrade import FAMILIES, UnknownFamily, damaged_copies
 from curate.documents import Document, text_sha256, write_documents
 from curate.errors import InputError
@@ -22,23 +21,19 @@ from curate.tasks import get_task
 ANNOTATOR = {"backend": "synthetic", "model": "curate.degrade", "prompt_sha256": None}
 
 
-def synthetic_record(doc: Document, task: str, score: int, rationale: str) -> dict[str, Any]:
-    """An annotation record (the format `curate annotate` writes) for a label made here. A
-    document's split (the reference corpus's, which damaged copies inherit) goes into the
-    record, so the label keeps it whichever corpus `curate train` finds the text in."""
-    record = {
-        "id": doc.id,
-        "text_sha256": text_sha256(doc.text),
-        "task": task,
-        "score": score,
-        "rationale": rationale,
-        "annotator": ANNOTATOR,
-        "usage": None,
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
-    if doc.metadata.get("split"):
-        record["split"] = doc.metadata["split"]
-    return record
+def synthetic_record(doc: Document, task: str, score: int, rationale: str) -> AnnotationRecord:
+    """An annotation record for a label made here. A document's split (the reference corpus's,
+    which damaged copies inherit) goes into the record, so the label keeps it whichever corpus
+    `curate train` finds the text in."""
+    return AnnotationRecord(
+        id=doc.id,
+        task=task,
+        score=score,
+        text_sha256=text_sha256(doc.text),
+        rationale=rationale,
+        annotator=dict(ANNOTATOR),
+        split=doc.metadata.get("split") or None,
+    )
 
 
 def pick_families(
@@ -98,6 +93,6 @@ def synthesize(
             score = clean_score if clean_score is not None else spec.clean_score
             records += [synthetic_record(d, task, score, "clean source text") for d in clean]
         write_records(records, records_file(out, task))
-        counts[task] = Counter(r["score"] for r in records)
+        counts[task] = Counter(r.score for r in records)
     n = write_documents([*clean, *damaged], out / "documents.jsonl.gz")
     return {"documents": n, "clean": len(clean), "damaged": len(damaged), "labels": counts}

@@ -102,10 +102,10 @@ def test_a_document_sits_in_one_split_for_every_task(joint, labels, repo_root):
 def test_one_bundle_scores_every_task_in_one_pass(joint):
     out, _, bundle, spec, docs = joint
     manifest = read_manifest(bundle)
-    assert manifest["format_version"] == 2 and "task" not in manifest
-    assert [t["task"] for t in manifest["tasks"]] == list(TASKS)
-    assert manifest["tasks"][0]["fluency"]["file"] == f"{TASKS[0]}/fluency.npz"
-    assert f"{TASKS[0]}/fluency.npz" in manifest["sha256"]
+    assert manifest.format_version == 2 and "task" not in manifest.document
+    assert [t.task for t in manifest.tasks] == list(TASKS)
+    assert manifest.tasks[0].fluency["file"] == f"{TASKS[0]}/fluency.npz"
+    assert f"{TASKS[0]}/fluency.npz" in manifest.sha256
     clf = QualityClassifier.load(bundle, variant="fp32")
     assert clf.tasks == list(TASKS)
     runs = []
@@ -126,7 +126,7 @@ def test_one_bundle_scores_every_task_in_one_pass(joint):
     with pytest.raises(ValueError, match="holds tasks"):
         clf.score(docs)
     for task in TASKS:
-        assert manifest["tasks"][TASKS.index(task)]["parity"]["fp32"]["max_abs_delta"] < 1e-3
+        assert manifest.tasks[TASKS.index(task)].parity["fp32"]["max_abs_delta"] < 1e-3
 
 
 def test_score_and_filter_use_every_task_of_the_bundle(joint, tmp_path, repo_root):

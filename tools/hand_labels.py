@@ -19,11 +19,13 @@ import argparse
 import json
 from pathlib import Path
 
-from curate.annotations import records_file, write_records
+from curate.annotations import AnnotationRecord, records_file, write_records
 from curate.documents import read_documents, text_sha256
 
-TASKS = ("educational_value", "linguistic_quality")
 CREATED = "2026-12-02T00:00:00Z"
+
+
+TASKS = ("educational_value", "linguistic_quality")  # the scales the label files carry
 
 
 def split_of(name: str) -> dict[str, str]:
@@ -37,25 +39,24 @@ def split_of(name: str) -> dict[str, str]:
 
 
 def records(label: dict, labeller: str, sha: str, split: str) -> dict[str, dict]:
-    extra = {k: label[k] for k in ("lang", "flags") if k in label}
     return {
-        task: {
-            "id": label["id"],
-            "text_sha256": sha,
-            "task": task,
-            "score": int(label[task]),
-            "rationale": label.get("rationale", ""),
-            "annotator": {
+        task: AnnotationRecord(
+            id=label["id"],
+            task=task,
+            score=int(label[task]),
+            text_sha256=sha,
+            rationale=label.get("rationale", ""),
+            annotator={
                 "backend": "hand",
                 "model": None,
                 "prompt_sha256": None,
                 "labeller": labeller,
             },
-            "usage": None,
-            "created": CREATED,
-            "split": split,
-            **extra,
-        }
+            lang=label.get("lang"),
+            created=CREATED,
+            split=split,
+            extra={"flags": label["flags"]} if "flags" in label else {},
+        )
         for task in TASKS
     }
 
@@ -87,7 +88,7 @@ def main() -> None:
                 target[task].append(record)
     for task in TASKS:
         for folder, rows in ((args.out, first[task]), (args.out / "second", second[task])):
-            write_records(sorted(rows, key=lambda r: r["id"]), records_file(folder, task))
+            write_records(sorted(rows, key=lambda r: r.id), records_file(folder, task))
     print(f"{len(first[TASKS[0]])} pages labelled, {len(second[TASKS[0]])} twice -> {args.out}")
 
 

@@ -96,7 +96,7 @@ def main(task, config_path, bundle, synthetic, min_shuffle_drop, recall, alpha) 
     lexical = LexicalModel.fit(
         [e.text for e in train], [e.score for e in train], alpha or config.lexical.alpha
     )
-    spec = clf.task_spec(head)["fluency"]
+    spec = clf.task_spec(head).fluency
     base = {k: v for k, v in spec.items() if k != "file"}
     lm = clf.fluency_model(spec["file"])
     sets = {"clean": texts}

@@ -11,6 +11,7 @@ ordinary annotation records (`annotator.backend: jury`) that `curate train` read
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,22 +19,28 @@ from typing import Any
 
 import numpy as np
 
-from curate.annotate.store import read_jsonl
-from curate.annotations import records_file, write_records
+from curate.annotations import AnnotationRecord, iter_records, records_file, write_records
 from curate.errors import InputError
 
-Panel = dict[str, dict[str, dict[str, Any]]]  # annotator -> document id -> record
+logger = logging.getLogger(__name__)
+Panel = dict[str, dict[str, AnnotationRecord]]  # annotator -> document id -> record
 
 
 def load_panel(dirs: list[Path], task: str) -> Panel:
-    """Each directory's `<task>.jsonl`, named by the directory."""
+    """Each directory's `<task>.jsonl`, named by the directory; unreadable lines are logged
+    with file and line and left out."""
     panel = {}
     for d in dirs:
-        records = read_jsonl(records_file(d, task))
-        panel[Path(d).name] = {r["id"]: r for r in records if r.get("task") == task}
+        path = records_file(d, task)
+        records = iter_records([path], skipped) if path.exists() else []
+        panel[Path(d).name] = {r.id: r for r, _ in records if r.task == task}
     if len(panel) < 2:
         raise InputError("agreement needs at least two annotators' directories")
     return panel
+
+
+def skipped(reason: str, where: str) -> None:
+    logger.warning("%s: annotation record skipped: %s", where, reason)
 
 
 def score_matrix(panel: Panel) -> tuple[list[str], np.ndarray]:
@@ -43,7 +50,7 @@ def score_matrix(panel: Panel) -> tuple[list[str], np.ndarray]:
     for row, records in enumerate(panel.values()):
         for col, doc_id in enumerate(ids):
             if doc_id in records:
-                matrix[row, col] = records[doc_id]["score"]
+                matrix[row, col] = records[doc_id].score
     return ids, matrix
 
 
@@ -105,27 +112,27 @@ def consensus(
             continue
         first = next(panel[n][doc_id] for n in scores)
         records.append(
-            {
-                "id": doc_id,
-                "text_sha256": first.get("text_sha256"),
-                "task": task,
-                "score": int(math.floor(float(np.median(values)))),
-                "rationale": f"median of {len(values)} annotators",
-                "annotator": {
+            AnnotationRecord(
+                id=doc_id,
+                task=task,
+                score=int(math.floor(float(np.median(values)))),
+                text_sha256=first.text_sha256,
+                rationale=f"median of {len(values)} annotators",
+                annotator={
                     "backend": "jury",
                     "model": None,
-                    "members": {n: panel[n][doc_id]["annotator"].get("model") for n in scores},
+                    "members": {n: panel[n][doc_id].annotator.get("model") for n in scores},
                     "scores": {n: int(s) for n, s in scores.items()},
                 },
-                "lang": first.get("lang"),
-                "source": first.get("source"),
-                "created": now,
-            }
+                lang=first.lang,
+                source=first.source,
+                created=now,
+            )
         )
     return records, dropped
 
 
-def write_consensus(records: list[dict[str, Any]], out_dir: Path, task: str) -> Path:
+def write_consensus(records: list[AnnotationRecord], out_dir: Path, task: str) -> Path:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     path = records_file(out_dir, task)

@@ -27,6 +27,7 @@ from curate.annotate.config import AnnotateConfig, cache_key
 from curate.annotate.parse import parse_answer
 from curate.annotate.prompts import Prompt, load_prompt
 from curate.annotate.store import USAGE_FIELDS, AnnotationStore, add_usage
+from curate.annotations import AnnotationRecord
 from curate.documents import Document, text_sha256
 
 logger = logging.getLogger(__name__)
@@ -264,32 +265,33 @@ class Annotator:
         answer: Answer,
         truncated: bool,
     ) -> dict:
-        return {
-            "id": doc.id,
-            "text_sha256": group.text_sha256,
-            "task": self.prompt.task,
-            "score": score,
-            "rationale": rationale,
-            "annotator": {
+        return AnnotationRecord(
+            id=doc.id,
+            task=self.prompt.task,
+            score=score,
+            text_sha256=group.text_sha256,
+            rationale=rationale,
+            annotator={
                 "backend": self.backend.name,
                 "model": self.config.model,
                 "prompt_sha256": self.prompt.sha256,
                 "prompt_version": self.prompt.version,
                 "instruction_language": self.prompt.instruction_language,
             },
-            "usage": {
+            usage={
                 "input_tokens": answer.input_tokens,
                 "output_tokens": answer.output_tokens,
                 "thinking_tokens": answer.thinking_tokens,
             },
-            "finish_reason": answer.finish_reason,
-            "parsed_by": method,
-            "document_truncated": truncated,
-            "lang": doc.lang,
-            "source": doc.source,
-            "cache_key": group.key,
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
+            lang=doc.lang,
+            source=doc.source,
+            extra={
+                "finish_reason": answer.finish_reason,
+                "parsed_by": method,
+                "document_truncated": truncated,
+                "cache_key": group.key,
+            },
+        ).to_dict()
 
     def fail(
         self, doc: Document, group: Group, reason: str, attempts: int, answer: Answer | None = None

@@ -10,7 +10,8 @@ A bundle of several tasks (one encoder pass, one output column per task; format 
 top-level task: `tasks` lists, in output-column order, each task's task, scale, threshold,
 threshold_policy, thresholds_by_language, fluency, lexical, metrics and parity. `task_specs` gives
 every bundle's tasks in that one shape; single-task bundles stay format 1, readable by the
-curate that wrote them before.
+curate that wrote them before. `read_manifest` gives either format as one typed `Manifest`
+whose `tasks` is always a list of `TaskSpec`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +57,81 @@ def is_bundle(path: str | os.PathLike) -> bool:
     return (Path(path) / MANIFEST).is_file()
 
 
-def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task of a bundle: its output column's name, scale, thresholds and side models."""
+
+    task: str
+    scale: tuple[int, int]
+    threshold: float
+    threshold_policy: str | None = None
+    thresholds_by_language: dict[str, float] = field(default_factory=dict)
+    fluency: dict[str, Any] | None = None
+    lexical: dict[str, Any] | None = None
+    metrics: dict[str, Any] | None = None
+    head: list[float] | None = None
+    parity: dict[str, Any] | None = None
+
+    def language_thresholds(self) -> dict[str | None, float]:
+        """{language: threshold}; the `None` key is the task's single threshold, the one for
+        any language it has no calibrated threshold for."""
+        by_language = {k: float(v) for k, v in self.thresholds_by_language.items()}
+        return {None: float(self.threshold), **by_language}
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A bundle's classifier.json, either format, typed; `document` is the JSON as stored."""
+
+    path: Path
+    format_version: int
+    tasks: list[TaskSpec]
+    max_length: int
+    inputs: list[str]
+    sha256: dict[str, str]
+    head: list[float] | None
+    document: dict[str, Any]
+
+    @property
+    def task_names(self) -> list[str]:
+        return [t.task for t in self.tasks]
+
+    def task(self, name: str | None = None) -> TaskSpec:
+        """The task called `name`; it may be left out when there is only one."""
+        if name is None:
+            if len(self.tasks) > 1:
+                raise BundleError(f"{self.path} holds tasks {self.task_names}: name one (task=...)")
+            return self.tasks[0]
+        for spec in self.tasks:
+            if spec.task == name:
+                return spec
+        raise BundleError(f"{self.path} has no task {name!r}; it has {self.task_names}")
+
+
+def task_spec(stored: dict[str, Any]) -> TaskSpec:
+    fields = {k: v for k, v in stored.items() if k in TASK_FIELDS and v is not None}
+    lo, hi = fields["scale"]
+    return TaskSpec(**{**fields, "scale": (int(lo), int(hi))})
+
+
+def parse_manifest(path: Path, document: dict[str, Any]) -> Manifest:
+    try:
+        tasks = [task_spec(t) for t in task_specs(document)]
+        return Manifest(
+            path=path,
+            format_version=int(document["format_version"]),
+            tasks=tasks,
+            max_length=int(document["max_length"]),
+            inputs=list(document.get("inputs", [])),
+            sha256=dict(document.get("sha256", {})),
+            head=document.get("head"),
+            document=document,
+        )
+    except (KeyError, TypeError, ValueError, IndexError) as err:
+        raise BundleError(f"{path / MANIFEST}: not a classifier manifest ({err!r})") from err
+
+
+def read_manifest(path: str | os.PathLike) -> Manifest:
     """The manifest of the bundle at `path`, refused when absent, unreadable or newer."""
     path = Path(path)
     if not path.exists():
@@ -72,7 +148,7 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
             f"{path}: bundle format {version!r} is newer than this curate "
             f"supports ({FORMAT_VERSION}); upgrade curate"
         )
-    return spec
+    return parse_manifest(path, spec)
 
 
 def write_manifest(path: Path, spec: dict[str, Any]) -> None:
@@ -87,9 +163,9 @@ def file_digests(path: Path, names: list[str]) -> dict[str, str]:
     return {n: sha256_file(path / n) for n in names if (path / n).exists()}
 
 
-def verify_files(path: Path, spec: dict[str, Any]) -> None:
+def verify_files(path: Path, manifest: Manifest) -> None:
     """Every file the manifest lists is present and unchanged."""
-    for name, expected in spec.get("sha256", {}).items():
+    for name, expected in manifest.sha256.items():
         file = path / name
         if not file.exists():
             raise BundleError(f"{path}: {name} is missing")
@@ -100,19 +176,13 @@ def verify_files(path: Path, spec: dict[str, Any]) -> None:
 
 
 def task_specs(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    """The bundle's tasks in output-column order, each with the TASK_FIELDS it has."""
+    """A stored manifest's tasks in output-column order, each with the TASK_FIELDS it has (the
+    one-task format's top level, or its `tasks`)."""
     if "tasks" in spec:
         return list(spec["tasks"])
     return [{k: spec[k] for k in TASK_FIELDS if k in spec}]
 
 
-def language_thresholds(task: dict[str, Any]) -> dict[str | None, float]:
-    """{language: threshold} of one task; the `None` key is its single threshold, the one for
-    any language it has no calibrated threshold for."""
-    by_language = {k: float(v) for k, v in task.get("thresholds_by_language", {}).items()}
-    return {None: float(task["threshold"]), **by_language}
-
-
 def task_thresholds(path: str | os.PathLike) -> dict[str, dict[str | None, float]]:
     """task -> {language: threshold} for every task of the bundle at `path`."""
-    return {t["task"]: language_thresholds(t) for t in task_specs(read_manifest(path))}
+    return {t.task: t.language_thresholds() for t in read_manifest(path).tasks}

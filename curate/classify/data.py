@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from sklearn.model_selection import train_test_split
 
-from curate.annotations import iter_records
+from curate.annotations import AnnotationRecord, iter_records
 from curate.documents import read_documents, text_sha256
 from curate.errors import InputError
 
@@ -46,16 +46,16 @@ class LabelReport:
 
 def read_annotations(
     paths: Iterable[str | os.PathLike], task: str, report: LabelReport
-) -> dict[str, tuple[dict, str]]:
+) -> dict[str, tuple[AnnotationRecord, str]]:
     """id -> (annotation, 'file:line') for `task`; a later duplicate replaces an earlier one."""
-    found: dict[str, tuple[dict, str]] = {}
-    for row, where in iter_records(paths, report.skip):
-        if row.get("task") != task:
+    found: dict[str, tuple[AnnotationRecord, str]] = {}
+    for record, where in iter_records(paths, report.skip):
+        if record.task != task:
             continue
         report.annotations += 1
-        if row.get("id") in found:
+        if record.id in found:
             report.skip("duplicate id (the later annotation is used)", where)
-        found[str(row.get("id"))] = (row, where)
+        found[record.id] = (record, where)
     return found
 
 
@@ -75,13 +75,13 @@ def load_examples(
     for doc in read_documents(corpus):
         if doc.id not in wanted or doc.id in seen:
             continue
-        row, where = wanted[doc.id]
-        sha = row.get("text_sha256")
+        record, where = wanted[doc.id]
+        sha = record.text_sha256
         if sha and sha != text_sha256(doc.text):
             changed.add(doc.id)
             continue
         seen.add(doc.id)
-        score = row.get("score")
+        score = record.score
         if (
             not isinstance(score, int)
             or isinstance(score, bool)
@@ -89,7 +89,7 @@ def load_examples(
         ):
             report.skip(f"score {score!r} outside the scale {scale}", where)
             continue
-        split = row.get("split") or doc.metadata.get("split")
+        split = record.split or doc.metadata.get("split")
         if split is not None and split not in SPLITS:
             report.skip(f"split {split!r} is not one of {SPLITS}", where)
             continue

@@ -27,13 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from curate.classify.bundle import (
-    BundleError,
-    language_thresholds,
-    read_manifest,
-    task_specs,
-    verify_files,
-)
+from curate.classify.bundle import BundleError, Manifest, TaskSpec, read_manifest, verify_files
 from curate.classify.fluency import FluencyParams, WordBigramLM, fluency_penalty
 from curate.classify.lexical import LexicalModel
 from curate.classify.side import SideModels
@@ -54,7 +48,7 @@ class QualityClassifier:
     def __init__(
         self,
         path: str | os.PathLike,
-        spec: dict[str, Any],
+        spec: Manifest,
         variant: str = "int8",
         providers: list[str] | None = None,
         intra_op_num_threads: int | None = None,
@@ -169,7 +163,7 @@ class QualityClassifier:
         if self._torch is None:
             from curate.classify.torch_encoder import TorchEncoder
 
-            self._torch = TorchEncoder(self.path, self.device, self.dtype, self.spec.get("head"))
+            self._torch = TorchEncoder(self.path, self.device, self.dtype, self.spec.head)
         return self._torch
 
     # --- properties of the bundle ----------------------------------------------------------
@@ -177,35 +171,26 @@ class QualityClassifier:
     @property
     def tasks(self) -> list[str]:
         """The bundle's tasks, in the order of its model's outputs."""
-        return [t["task"] for t in task_specs(self.spec)]
+        return self.spec.task_names
 
-    def task_spec(self, task: str | None = None) -> dict[str, Any]:
+    def task_spec(self, task: str | None = None) -> TaskSpec:
         """One task's part of the manifest; `task` may be left out when there is only one."""
-        specs = task_specs(self.spec)
-        if task is None:
-            if len(specs) > 1:
-                raise InputError(f"{self.path} holds tasks {self.tasks}: name one (task=...)")
-            return specs[0]
-        for spec in specs:
-            if spec["task"] == task:
-                return spec
-        raise InputError(f"{self.path} has no task {task!r}; it has {self.tasks}")
+        return self.spec.task(task)
 
     @property
     def task(self) -> str:
-        return self.task_spec()["task"]
+        return self.task_spec().task
 
     @property
     def threshold(self) -> float:
-        return float(self.task_spec()["threshold"])
+        return float(self.task_spec().threshold)
 
     @property
     def max_length(self) -> int:
-        return int(self.spec["max_length"])
+        return self.spec.max_length
 
     def scale_of(self, task: str | None = None) -> tuple[int, int]:
-        lo, hi = self.task_spec(task)["scale"]
-        return int(lo), int(hi)
+        return self.task_spec(task).scale
 
     @property
     def scale(self) -> tuple[int, int]:
@@ -237,16 +222,16 @@ class QualityClassifier:
     def side_models(self, task: str | None = None) -> SideModels:
         spec = self.task_spec(task)
         side = SideModels()
-        if fluency := spec.get("fluency"):
+        if fluency := spec.fluency:
             params = FluencyParams(**{k: v for k, v in fluency.items() if k != "file"})
             side.fluency = (self.fluency_model(fluency["file"]), params)
-        if lexical := spec.get("lexical"):
+        if lexical := spec.lexical:
             side.lexical, side.weight = self.lexical_model(lexical["file"]), lexical["weight"]
         return side
 
     def score(self, texts: list[str], task: str | None = None) -> np.ndarray:
         """One task's scores (see `scores`)."""
-        return self.scores(texts)[self.task_spec(task)["task"]]
+        return self.scores(texts)[self.task_spec(task).task]
 
     def fluency_penalty(self, texts: list[str], task: str | None = None) -> np.ndarray:
         """0 for every text unless the task has a fluency model (curate.classify.fluency)."""
@@ -267,7 +252,7 @@ class QualityClassifier:
 
     def encoder_score(self, texts: list[str], task: str | None = None) -> np.ndarray:
         """One task's encoder scores alone (no lexical blend, no fluency penalty)."""
-        column = self.tasks.index(self.task_spec(task)["task"])
+        column = self.tasks.index(self.task_spec(task).task)
         return self.encoder_scores(texts)[:, column]
 
     def encoder_scores(self, texts: list[str]) -> np.ndarray:
@@ -297,7 +282,7 @@ class QualityClassifier:
     def threshold_for(self, lang: str | None, task: str | None = None) -> float:
         """The keep threshold for a document in `lang`: calibrated per language where the
         task has one (`thresholds_by_language`), else the task's single threshold."""
-        by_language = language_thresholds(self.task_spec(task))
+        by_language = self.task_spec(task).language_thresholds()
         return by_language.get(lang, by_language[None])
 
     def keep(
@@ -347,7 +332,7 @@ class QualityClassifier:
             mask[row, :n] = 1
             types[row, :n] = enc.type_ids
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        feed = {k: v for k, v in feed.items() if k in self.spec["inputs"]}
+        feed = {k: v for k, v in feed.items() if k in self.spec.inputs}
         if self.engine == "torch":
             scores = self.torch_encoder(feed)
         else:
