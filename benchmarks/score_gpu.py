@@ -59,8 +59,7 @@ def pipeline_scores(bundle: Path, texts: list[str], max_length: int, dtype: str)
 def curate_scores(bundle: Path, texts: list[str], dtype: str, batch_tokens: int) -> np.ndarray:
     from curate.classify.runtime import QualityClassifier
 
-    spec = json.loads((bundle / "classifier.json").read_text())
-    clf = QualityClassifier(bundle, spec, device="cuda", dtype=dtype, batch_tokens=batch_tokens)
+    clf = QualityClassifier.load(bundle, device="cuda", dtype=dtype, batch_tokens=batch_tokens)
     return clf.encoder_score(texts)
 
 

@@ -116,6 +116,8 @@ def iter_records(
                 for n, raw in enumerate(fh, start=1):
                     if raw.strip():
                         row = parse_line(raw)
+                        if row is None:
+                            continue
                         if isinstance(row, AnnotationRecord):
                             yield row, f"{path}:{n}"
                         else:
@@ -124,8 +126,9 @@ def iter_records(
             on_bad(f"corrupt or truncated file: {err}", f"{path}:{n + 1}")
 
 
-def parse_line(raw: bytes) -> AnnotationRecord | str:
-    """The record on one line, or why it is none."""
+def parse_line(raw: bytes) -> AnnotationRecord | str | None:
+    """The record on one line, or why it is none; None for a row with no `task` at all, which
+    is no annotation (`curate synthesize` keeps its documents beside its records)."""
     try:
         row = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -134,6 +137,8 @@ def parse_line(raw: bytes) -> AnnotationRecord | str:
         return "not JSON"
     if not isinstance(row, dict):
         return "not an annotation record"
+    if "task" not in row:
+        return None
     try:
         return AnnotationRecord.from_dict(row)
     except KeyError as err:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, KeysView
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -133,33 +134,39 @@ def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-ADAPTERS: dict[str, Callable[[dict, Path, int], Document]] = {
-    "ncc": from_ncc,
-    "hplt_v1": from_hplt_v1,
-    "hplt_v2": from_hplt_v2,
-    "culturax": from_culturax,
-    "curate": from_curate,
-}
-SCHEMAS = ("auto", *ADAPTERS)
+@dataclass(frozen=True)
+class Schema:
+    """A source schema: its name (`--source`, `input.source`), the adapter that maps a row onto
+    a Document, and how `auto` recognises its rows by their field names."""
+
+    name: str
+    adapt: Callable[[dict, Path, int], Document]
+    recognise: Callable[[KeysView], bool]
+
+
+# Adding a schema is its adapter above and one entry here. `auto` tries them in this order; our
+# own format comes last and takes any row.
+SOURCE_SCHEMAS = [
+    Schema(
+        "ncc", from_ncc, lambda k: "doc_type" in k and ("publish_year" in k or "lang_fyear" in k)
+    ),
+    Schema("hplt_v1", from_hplt_v1, lambda k: "document_lang" in k or "collection" in k),
+    Schema("hplt_v2", from_hplt_v2, lambda k: bool({"seg_langs", "doc_scores", "robotstxt"} & k)),
+    Schema("culturax", from_culturax, lambda k: "timestamp" in k and "url" in k and "id" not in k),
+    Schema("curate", from_curate, lambda k: True),
+]
+SCHEMAS = ("auto", *(s.name for s in SOURCE_SCHEMAS))
 
 
 def detect_schema(row: dict) -> str:
     """Guess a row's schema from its field names."""
-    keys = row.keys()
-    if "doc_type" in keys and ("publish_year" in keys or "lang_fyear" in keys):
-        return "ncc"
-    if "document_lang" in keys or "collection" in keys:
-        return "hplt_v1"
-    if "seg_langs" in keys or "doc_scores" in keys or "robotstxt" in keys:
-        return "hplt_v2"
-    if "timestamp" in keys and "url" in keys and "id" not in keys:
-        return "culturax"
-    return "curate"
+    return next(s.name for s in SOURCE_SCHEMAS if s.recognise(row.keys()))
 
 
 def row_to_document(row: dict, schema: str, path: Path, line: int) -> Document:
     """Map one raw row onto a Document; raises ValueError naming what is wrong."""
-    if schema not in SCHEMAS:
-        raise InputError(f"unknown source schema {schema!r}; choose one of {', '.join(SCHEMAS)}")
-    name = detect_schema(row) if schema == "auto" else schema
-    return ADAPTERS[name](row, path, line)
+    adapters = {s.name: s.adapt for s in SOURCE_SCHEMAS}
+    if schema != "auto" and schema not in adapters:
+        known = ", ".join(["auto", *adapters])
+        raise InputError(f"unknown source schema {schema!r}; choose one of {known}")
+    return adapters[detect_schema(row) if schema == "auto" else schema](row, path, line)

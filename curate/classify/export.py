@@ -23,7 +23,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from curate.classify.bundle import file_digests, task_specs, write_manifest
+from curate.classify.bundle import (
+    FORMAT_VERSION,
+    file_digests,
+    parse_manifest,
+    task_specs,
+    write_manifest,
+)
 from curate.classify.fluency import FLUENCY_FILE
 from curate.classify.lexical import LEXICAL_FILE
 from curate.classify.model import expected_score, predict
@@ -234,10 +240,11 @@ def check_parity(
 
     reference = predict(model, tokenizer, texts, spec["max_length"], head=spec["head"])
     reference = reference.reshape(len(texts), -1)
-    fp32 = QualityClassifier(bundle, spec, variant="fp32")
+    manifest = parse_manifest(bundle, {**spec, "format_version": FORMAT_VERSION})
+    fp32 = QualityClassifier(bundle, manifest, variant="fp32")
     onnx_scores = {
         "fp32": fp32.scores(texts),
-        "int8": QualityClassifier(bundle, spec, variant="int8").scores(texts),
+        "int8": QualityClassifier(bundle, manifest, variant="int8").scores(texts),
     }
     tasks = task_specs(spec)  # a single task's fields: a copy of the manifest's top level
     for column, task in enumerate(tasks):

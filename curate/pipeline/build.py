@@ -230,7 +230,11 @@ def claim_output(layout: RunLayout, identity: dict[str, Any]) -> None:
     differs. The first run writes run.json (atomically)."""
     before = layout.read_record()
     if before:
-        changed = [key for key in identity if before.get(key) != identity[key]]
+        changed = [
+            "bundles (files its steps read)" if key == "bundles" else key
+            for key in identity
+            if before.get(key) != identity[key]
+        ]
         if changed:
             raise SpecError(
                 f"{layout.root} holds a run made from other {' and '.join(changed)}; rerunning "

@@ -288,8 +288,8 @@ def test_a_jury_of_two_servers_gives_agreement_and_consensus_that_train_reads(tm
     labels = read_annotations([out / "consensus"], TASK, LabelReport())
     assert len(labels) == 12
     # medians 2 (of 3, 1) and 3 (of 4, 2): a jury in doubt does not promote
-    assert [labels[d][0]["score"] for d in ("d3", "d4", "d9", "d10")] == [2, 3, 2, 3]
-    assert labels["d5"][0]["score"] == 5 and labels["d5"][0]["annotator"]["backend"] == "jury"
+    assert [labels[d][0].score for d in ("d3", "d4", "d9", "d10")] == [2, 3, 2, 3]
+    assert labels["d5"][0].score == 5 and labels["d5"][0].annotator["backend"] == "jury"
     strict = CliRunner().invoke(
         cli,
         [
