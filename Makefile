@@ -10,7 +10,6 @@ FAKE_LLM := $(if $(GEMINI_API_KEY),,CURATE_FAKE_LLM=1)
 SAMPLE ?= 200
 
 .PHONY: setup demo test wheel-check lint bench quality inspect annotate train joint export score filter pretrain sft dpo lm clean
-.SECONDARY: $(MODELS) $(BUNDLES)
 
 setup: $(STAMP)
 
@@ -57,9 +56,13 @@ REAL_LABELS_educational_value := --annotations annotations/reference --corpus $(
 TRAIN_INPUTS = --annotations annotations/seed --corpus data/demo $(LLM_LABELS) \
   $(if $(HAVE_REFERENCE),$(REAL_LABELS_$*),)
 
-TASKS := educational_value linguistic_quality
+# One classifier per demo config (classifiers/<task>.demo.yaml; its task is a file in
+# curate/resources/tasks): each learns from TRAIN_INPUTS, the labels of its task in them.
+TASKS := $(patsubst classifiers/%.demo.yaml,%,$(wildcard classifiers/*.demo.yaml))
 MODELS := $(TASKS:%=classifiers/%/metrics.json)
 BUNDLES := $(TASKS:%=classifiers/%/bundle/classifier.json)
+# Trained models and bundles are kept when a later step fails (set after their names are).
+.SECONDARY: $(MODELS) $(BUNDLES)
 
 # `make train` and `make export` always rebuild; score, filter and bench build what is missing
 # (or out of date) through the file targets below.
