@@ -20,7 +20,7 @@ from curate.annotate.config import backend_names
 from curate.degrade import FAMILIES as FAMILY_NAMES
 from curate.documents import DEFAULT_MAX_CHARS
 from curate.errors import CurateError
-from curate.pipeline.spec import EXECUTOR_KINDS
+from curate.pipeline.executors import EXECUTORS
 from curate.sources import SCHEMAS
 from curate.tasks import ALL, task_names
 
@@ -677,7 +677,7 @@ def score(inputs, models, output, variant, threads, device, batch_tokens, chunki
 @click.argument("spec_path", metavar="SPEC", type=click.Path(exists=True, dir_okay=False))
 @click.option(
     "--executor",
-    type=click.Choice(EXECUTOR_KINDS),
+    type=click.Choice(EXECUTORS),
     default=None,
     help="Where to run; overrides the spec's executor.type. Each uses the spec's section of "
     "the same name (local: tasks, workers; slurm: partition, time, cpus_per_task, ...; ray: "
@@ -716,22 +716,18 @@ def filter_cmd(spec_path, executor, dry_run, wait, sets, root, restart) -> None:
     (datatrove's completions) and the merged stats cover every task ever run; a rerun into an
     output that holds a run of another spec or other bundles is refused (--restart)."""
     from curate.pipeline.build import run_filter
-    from curate.pipeline.executors import RunFailed
 
-    try:
-        run = run_filter(
-            spec_path,
-            sets,
-            executor=executor,
-            dry_run=dry_run,
-            wait=wait,
-            root=root,
-            restart=restart,
-            verbose=click.get_current_context().obj["verbose"],
-            say=console.print,
-        )
-    except RunFailed as err:
-        raise click.ClickException(f"the run did not complete:\n{err}") from err
+    run = run_filter(
+        spec_path,
+        sets,
+        executor=executor,
+        dry_run=dry_run,
+        wait=wait,
+        root=root,
+        restart=restart,
+        verbose=click.get_current_context().obj["verbose"],
+        say=console.print,
+    )
     layout, outcome = run.layout, run.outcome
     if outcome.state == "dry_run":
         console.print(f"sbatch scripts written; submit them with: bash {outcome.logs}")

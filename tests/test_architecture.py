@@ -68,3 +68,22 @@ def test_the_scan_finds_a_cycle_when_there_is_one(tmp_path, monkeypatch):
 def test_no_fault_injection_ships_in_the_package(marker):
     hits = [str(p) for p in PACKAGE.rglob("*.py") if marker in p.read_text(encoding="utf-8")]
     assert hits == []
+
+
+def test_user_errors_are_one_line_and_bugs_keep_their_traceback(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from curate.cli import cli
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("input: {path: nowhere}\nsteps: [{langauge: {}}]\noutput: {path: out}\n")
+    result = CliRunner().invoke(cli, ["filter", str(spec)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "unknown step 'langauge'" in result.output
+
+    def bug(*args, **kwargs):
+        raise ValueError("an internal bug")
+
+    monkeypatch.setattr("curate.pipeline.build.run_filter", bug)
+    result = CliRunner().invoke(cli, ["filter", str(spec)])
+    assert isinstance(result.exception, ValueError)  # not turned into a user error

@@ -131,7 +131,7 @@ def test_bad_chat_and_preference_rows_are_counted_and_skipped(tmp_path, tok_mode
     ]
     sft = tmp_path / "sft.jsonl"
     sft.write_text("\n".join(json.dumps(r) for r in rows) + "\nnot json\n")
-    dm = SFTDataModule([sft], tok, 128, 0.0, micro_batch_size=2, accumulate=1, seed=0)
+    dm = SFTDataModule([sft], tok, 128, 0.0, batch_size=2, accumulate=1, seed=0)
     dm.setup()
     assert dm.stats["conversations"] == 1 and dm.stats["bad_rows"] == 1
     assert dm.stats["skipped"] == {
@@ -145,12 +145,12 @@ def test_bad_chat_and_preference_rows_are_counted_and_skipped(tmp_path, tok_mode
     ]
     dpo = tmp_path / "dpo.jsonl"
     dpo.write_text("\n".join(json.dumps(r) for r in pairs) + "\n")
-    dm = DPODataModule([dpo], tok, 128, 0.0, micro_batch_size=2, accumulate=1, seed=0)
+    dm = DPODataModule([dpo], tok, 128, 0.0, batch_size=2, accumulate=1, seed=0)
     assert len(dm.prepare_items()) == 1
     assert dm.stats["skipped"] == {"chosen == rejected (no preference to learn)": 1}
     sft.write_text(json.dumps(rows[2]) + "\n")
     with pytest.raises(ValueError, match="no usable conversations"):
-        SFTDataModule([sft], tok, 128, micro_batch_size=2, accumulate=1, seed=0).setup()
+        SFTDataModule([sft], tok, 128, batch_size=2, accumulate=1, seed=0).setup()
 
 
 def test_dpo_loss_against_a_hand_computed_value():

@@ -80,10 +80,7 @@ def run_annotate(
                 api_key_env=FAKE_KEY_ENV,
                 price_per_million_tokens={"input": 0.0, "output": 0.0},
             )
-        try:
-            config = load_config(config_path, sets, **overrides)
-        except ValueError as err:
-            raise click.ClickException(str(err)) from err
+        config = load_config(config_path, sets, **overrides)
         if batch and config.backend != "gemini":
             raise click.ClickException("--batch needs the gemini backend")
         annotate_tasks(docs, tasks, config, out_dir, console, batch=batch)
@@ -110,10 +107,7 @@ def run_jury(
     out = Path(out_dir)
     runs = []
     for path in annotators:
-        try:
-            config = load_config(path, sets, **overrides)
-        except ValueError as err:
-            raise click.ClickException(str(err)) from err
+        config = load_config(path, sets, **overrides)
         runs.append((config, out / Path(path).stem))
     budget = Budget(runs[0][0].max_cost_usd)
     for config, member_dir in runs:
@@ -136,10 +130,7 @@ def run_agreement(dirs, task, max_spread, out_dir: Path, console) -> None:
 
     results = {}
     for t in selected_tasks(task):
-        try:
-            panel = load_panel(dirs, t)
-        except ValueError as err:
-            raise click.ClickException(str(err)) from err
+        panel = load_panel(dirs, t)
         scale = get_task(t).scale
         results[t] = agreement(panel, scale)
         records, dropped = consensus(panel, t, max_spread)

@@ -1,7 +1,8 @@
 """`curate export`: a trained classifier -> a bundle that runs with onnxruntime + tokenizers.
 
-Steps: torch.onnx.export of the eager-attention model (the sdpa graph does not fuse, see
-PITFALLS.md) -> onnxruntime's transformer optimizer (Attention, EmbedLayerNormalization,
+Steps: torch.onnx.export of the eager-attention model (transformers' sdpa attention exports
+as a graph onnxruntime's optimizer cannot fuse into Attention) -> onnxruntime's transformer
+optimizer (Attention, EmbedLayerNormalization,
 SkipLayerNormalization and Gelu fusions) -> dynamic int8 quantisation -> a parity check of both
 ONNX models against torch on held-out documents. A bundle whose int8 keep/drop agreement is
 under the bar is not written. The encoder's weights also go into `torch/` (fp16 safetensors)

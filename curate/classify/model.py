@@ -28,8 +28,9 @@ Labelled = tuple[list[str], list[list[float]]]  # texts and, per text, a score p
 def load_encoder(path: str, num_labels: int | None = 1):
     """A sequence-regression model: a base encoder with a new head of `num_labels` outputs, or
     (`num_labels=None`) a trained model as saved."""
-    # eager attention: the same graph exports to ONNX and fuses (see PITFALLS.md); float32 master
-    # weights even when the checkpoint is stored in half precision.
+    # eager attention: its graph exports to ONNX in the shape onnxruntime's optimizer fuses
+    # (sdpa's does not); float32 master weights even when the checkpoint is stored in half
+    # precision.
     hf_logging.disable_progress_bar()  # a bar per weight load is noise in a training log
     # a new head replaces one of another size (a trained classifier as the base of a joint one)
     head = {} if num_labels is None else {"num_labels": num_labels, "ignore_mismatched_sizes": True}

@@ -166,19 +166,19 @@ def resume_position(trainer: pl.Trainer | None, window: int) -> tuple[int, int]:
 
 class WindowDataModule(pl.LightningDataModule):
     """Base for the three stages: a train and a val dataset, served in windows of
-    micro_batch_size x accumulate_grad_batches samples (the module splits a window into
+    batch_size x accumulate_grad_batches samples (the module splits a window into
     micro-batches and normalises the loss by the window's target tokens)."""
 
-    def __init__(self, micro_batch_size: int, accumulate: int, seed: int, workers: int = 0):
+    def __init__(self, batch_size: int, accumulate: int, seed: int, workers: int = 0):
         super().__init__()
-        self.micro_batch_size, self.accumulate = micro_batch_size, accumulate
+        self.batch_size, self.accumulate = batch_size, accumulate
         self.seed, self.workers = seed, workers
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
 
     @property
     def window(self) -> int:
-        return self.micro_batch_size * self.accumulate
+        return self.batch_size * self.accumulate
 
     def collate(self, rows: list[dict]) -> dict[str, torch.Tensor]:
         return {k: torch.stack([r[k] for r in rows]) for k in rows[0]}

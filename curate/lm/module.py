@@ -95,10 +95,10 @@ class CausalLMModule(pl.LightningModule):
     def __init__(
         self,
         model_path: str,
-        micro_batch_size: int,
+        batch_size: int,
         total_steps: int,
         accumulate_grad_batches: int = 1,
-        lr: float = 3e-4,
+        learning_rate: float = 3e-4,
         weight_decay: float = 0.1,
         warmup_ratio: float = 0.03,
         schedule: str = "cosine",
@@ -117,7 +117,7 @@ class CausalLMModule(pl.LightningModule):
             self.model.config.use_cache = False
             self.model.train()  # transformers 5 loads in eval mode (dropout off)
             # read by Lightning's ThroughputMonitor for MFU; a window is one "batch"
-            window = self.hparams.micro_batch_size * self.hparams.accumulate_grad_batches
+            window = self.hparams.batch_size * self.hparams.accumulate_grad_batches
             tokens = window * self.hparams.seq_len
             self.flops_per_batch = flops_per_token(self.model, self.hparams.seq_len) * tokens
 
@@ -128,7 +128,7 @@ class CausalLMModule(pl.LightningModule):
         return [loss_sum(self.model, p) for p in parts]
 
     def training_step(self, window: dict[str, torch.Tensor], batch_idx: int) -> None:
-        parts = micro_batches(window, self.hparams.micro_batch_size)
+        parts = micro_batches(window, self.hparams.batch_size)
         local = sum((p["labels"][:, 1:] != -100).sum() for p in parts)
         scale = self.trainer.world_size / self.reduce_sum(local).clamp(min=1)
         total = torch.zeros((), device=self.device)
@@ -155,7 +155,7 @@ class CausalLMModule(pl.LightningModule):
         self._val = [0.0, 0.0]
 
     def validation_step(self, window: dict[str, torch.Tensor], batch_idx: int) -> None:
-        for part in micro_batches(window, self.hparams.micro_batch_size):
+        for part in micro_batches(window, self.hparams.batch_size):
             summed, count = loss_sum(self.model, part)
             self._val[0] += float(summed)
             self._val[1] += float(count)
@@ -178,7 +178,7 @@ class CausalLMModule(pl.LightningModule):
                 {"params": decay, "weight_decay": self.hparams.weight_decay},
                 {"params": no_decay, "weight_decay": 0.0},
             ],
-            lr=self.hparams.lr,
+            lr=self.hparams.learning_rate,
             betas=(0.9, 0.95),
         )
         total = self.hparams.total_steps
@@ -211,7 +211,7 @@ class DPOModule(CausalLMModule):
         )
 
     def training_step(self, window: dict[str, torch.Tensor], batch_idx: int) -> None:
-        parts = micro_batches(window, self.hparams.micro_batch_size)
+        parts = micro_batches(window, self.hparams.batch_size)
         local = torch.tensor(len(window["chosen_input_ids"]), device=self.device)
         scale = self.trainer.world_size / self.reduce_sum(local)
         losses, margins = [], []
@@ -230,7 +230,7 @@ class DPOModule(CausalLMModule):
         self._val = []
 
     def validation_step(self, window: dict[str, torch.Tensor], batch_idx: int) -> None:
-        for part in micro_batches(window, self.hparams.micro_batch_size):
+        for part in micro_batches(window, self.hparams.batch_size):
             loss, chosen, rejected = self.pair_terms(part)
             self._val.append(torch.stack([loss, chosen - rejected]))
 

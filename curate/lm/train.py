@@ -77,7 +77,7 @@ def make_datamodule(config: LMConfig, tokenizer):
 
     t, d = config.training, config.data
     window = {
-        "micro_batch_size": t.batch_size,
+        "batch_size": t.batch_size,
         "accumulate": t.accumulate_grad_batches,
         "seed": t.seed,
     }
@@ -94,10 +94,10 @@ def make_module(config: LMConfig, total_steps: int):
     t = config.training
     kwargs = dict(
         model_path=config.model,
-        micro_batch_size=t.batch_size,
+        batch_size=t.batch_size,
         total_steps=total_steps,
         accumulate_grad_batches=t.accumulate_grad_batches,
-        lr=t.learning_rate,
+        learning_rate=t.learning_rate,
         weight_decay=t.weight_decay,
         warmup_ratio=t.warmup_ratio,
         schedule=t.schedule,

@@ -1,8 +1,9 @@
-"""Turn a pipeline spec (pipelines/*.yaml) into datatrove stages and run them.
+"""Turn a pipeline spec (pipelines/*.yaml, checked and typed by curate.pipeline.spec) into
+datatrove stages and run them on its executor's runner (curate.pipeline.executors); `run_filter`
+is all of `curate filter`.
 
-A spec names the input, the steps in order (each `- step_name: {params}`), the output and the
-executor (see curate.pipeline.executors). Unknown steps, parameters and executor keys are errors
-that name the allowed values, raised before any task starts. Every filter gets an exclusion
+Unknown steps, parameters and executor keys are errors that name the allowed values, raised
+before any task starts. Every filter gets an exclusion
 writer of its own, so every dropped document can be audited; where each goes is
 curate.pipeline.layout's (kept/, excluded/<NN>_<step>/, logs/)."""
 

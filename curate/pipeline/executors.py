@@ -192,7 +192,7 @@ class SlurmRunner(Runner):
             return RunOutcome("submitted", layout.logs)
         failures = wait_for_slurm(chained)
         if failures:
-            raise RunFailed("\n".join(failures))
+            raise RunFailed("the run did not complete:\n" + "\n".join(failures))
         return RunOutcome("done", merge_all_stats(layout, len(stages)))
 
 

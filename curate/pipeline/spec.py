@@ -26,11 +26,11 @@ from typing import Any
 from curate.classify.bundle import MANIFEST, sha256_file
 from curate.config import ConfigError, apply_sets, read_yaml
 from curate.pipeline import SpecError
+from curate.pipeline.executors import EXECUTORS as EXECUTOR_KINDS
 
 SPEC_KEYS = {"name", "input", "steps", "output", "executor"}
 INPUT_KEYS = {"path", "source", "glob"}
 OUTPUT_FORMATS = ("jsonl.gz", "parquet")
-EXECUTOR_KINDS = ("local", "slurm", "ray")
 
 
 @dataclass(frozen=True)
