@@ -162,7 +162,15 @@ def build_stages(spec: FilterSpec) -> list[Stage]:
     """The pipeline as datatrove stages. Without dedup it is one stage. Each dedup step cuts it:
     the stage before writes the documents that reach the dedup once (layout.reached), the
     dedup's signature and middle stages read them, and the next stage reads them again, drops
-    the duplicates and runs the steps after. Every step runs once, with its exclusion writer."""
+    the duplicates and runs the steps after. Every step runs once, with its exclusion writer.
+    A step that cannot be built is a SpecError naming the spec's file and the step."""
+    try:
+        return chain_stages(spec)
+    except SpecError as err:
+        raise SpecError(f"{spec.where}: {err}") from err
+
+
+def chain_stages(spec: FilterSpec) -> list[Stage]:
     layout = RunLayout.of(spec)
     stages: list[Stage] = []
     current: list = [reader(spec)]
