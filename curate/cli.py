@@ -354,7 +354,7 @@ def train(config_paths, annotations, corpus, out_dir, resume, epochs, max_steps,
     its scores exactly."""
     require_extra("train")
     from curate.classify.config import load_classifier_config
-    from curate.classify.train import train_classifier
+    from curate.classify.train import default_output, train_classifier
     from curate.classify.trained import task_metrics_of
 
     training = {
@@ -363,10 +363,7 @@ def train(config_paths, annotations, corpus, out_dir, resume, epochs, max_steps,
         if v is not None
     }
     configs = [load_classifier_config(p, sets, training=training) for p in config_paths]
-    corpus = corpus or ((configs[0].corpus,) if configs[0].corpus else ())
-    if not corpus:
-        raise click.UsageError("no corpus: pass --corpus or set `corpus` in the config")
-    out_dir = out_dir or f"classifiers/{'+'.join(c.task for c in configs)}"
+    out_dir = out_dir or default_output(configs)
     metrics = train_classifier(configs, annotations, corpus, out_dir, resume=resume)
     for task_metrics in task_metrics_of(metrics):
         _print_metrics(task_metrics)
@@ -788,9 +785,8 @@ def lm_command(stage: str):
         from curate.lm.config import LMConfig
         from curate.lm.train import run
 
-        if devices is not None and devices.isdigit():
-            devices = int(devices)
-        config = LMConfig.load(
+        config = LMConfig.for_stage(
+            stage,
             config_path,
             sets,
             model=model,
@@ -801,8 +797,6 @@ def lm_command(stage: str):
                 "training.precision": precision,
             },
         )
-        if config.stage != stage:
-            raise click.ClickException(f"{config_path} is a {config.stage!r} config, not {stage!r}")
         summary = run(config, resume=resume)
         metrics = ", ".join(f"{k} {v:.4g}" for k, v in sorted(summary["metrics"].items()))
         console.print(

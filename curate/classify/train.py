@@ -55,21 +55,30 @@ def auto_precision(requested: str) -> str:
     return "32-true"
 
 
+def default_output(configs: list[ClassifierConfig]) -> Path:
+    """classifiers/<task> (classifiers/<task>+<task> for a joint model)."""
+    return Path("classifiers") / "+".join(c.task for c in configs)
+
+
 def train_classifier(
     config: ClassifierConfig | list[ClassifierConfig],
     annotations: Iterable[str | os.PathLike],
-    corpus: Iterable[str | os.PathLike],
-    out_dir: str | os.PathLike,
+    corpus: Iterable[str | os.PathLike] = (),
+    out_dir: str | os.PathLike | None = None,
     resume: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train one classifier, or with several configs one encoder with a head per task, trained
     jointly (FineWeb-Edu's and NB-Llama's classifiers are one task each; two tasks in one model
     cost one encoder pass at scoring time). A joint model keeps each task's plots, fluency model
-    and card in `<out>/<task>/` and its metrics under `tasks` in metrics.json."""
+    and card in `<out>/<task>/` and its metrics under `tasks` in metrics.json. Without `corpus`,
+    the first config's `corpus`; without `out_dir`, `default_output`."""
     configs = [config] if isinstance(config, ClassifierConfig) else list(config)
     check_joint(configs)
-    out = Path(out_dir)
+    corpus = list(corpus) or ([configs[0].corpus] if configs[0].corpus else [])
+    if not corpus:
+        raise InputError("no corpus: pass --corpus or set `corpus` in the config")
+    out = Path(out_dir or default_output(configs))
     out.mkdir(parents=True, exist_ok=True)
     first, t = configs[0], configs[0].training
     pl.seed_everything(t.seed, workers=True, verbose=False)

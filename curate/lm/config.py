@@ -46,6 +46,10 @@ class TrainingConfig:
     val_every_n_steps: int | None = None  # default: once per epoch
     log_every_n_steps: int = 5
 
+    def __post_init__(self) -> None:
+        if isinstance(self.devices, str) and self.devices.isdigit():  # --devices 2
+            self.devices = int(self.devices)
+
 
 @dataclass
 class LMConfig:
@@ -69,6 +73,16 @@ class LMConfig:
         """From `path`, `--set key=value` items, then overrides (dotted keys as
         `training__max_steps`; None values are not given)."""
         return load(cls, path, sets, **overrides)
+
+    @classmethod
+    def for_stage(
+        cls, stage: str, path: str | Path, sets: Iterable[str] = (), **overrides: Any
+    ) -> LMConfig:
+        """`load`, refusing a config written for another stage."""
+        config = cls.load(path, sets, **overrides)
+        if config.stage != stage:
+            raise InputError(f"{path} is a {config.stage!r} config, not {stage!r}")
+        return config
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
