@@ -152,7 +152,7 @@ def main() -> None:
         seconds_d = run_spec(demo, work / "d")
         rows.append(("(d) full demo spec, 2 workers", 2, seconds_d))
         steps = []
-        stages = RunLayout.of(demo).logs.glob("stage*/stats.json")
+        stages = RunLayout(Path(demo["output"]["path"])).logs.glob("stage*/stats.json")
         for stage in sorted(stages, key=lambda p: int(p.parent.name.removeprefix("stage"))):
             steps += [(stage.parent.name, *s) for s in step_seconds(stage)]
         result = {

@@ -53,11 +53,10 @@ class AnnotationRecord:
     extra: dict[str, Any] = field(default_factory=dict)
 
     KEYS = ("id", "text_sha256", "task", "score", "rationale", "annotator", "usage")
-    OPTIONAL = ("lang", "source")
+    ABOUT = ("lang", "source")  # the document judged; null where unknown
 
     def to_dict(self) -> dict[str, Any]:
-        row = {k: getattr(self, k) for k in self.KEYS}
-        row |= {k: getattr(self, k) for k in self.OPTIONAL if getattr(self, k) is not None}
+        row = {k: getattr(self, k) for k in (*self.KEYS, *self.ABOUT)}
         row |= self.extra
         row["created"] = self.created
         if self.split is not None:
@@ -67,7 +66,7 @@ class AnnotationRecord:
     @classmethod
     def from_dict(cls, row: dict[str, Any]) -> AnnotationRecord:
         """A record from a JSON line; KeyError names a missing id, task or score."""
-        known = {*cls.KEYS, *cls.OPTIONAL, "created", "split"}
+        known = {*cls.KEYS, *cls.ABOUT, "created", "split"}
         values = {k: row[k] for k in known if k in row}
         for key in ("id", "task", "score"):
             if key not in values:

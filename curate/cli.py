@@ -26,6 +26,16 @@ from curate.tasks import ALL, task_names
 
 console = Console(soft_wrap=True)  # no hard wraps in logs and pipes
 
+
+def known_tasks() -> list[str]:
+    """The registered tasks, for the options' choices; a broken task file (one in
+    $CURATE_TASKS, say) stops every command with its one-line reason."""
+    try:
+        return list(task_names())
+    except CurateError as err:
+        raise SystemExit(f"Error: {err}") from None
+
+
 # What each extra brings (pyproject.toml); the base install scores and filters without them.
 EXTRA_MODULES = {
     "annotate": ("google.genai", "aiohttp", "krippendorff", "sklearn"),
@@ -161,7 +171,7 @@ def _print_inspect_summary(s: dict, show_bad: int) -> None:
 # --task of the commands that work on annotations of one task or all (curate.tasks)
 task_or_all = click.option(
     "--task",
-    type=click.Choice([*task_names(), *ALL]),
+    type=click.Choice([*known_tasks(), *ALL]),
     default="all",
     show_default=True,
     help="Which task (scale), or all of them ('both' is the same as 'all').",
@@ -422,7 +432,7 @@ def _print_metrics(m: dict) -> None:
     "--task",
     "tasks",
     multiple=True,
-    type=click.Choice(task_names()),
+    type=click.Choice(known_tasks()),
     help="Tasks to label (repeatable; default: linguistic_quality). Each task file says the "
     "score of each damage family and of clean text (curate.tasks).",
 )
@@ -464,7 +474,7 @@ def synthesize(
     try:
         weight_of = {k: float(v) for k, _, v in (w.partition("=") for w in weights)}
     except ValueError as err:
-        raise click.BadParameter(f"expected FAMILY=NUMBER: {err}", param_hint="--weight") from err
+        raise click.ClickException(f"--weight expects FAMILY=NUMBER: {err}") from err
     summary = run(
         clean,
         out_dir,

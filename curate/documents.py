@@ -55,7 +55,7 @@ class BadInputError(CurateError, ValueError):
     """Raised in strict mode for the first row that cannot become a Document."""
 
     def __init__(self, bad: BadRow):
-        super().__init__(str(bad))
+        super().__init__(f"bad input: {bad}")
         self.bad = bad
 
 

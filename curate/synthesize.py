@@ -74,6 +74,8 @@ def synthesize(
     unknown = (set(families) | set(weights or {})) - set(FAMILIES)
     if unknown:
         raise UnknownFamily(f"unknown damage families {sorted(unknown)}; known: {sorted(FAMILIES)}")
+    if any(w <= 0 for w in (weights or {}).values()):
+        raise InputError(f"damage family weights must be positive: {weights}")
     if "language_mix" in families and not donors:
         raise InputError("language_mix needs --donors: documents in other languages")
     out = Path(out_dir)

@@ -30,6 +30,9 @@ from curate.errors import CurateError
 from curate.package_files import package_file
 
 TASKS_ENV = "CURATE_TASKS"
+# The offline fake LLM's heuristics (curate.annotate.fake_server.STAND_INS; a test checks both
+# lists agree), named by a task file's `stand_in`.
+STAND_INS = ("surface_quality", "substance")
 FIELDS = {
     "task",
     "title",
@@ -78,6 +81,8 @@ def read_task(path: Path) -> Task:
             f"{path}: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}; "
             f"a task file has {sorted(FIELDS)}"
         )
+    if spec.get("stand_in", STAND_INS[0]) not in STAND_INS:
+        raise ConfigError(f"{path}: stand_in {spec['stand_in']!r}; allowed: {list(STAND_INS)}")
     if spec["task"] != path.stem:
         raise ConfigError(f"{path}: task {spec['task']!r} must match the file name {path.stem!r}")
     lo, hi = spec["scale"]
@@ -89,7 +94,7 @@ def read_task(path: Path) -> Task:
         templates=dict(spec["templates"]),
         clean_score=spec.get("clean_score"),
         damage_scores=dict(spec.get("damage_scores") or {}),
-        stand_in=spec.get("stand_in", "surface_quality"),
+        stand_in=spec.get("stand_in", STAND_INS[0]),
         path=path,
     )
 

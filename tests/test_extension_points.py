@@ -72,7 +72,9 @@ def docs(n=8):
 
 def test_every_shipped_task_names_a_stand_in_and_scores_every_damage_family():
     from curate.annotate.fake_server import STAND_INS
+    from curate.tasks import STAND_INS as STAND_IN_NAMES
 
+    assert set(STAND_INS) == set(STAND_IN_NAMES)
     for task in registry().values():
         assert task.stand_in in STAND_INS, task.path
         assert set(task.damage_scores) == set(FAMILIES), task.path
@@ -292,3 +294,12 @@ def test_a_source_schema_is_read_by_name_and_recognised_by_auto(tmp_path, monkey
     for source in ("auto", "toy"):
         (doc,) = read_documents([path], source=source)
         assert (doc.id, doc.lang, doc.source, doc.text) == ("a", "nn", "toy", "Fjorden er djup.")
+
+
+def test_a_broken_task_file_stops_the_cli_with_one_line(tmp_path):
+    folder = tmp_path / "tasks"
+    folder.mkdir()
+    (folder / "toxicity.yaml").write_text(yaml.safe_dump({**TOY_TASK, "stand_in": "vibes"}))
+    shown = curate("--help", env={"CURATE_TASKS": str(folder)})
+    assert shown.returncode == 1 and "Traceback" not in shown.stderr
+    assert "stand_in 'vibes'" in shown.stderr and "toxicity.yaml" in shown.stderr

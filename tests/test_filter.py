@@ -94,6 +94,7 @@ def test_overrides_and_executor_errors(tmp_path, repo_root, bundle):
     result = runner.invoke(cli, ["filter", str(spec), "--dry-run"])
     assert "--dry-run is for --executor slurm" in result.output
     assert not (tmp_path / "out" / "logs").exists()
+    assert not (tmp_path / "out" / "run.json").exists()  # a refused run claims nothing
 
 
 def test_nordic_gopher_keeps_norwegian_prose_that_english_defaults_drop():

@@ -133,9 +133,14 @@ def random_split(
             "annotate more documents or merge classes"
         )
     labels = [e.score for e in examples]
-    rest, test_set = train_test_split(examples, test_size=test, random_state=seed, stratify=labels)
-    rest_labels = [e.score for e in rest]
-    train, val = train_test_split(
-        rest, test_size=validation / (1 - test), random_state=seed, stratify=rest_labels
-    )
+    try:
+        rest, test_set = train_test_split(
+            examples, test_size=test, random_state=seed, stratify=labels
+        )
+        rest_labels = [e.score for e in rest]
+        train, val = train_test_split(
+            rest, test_size=validation / (1 - test), random_state=seed, stratify=rest_labels
+        )
+    except ValueError as err:  # scikit-learn's: too few examples for a stratified split
+        raise InputError(f"cannot split {len(examples)} examples by score: {err}") from err
     return {"train": train, "validation": val, "test": test_set}

@@ -209,6 +209,7 @@ def run_spec(
     `wait` follows the jobs to their end and raises RunFailed naming the failed stages."""
     kind, settings = spec.executor_settings(executor)
     runner = make_runner(kind, settings)
+    runner.check_mode(dry_run, wait)
     stages = build_stages(spec)
     layout = RunLayout.of(spec)
     claim_output(layout, run_identity(spec, runner.settings))

@@ -105,13 +105,17 @@ class Runner:
             )
         return executors
 
-    def run(
-        self, stages: list, layout: RunLayout, name: str, dry_run: bool = False, wait: bool = False
-    ) -> RunOutcome:
+    def check_mode(self, dry_run: bool, wait: bool) -> None:
+        """Refuse what this kind cannot do, before anything is built or claimed."""
         if dry_run:
             raise SpecError("--dry-run is for --executor slurm (it writes the sbatch scripts)")
         if wait:
             raise SpecError(f"--wait is for --executor slurm ({self.kind} runs always wait)")
+
+    def run(
+        self, stages: list, layout: RunLayout, name: str, dry_run: bool = False, wait: bool = False
+    ) -> RunOutcome:
+        self.check_mode(dry_run, wait)
         with self.session():
             self.chain(stages, layout, name)[-1].run()  # each stage waits for the one before
         return RunOutcome("done", merge_all_stats(layout, len(stages)))
@@ -174,6 +178,9 @@ class SlurmRunner(Runner):
         settings.setdefault("env_command", this_environment())
         settings["sbatch_args"] = {"kill-on-invalid-dep": "yes", **settings.get("sbatch_args", {})}
         return settings
+
+    def check_mode(self, dry_run: bool, wait: bool) -> None:
+        pass  # Slurm does both
 
     def stage_settings(self, n: int, name: str, fixed: dict[str, Any]) -> dict[str, Any]:
         return {"job_name": f"{name}_stage{n}", **super().stage_settings(n, name, fixed)}
