@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +27,6 @@ from curate.errors import CurateError
 
 MANIFEST = "classifier.json"
 FORMAT_VERSION = 2  # the newest this curate reads; 1 = single-task, 2 = several tasks
-TASK_FIELDS = (
-    "task",
-    "scale",
-    "threshold",
-    "threshold_policy",
-    "thresholds_by_language",
-    "fluency",
-    "lexical",
-    "metrics",
-    "head",
-    "parity",
-)
 
 
 class BundleError(CurateError, ValueError):
@@ -108,10 +96,13 @@ class Manifest:
         raise BundleError(f"{self.path} has no task {name!r}; it has {self.task_names}")
 
 
+TASK_FIELDS = tuple(f.name for f in fields(TaskSpec))  # a task's keys in a stored manifest
+
+
 def task_spec(stored: dict[str, Any]) -> TaskSpec:
-    fields = {k: v for k, v in stored.items() if k in TASK_FIELDS and v is not None}
-    lo, hi = fields["scale"]
-    return TaskSpec(**{**fields, "scale": (int(lo), int(hi))})
+    given = {k: v for k, v in stored.items() if k in TASK_FIELDS and v is not None}
+    lo, hi = given["scale"]
+    return TaskSpec(**{**given, "scale": (int(lo), int(hi))})
 
 
 def parse_manifest(path: Path, document: dict[str, Any]) -> Manifest:

@@ -221,9 +221,7 @@ def run_identity(spec: FilterSpec, settings: dict[str, Any]) -> dict[str, Any]:
     step reads (a retrained bundle at the same path is a different run). Recorded in run.json
     under `bundles`, the name it had when bundles were the only such files."""
     files = {
-        path: digest
-        for key, path in spec.paths(step_classes())
-        if key not in ("input.path", "output.path") and (digest := path_digest(path))
+        path: digest for _, path in spec.step_paths(step_classes()) if (digest := path_digest(path))
     }
     identity = {
         "input": spec.document["input"],

@@ -106,7 +106,8 @@ class Runner:
         return executors
 
     def check_mode(self, dry_run: bool, wait: bool) -> None:
-        """Refuse what this kind cannot do, before anything is built or claimed."""
+        """Refuse what this kind cannot do; `run_spec` asks before anything is built or
+        claimed."""
         if dry_run:
             raise SpecError("--dry-run is for --executor slurm (it writes the sbatch scripts)")
         if wait:
@@ -115,7 +116,6 @@ class Runner:
     def run(
         self, stages: list, layout: RunLayout, name: str, dry_run: bool = False, wait: bool = False
     ) -> RunOutcome:
-        self.check_mode(dry_run, wait)
         with self.session():
             self.chain(stages, layout, name)[-1].run()  # each stage waits for the one before
         return RunOutcome("done", merge_all_stats(layout, len(stages)))

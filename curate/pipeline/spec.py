@@ -68,7 +68,12 @@ class FilterSpec:
     def paths(self, step_classes: dict[str, type]) -> list[tuple[str, str]]:
         """(key, path) for every file-system path the spec names: input, output and each step's
         declared path parameters."""
-        found = [("input.path", self.input_path), ("output.path", self.output_path)]
+        ends = [("input.path", self.input_path), ("output.path", self.output_path)]
+        return ends + self.step_paths(step_classes)
+
+    def step_paths(self, step_classes: dict[str, type]) -> list[tuple[str, str]]:
+        """(key, path) for every file or folder a step reads (its class's `path_params`)."""
+        found = []
         for step in self.steps:
             for param in getattr(step_classes[step.name], "path_params", ()):
                 value = step.params.get(param)
