@@ -775,6 +775,72 @@ def init_tiny_lm(corpus, output, vocab_size, hidden_size, layers) -> None:
     console.print(f"tiny Llama and tokenizer written to {path}")
 
 
+@cli.command("translate")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    type=click.Choice(["fi", "nb", "nn", "sv", "da"]),
+    help="Language to translate into.",
+)
+@click.option("--from", "source", default="en", show_default=True, help="Source language.")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Translated rows (jsonl); beside it <name>.failures.jsonl and the cache <name>.cache/.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Backend config YAML, as for `curate annotate` (default: the backend's own).",
+)
+@click.option("--backend", type=click.Choice(backend_names()), default=None, help="LLM backend.")
+@click.option("--model", default=None, help="Model name; overrides the config.")
+@click.option("--base-url", default=None, help="Endpoint; overrides the config.")
+@click.option("--concurrency", type=int, default=None, help="Requests in flight at once.")
+@click.option("--rpm", type=float, default=None, help="Requests-per-minute cap.")
+@click.option(
+    "--max-cost",
+    type=float,
+    default=None,
+    help="Stop before this run's cost (USD) would exceed this; exit 3; a rerun continues.",
+)
+@click.option("--batch", is_flag=True, help="Gemini Batch mode (half price; a rerun polls on).")
+@click.option(
+    "--fake-llm",
+    is_flag=True,
+    envvar="CURATE_FAKE_LLM",
+    help="The local test server instead of an LLM: its 'translation' is the source text, "
+    "marked stand_in on every row; the language and residue checks are off.",
+)
+@click.option(
+    "--settings",
+    "settings_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Prompt and check settings (default: curate/resources/translate/translate.yaml).",
+)
+@set_option("backend config", "generation.temperature=0.2")
+def translate_cmd(**options) -> None:
+    """Translate SFT rows ({"messages": [...]}) and DPO rows ({"prompt", "chosen",
+    "rejected"}) in INPUTS with an LLM, as Poro-34B-chat and Poro 2 built their Finnish data.
+
+    Each text of a row is one request (roles and turns are kept by construction); every
+    translation is checked (code blocks, inline code, lists, headings, placeholders, markup
+    and URLs kept; the target language identified; length ratio; no untranslated residue; no
+    refusal) and a row is written only when all its texts pass. Failures go, with their
+    reasons, to <output>.failures.jsonl. Resumable like `curate annotate`: finished texts are
+    never requested again, and costs add up in <output>.cache/usage.json.
+    """
+    require_extra("annotate")
+    from curate.posttrain.translate_cli import run_translate
+
+    run_translate(console=console, **options)
+
+
 def lm_command(stage: str):
     @click.option(
         "--config",

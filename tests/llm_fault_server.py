@@ -33,6 +33,7 @@ import time
 from typing import Any
 
 from curate.annotate.fake_server import (
+    TRANSLATE_PROMPT_START,
     FakeLLMServer,
     LLMHandler,
     document_of,
@@ -110,6 +111,15 @@ BAD_SCORES = {
 }
 
 
+# Bad translations (curate translate): each is a function of the source text
+BAD_TRANSLATIONS = {
+    "refusal": lambda src: "I'm sorry, but I can't help with translating this text.",
+    "drop_code": lambda src: re.sub(r"```.*?```", "", src, flags=re.DOTALL),
+    "untranslated": lambda src: src,
+    "not_json": lambda src: f"Here is the translation: {src}",
+}
+
+
 class FaultServer(FakeLLMServer):
     """Threaded HTTP server on 127.0.0.1; `log` lists one dict per request: t, doc (the DOC= id,
     else the document's sha256), attempt, fault, protocol, api_key."""
@@ -124,10 +134,13 @@ class FaultServer(FakeLLMServer):
         timeout_sleep_s: float = 5.0,
         seed: int = 0,
         port: int = 0,
+        translations: dict[str, str] | None = None,
     ):
         """`shift`: document id -> points added to its score (a second, harsher or kinder
-        annotator)."""
+        annotator). `translations`: source text -> its translation, the good answer to a
+        translation request (others get the stand-in, the source text)."""
         super().__init__(port, latency_s)
+        self.translations = translations or {}
         self.always, self.shift = always, shift or {}
         self.fault_rate, self.retry_delay_s = fault_rate, retry_delay_s
         self.timeout_sleep_s = timeout_sleep_s
@@ -161,6 +174,10 @@ class FaultServer(FakeLLMServer):
         return fault
 
     def good_answer(self, prompt: str, doc: str) -> str:
+        if prompt.startswith(TRANSLATE_PROMPT_START):
+            source = document_of(prompt)
+            answer = {"translation": self.translations.get(source, source)}
+            return json.dumps(answer, ensure_ascii=False)
         score = SCORE.search(prompt)
         if score is None:
             return json.dumps(stand_in_answer(prompt, document_of(prompt)), ensure_ascii=False)
@@ -207,6 +224,10 @@ class FaultHandler(LLMHandler):
             return self.send_answer(text, protocol, model, usage)
         if fault == "timeout":
             time.sleep(state.timeout_sleep_s)
+            return self.send_answer(text, protocol, model, usage)
+        if fault in BAD_TRANSLATIONS:
+            bad = BAD_TRANSLATIONS[fault](document_of(prompt))
+            text = bad if fault == "not_json" else json.dumps({"translation": bad})
             return self.send_answer(text, protocol, model, usage)
         if fault in BAD_SCORES:
             return self.send_answer(BAD_SCORES[fault], protocol, model, usage)

@@ -31,6 +31,13 @@ SCORE_SCHEMA = {
     "properties": {"score": {"type": "integer"}, "rationale": {"type": "string"}},
     "required": ["score", "rationale"],
 }
+TRANSLATION_SCHEMA = {
+    "type": "object",
+    "properties": {"translation": {"type": "string"}},
+    "required": ["translation"],
+}
+# The answer's JSON schema, by the name a config gives (`response_schema`)
+SCHEMAS = {"score": SCORE_SCHEMA, "translation": TRANSLATION_SCHEMA}
 
 
 @dataclass
@@ -144,7 +151,7 @@ class GeminiBackend:
             max_output_tokens=gen.pop("max_output_tokens", 512),
             seed=gen.pop("seed", None),
             response_mime_type="application/json",
-            response_schema=SCORE_SCHEMA,
+            response_schema=SCHEMAS[config.response_schema],
             thinking_config=types.ThinkingConfig(thinking_budget=thinking)
             if thinking is not None
             else None,
@@ -325,7 +332,11 @@ def _openai_generation(config: AnnotateConfig) -> dict[str, Any]:
     if config.response_format == "json_schema":
         body["response_format"] = {
             "type": "json_schema",
-            "json_schema": {"name": "score", "schema": SCORE_SCHEMA, "strict": True},
+            "json_schema": {
+                "name": config.response_schema,
+                "schema": SCHEMAS[config.response_schema],
+                "strict": True,
+            },
         }
     elif config.response_format == "json_object":
         body["response_format"] = {"type": "json_object"}

@@ -30,7 +30,7 @@ from curate.annotate.backends import (
     gemini_error,
 )
 from curate.annotate.config import AnnotateConfig
-from curate.annotate.prompts import load_prompt
+from curate.annotate.prompts import Prompt, load_prompt
 from curate.annotate.runner import (
     AnnotationStopped,
     AnnotationSummary,
@@ -70,14 +70,21 @@ class JobBook:
 
 
 class BatchRun:
-    def __init__(self, config: AnnotateConfig, task: str, out_dir: Path, bar: tqdm):
+    def __init__(
+        self,
+        config: AnnotateConfig,
+        prompt: Prompt,
+        out_dir: Path,
+        bar: tqdm,
+        annotator_class: type[Annotator] = Annotator,
+    ):
         # batch tokens are billed at a fraction (half) of the online price
         prices = {
             k: v * config.batch_price_factor for k, v in config.price_per_million_tokens.items()
         }
         config = dataclasses.replace(config, price_per_million_tokens=prices)
-        self.config, self.task, self.out = config, task, out_dir
-        self.prompt = load_prompt(task, config.instruction_language)
+        task = prompt.task
+        self.config, self.task, self.out, self.prompt = config, task, out_dir, prompt
         self.store = AnnotationStore(out_dir, task)
         self.summary = AnnotationSummary(
             task=task, output=str(self.store.path), failures_output=str(self.store.failures_path)
@@ -85,7 +92,9 @@ class BatchRun:
         self.backend = GeminiBackend(config)
         self.client = self.backend.client
         # Annotator supplies cache keys, answer checks and record shapes shared with online mode
-        self.annotator = Annotator(config, self.prompt, self.backend, self.store, self.summary, bar)
+        self.annotator = annotator_class(
+            config, self.prompt, self.backend, self.store, self.summary, bar
+        )
         self.book = JobBook.open(out_dir, task)
 
     def submit(self, groups: list[Group]) -> None:
@@ -178,12 +187,15 @@ def annotate_batch(
     config: AnnotateConfig,
     out_dir: str | Path,
     progress: bool = True,
+    prompt: Prompt | None = None,
+    annotator_class: type[Annotator] = Annotator,
 ) -> AnnotationSummary:
     """Submit what is neither annotated nor in a job already, then poll every open job until
     all are collected or `batch_max_wait_s` passes (a rerun polls on: nothing is submitted
     twice). The summary's `not_started` counts documents whose job is still running."""
+    prompt = prompt or load_prompt(task, config.instruction_language)
     bar = tqdm(total=len(docs), desc=f"batch {task}", unit=" docs", disable=not progress)
-    run = BatchRun(config, task, Path(out_dir), bar)
+    run = BatchRun(config, prompt, Path(out_dir), bar, annotator_class)
     s = run.summary
     docs = unique_ids(docs, s)
     s.selected = len(docs)

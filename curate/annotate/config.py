@@ -44,6 +44,7 @@ class AnnotateConfig:
     batch_price_factor: float = 0.5  # Gemini bills batch tokens at half the online price
     max_document_chars: int = 12000
     response_format: str = "json_schema"
+    response_schema: str = "score"  # curate.annotate.backends.SCHEMAS: score, translation
     generation: dict[str, Any] = field(
         default_factory=lambda: {"temperature": 0.0, "max_output_tokens": 512}
     )

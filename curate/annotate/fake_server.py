@@ -22,6 +22,7 @@ from typing import Any
 from curate.tasks import Task, registry
 
 DOC_RE = re.compile(r"<dokument>\n?(.*?)\n?</dokument>", re.DOTALL)
+TRANSLATE_PROMPT_START = "Translate the text in the dokument element"  # resources/translate
 GEMINI_PATH = re.compile(r"^/(v1|v1beta|v1alpha)/models/([^/:]+):generateContent$")
 
 
@@ -71,7 +72,11 @@ def task_of(prompt: str) -> Task | None:
 
 
 def stand_in_answer(prompt: str, document: str) -> dict[str, Any]:
-    """The fake labeller's answer: the task's stand-in heuristic, clipped to its scale."""
+    """The fake labeller's answer: the task's stand-in heuristic, clipped to its scale. A
+    translation request (curate translate) gets its text back unchanged: a stand-in, marked
+    as such on every row it ends in."""
+    if prompt.startswith(TRANSLATE_PROMPT_START):
+        return {"translation": document}
     task = task_of(prompt)
     if task is None:
         return {"score": 0, "rationale": "Heuristisk testsvar: ukjent oppgave."}

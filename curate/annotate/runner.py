@@ -406,6 +406,21 @@ def annotate(
     AnnotationStopped (with the summary so far) when a fatal error or an interrupt ends it;
     documents a `budget` leaves out are counted in `not_started` for the next run."""
     prompt = load_prompt(task, config.instruction_language)
+    return run_requests(docs, prompt, config, out_dir, Annotator, progress, budget)
+
+
+def run_requests(
+    docs: Iterable[Document],
+    prompt: Prompt,
+    config: AnnotateConfig,
+    out_dir: str | Path,
+    annotator_class: type[Annotator] = Annotator,
+    progress: bool = True,
+    budget: Budget | None = None,
+) -> AnnotationSummary:
+    """One request per distinct text of `docs` with `prompt`, cached in `out_dir` under the
+    prompt's task name; `annotator_class` turns each answer into a record or a failure."""
+    task = prompt.task
     store = AnnotationStore(Path(out_dir), task)
     summary = AnnotationSummary(
         task=task, output=str(store.path), failures_output=str(store.failures_path)
@@ -413,8 +428,8 @@ def annotate(
     docs = unique_ids(docs, summary)
     summary.selected = len(docs)
     backend = make_backend(config)
-    bar = tqdm(total=len(docs), desc=f"annotate {task}", unit=" docs", disable=not progress)
-    annotator = Annotator(config, prompt, backend, store, summary, bar, budget)
+    bar = tqdm(total=len(docs), desc=task, unit=" docs", disable=not progress)
+    annotator = annotator_class(config, prompt, backend, store, summary, bar, budget)
     todo = plan(docs, annotator, store, summary)
     bar.update(summary.cached + summary.given_up)
     start = time.monotonic()
