@@ -1,0 +1,174 @@
+"""`curate translate` against the fault server: every row translated or recorded as a failure
+with its reason, nothing paid twice through kill -9 and rerun, malformed translations caught."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from llm_fault_server import USAGE, FaultServer
+
+from curate.annotate import load_config
+from curate.annotate.config import default_config_path
+from curate.cli import cli
+from curate.posttrain.translate import translate
+from curate.posttrain.translation_checks import CheckSettings, translation_problems
+
+SECRET = "sk-test-SECRET-translate-51c2"
+PAIRS = [
+    ("The weather was cold and windy all week.", "Været var kaldt og vindfullt hele uken."),
+    ("We walked to the lake and ate our lunch there.", "Vi gikk til vannet og spiste lunsj der."),
+    ("My sister reads a new book every month.", "Søsteren min leser en ny bok hver måned."),
+    ("The train to the city leaves at eight.", "Toget til byen går klokken åtte."),
+    ("Children learn quickly when they play outside.", "Barn lærer raskt når de leker ute."),
+    ("Please close the window before you leave.", "Vær så snill å lukke vinduet før du går."),
+    ("The old bridge was repaired last summer.", "Den gamle brua ble reparert i fjor sommer."),
+    ("He cooks fish with potatoes on Fridays.", "Han lager fisk med poteter på fredager."),
+]
+
+
+def pair_text(i: int, j: int, lang: int) -> str:
+    return f"{PAIRS[i][lang]} {PAIRS[j][lang]}"
+
+
+def sft_rows(n: int) -> tuple[list[dict], dict[str, str]]:
+    """n SFT rows with distinct texts, and the good translation of each text."""
+    combos = [(i, j) for i in range(8) for j in range(8) if i != j]
+    rows, table = [], {}
+    for k in range(n):
+        (a, b), (c, d) = combos[k], combos[-1 - k]
+        user, reply = pair_text(a, b, 0), pair_text(c, d, 0)
+        table[user], table[reply] = pair_text(a, b, 1), pair_text(c, d, 1)
+        messages = [{"role": "user", "content": user}, {"role": "assistant", "content": reply}]
+        rows.append({"id": f"r{k}", "messages": messages})
+    return rows, table
+
+
+def write_rows(rows: list[dict], path: Path) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    return path
+
+
+def read(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(autouse=True)
+def api_key(monkeypatch):
+    monkeypatch.setenv("GEMINI_API_KEY", SECRET)
+
+
+def config(server: FaultServer, **kw):
+    return load_config(
+        default_config_path("gemini"),
+        base_url=server.url,
+        requests_per_minute=60000,
+        max_attempts=3,
+        backoff_initial_s=0.01,
+        backoff_max_s=0.05,
+        **kw,
+    )
+
+
+def test_checks_catch_what_a_bad_translation_loses():
+    s = CheckSettings()
+    src = "Run this:\n\n```bash\nls -la\n```\n\n- one item\n- two items\n\nHello {name}, see https://x.no"
+    good = "Kjør dette:\n\n```bash\nls -la\n```\n\n- ett punkt\n- to punkter\n\nHei {name}, se https://x.no"
+    assert translation_problems(src, good, "nb", s) == []
+    lost_code = good.replace("ls -la", "ls")
+    assert "code block changed or lost" in translation_problems(src, lost_code, "nb", s)
+    one_item = good.replace("- to punkter\n", "")
+    assert "list items not kept" in translation_problems(src, one_item, "nb", s)
+    renamed = good.replace("{name}", "{navn}")
+    assert "placeholders not kept" in translation_problems(src, renamed, "nb", s)
+    english = "The weather was cold and windy all week, and we stayed inside to read."
+    norsk = "Været var kaldt og vindfullt hele uken, så vi ble inne og leste."
+    assert translation_problems(english, norsk, "nb", s) == []
+    assert any(p.startswith("language: en") for p in translation_problems(english, english, "nb", s))
+    assert any(p.startswith("untranslated") for p in translation_problems(english, english, "nb", s))
+    refusal = "I'm sorry, but I cannot translate this text for you today, it is too long."
+    assert "refusal or commentary in the translation" in translation_problems(
+        english, refusal, "nb", s
+    )
+    assert any(p.startswith("length ratio") for p in translation_problems(english, "Vær.", "nb", s))
+
+
+def test_every_row_is_translated_or_failed_with_its_reason(tmp_path):
+    rows, table = sft_rows(6)
+    code = "Use:\n\n```python\nprint(1)\n```\n\nThat prints one. FAULT=drop_code"
+    rows[1]["messages"][1]["content"] = pair_text(0, 7, 0) + " FAULT=refusal"
+    rows[2]["messages"][1]["content"] = code
+    rows[3]["messages"][1]["content"] = pair_text(1, 7, 0) + " FAULT=not_json"
+    rows[4]["messages"][1]["content"] = pair_text(2, 7, 0) + " FAULT=untranslated"
+    dpo = {"id": "p0", "prompt": PAIRS[0][0], "chosen": PAIRS[1][0], "rejected": PAIRS[2][0]}
+    table.update({p[0]: p[1] for p in PAIRS})
+    src = write_rows([*rows, dpo, {"id": "bad", "text": "no messages"}], tmp_path / "in.jsonl")
+    out = tmp_path / "nb.jsonl"
+    with FaultServer(translations=table) as server:
+        result = translate([src], "en", "nb", config(server), out, progress=False)
+    written = {r["translation"]["source_id"]: r for r in read(out)}
+    failures = read(tmp_path / "nb.failures.jsonl")
+    failed = {f.get("id") or f["where"]: f for f in failures}
+    assert set(written) == {"r0", "r5", "p0"}
+    assert set(failed) == {"r1", "r2", "r3", "r4", f"{src}:8"}  # 0 rows lost
+    reasons = {k: " ".join(f.get("reasons", {}).values()) for k, f in failed.items()}
+    assert "refusal" in reasons["r1"] and "code block" in reasons["r2"]
+    assert "unparseable" in reasons["r3"] and "untranslated" in reasons["r4"]
+    assert "neither an SFT row" in failed[f"{src}:8"]["reason"]
+    r0 = written["r0"]
+    assert [m["role"] for m in r0["messages"]] == ["user", "assistant"]
+    assert r0["messages"][0]["content"] == table[rows[0]["messages"][0]["content"]]
+    assert written["p0"]["chosen"] == PAIRS[1][1] and written["p0"]["lang"] == "nb"
+    assert result.rows_written == 3 and result.rows_failed == 5
+    assert result.summary.cost_usd == pytest.approx(
+        result.summary.requests * (USAGE["prompt"] * 0.30 + USAGE["output"] * 2.50) / 1e6
+    )
+
+
+def test_resume_after_kill_9_loses_no_row_and_pays_no_text_twice(tmp_path):
+    rows, table = sft_rows(30)
+    src = write_rows(rows, tmp_path / "in.jsonl")
+    out = tmp_path / "fi" / "nb.jsonl"
+    cache = tmp_path / "fi" / "nb.cache" / "translate_en_nb.jsonl"
+    env = {**os.environ, "GEMINI_API_KEY": SECRET}
+    with FaultServer(latency_s=0.15, translations=table) as server:
+        cmd = [sys.executable, "-m", "curate.cli", "translate", str(src), "--to", "nb"]
+        cmd += ["--base-url", server.url, "--concurrency", "4", "--rpm", "60000", "-o", str(out)]
+        with open(tmp_path / "run1.log", "w") as fh:
+            proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)
+            deadline = time.time() + 60
+            while time.time() < deadline and (not cache.exists() or len(read(cache)) < 12):
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        done_before = {r["text_sha256"] for r in read(cache)}
+        assert 12 <= len(done_before) < 60
+        second = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+        per_text = Counter(e["doc"] for e in server.log)
+    assert "60 to translate" in second.stdout and "30 translated" in second.stdout
+    assert Counter(r["translation"]["source_id"] for r in read(out)) == Counter(
+        f"r{k}" for k in range(30)
+    )
+    assert all(per_text[h] == 1 for h in done_before)  # finished texts never re-requested
+    assert sum(per_text.values()) <= 60 + 4  # only those in flight at the kill, again
+    for text in ((tmp_path / "run1.log").read_text(), second.stdout, second.stderr):
+        assert SECRET not in text
+
+
+def test_fake_llm_demo_rows_are_marked_stand_ins(tmp_path, repo_root):
+    out = tmp_path / "nb.jsonl"
+    result = CliRunner().invoke(
+        cli,
+        ["translate", str(repo_root / "data/lm/sft_en_demo.jsonl"), "--to", "nb", "--fake-llm"]
+        + ["--rpm", "60000", "-o", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "FAKE LLM" in result.output and "checks off: language" in result.output
+    rows = read(out)
+    assert len(rows) == 16 and all(r["translation"]["stand_in"] for r in rows)
