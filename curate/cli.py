@@ -841,6 +841,36 @@ def translate_cmd(**options) -> None:
     run_translate(console=console, **options)
 
 
+@cli.command("mix")
+@click.argument("config_path", metavar="CONFIG", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", default=None, help="Output folder; overrides the config.")
+@set_option("mix config", "clusterclip.clusters=10")
+def mix_cmd(config_path, output, sets) -> None:
+    """Build a training mixture from the datasets in CONFIG (YAML; lm/mix.demo.yaml shows
+    every key), as Ahma-3B-Instruct mixed its SFT data.
+
+    Per-dataset upsampling (2.8: every row twice, then 80% of them once more, drawn without
+    replacement), prompt dedup across datasets, a seeded eval split taken before upsampling,
+    and as options ClusterClip sampling (embeddings, KMeans, draws balanced across clusters,
+    each row at most `clip` times) and a length curriculum (four length bins, rising, a share
+    of short rows throughout; train with data.shuffle: false to keep the order). Writes
+    OUTPUT/train.jsonl, eval.jsonl, mix_table.md/.json and, with ClusterClip,
+    cluster_sizes.png. SFT, DPO and plain-text ({"text"}) rows are all accepted.
+    """
+    from curate.posttrain.mix import MixConfig, mix, table_markdown, write_mix
+
+    config = MixConfig.load(config_path, sets, output=output)
+    result = mix(config)
+    files = write_mix(result, config)
+    console.print(table_markdown(result.table), markup=False, highlight=False)
+    console.print(
+        f"{len(result.train):,} train rows, {len(result.eval):,} eval rows; "
+        + ", ".join(files.values()),
+        markup=False,
+        highlight=False,
+    )
+
+
 def lm_command(stage: str):
     @click.option(
         "--config",

@@ -90,8 +90,12 @@ def test_checks_catch_what_a_bad_translation_loses():
     english = "The weather was cold and windy all week, and we stayed inside to read."
     norsk = "Været var kaldt og vindfullt hele uken, så vi ble inne og leste."
     assert translation_problems(english, norsk, "nb", s) == []
-    assert any(p.startswith("language: en") for p in translation_problems(english, english, "nb", s))
-    assert any(p.startswith("untranslated") for p in translation_problems(english, english, "nb", s))
+    assert any(
+        p.startswith("language: en") for p in translation_problems(english, english, "nb", s)
+    )
+    assert any(
+        p.startswith("untranslated") for p in translation_problems(english, english, "nb", s)
+    )
     refusal = "I'm sorry, but I cannot translate this text for you today, it is too long."
     assert "refusal or commentary in the translation" in translation_problems(
         english, refusal, "nb", s
