@@ -62,3 +62,11 @@ def bundle(trained, tmp_path_factory, repo_root):
     out = tmp_path_factory.mktemp("bundles") / "edu"
     spec = export_bundle(model_dir, out, docs, min_agreement=0.0)
     return out, spec, model_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_lm(tmp_path_factory, repo_root):
+    from curate.lm.tokenizer import init_tiny
+
+    path = tmp_path_factory.mktemp("lm") / "tiny"
+    return init_tiny([repo_root / "data" / "demo"], path, 1024, hidden_size=64, layers=2)

@@ -15,14 +15,6 @@ from curate.cli import cli
 
 
 @pytest.fixture(scope="session")
-def tiny_lm(tmp_path_factory, repo_root):
-    from curate.lm.tokenizer import init_tiny
-
-    path = tmp_path_factory.mktemp("lm") / "tiny"
-    return init_tiny([repo_root / "data" / "demo"], path, 1024, hidden_size=64, layers=2)
-
-
-@pytest.fixture(scope="session")
 def tok_model(tiny_lm):
     from transformers import AutoTokenizer
 

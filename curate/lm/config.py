@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from curate.config import build, load
 from curate.errors import InputError
+from curate.lm.adapters import AdapterConfig
 
 STAGES = ("pretrain", "sft", "dpo")
 
@@ -21,6 +22,7 @@ class DataConfig:
     max_length: int = 2048  # pretraining: the packed block size; SFT/DPO: truncation
     val_fraction: float = 0.05
     cache_dir: str | None = None  # token cache; default <output>/token_cache
+    shuffle: bool = True  # false: train in the file's order (a length curriculum from curate mix)
 
 
 @dataclass
@@ -45,6 +47,7 @@ class TrainingConfig:
     checkpoint_every_n_steps: int = 100
     val_every_n_steps: int | None = None  # default: once per epoch
     log_every_n_steps: int = 5
+    neftune_alpha: float = 0.0  # SFT: NEFTune noise on the input embeddings (Ahma: 5)
 
     def __post_init__(self) -> None:
         if isinstance(self.devices, str) and self.devices.isdigit():  # --devices 2
@@ -59,10 +62,13 @@ class LMConfig:
     data: DataConfig = field(default_factory=DataConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     beta: float = 0.1  # DPO only
+    adapter: AdapterConfig | None = None  # LoRA/RSLoRA for sft and dpo (curate.lm.adapters)
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
             raise InputError(f"stage must be one of {STAGES}, got {self.stage!r}")
+        if self.training.neftune_alpha and self.stage != "sft":
+            raise InputError("training.neftune_alpha is for the sft stage only")
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> LMConfig:

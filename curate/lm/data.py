@@ -141,14 +141,17 @@ class ResumableSampler(Sampler[int]):
     batches; later epochs (Lightning calls `set_epoch`) start from the beginning. The length
     stays the full epoch's, so Lightning's batch counting of the resumed epoch stays right."""
 
-    def __init__(self, length: int, seed: int, epoch: int = 0, skip: int = 0):
+    def __init__(self, length: int, seed: int, epoch: int = 0, skip: int = 0, shuffle: bool = True):
         self.length, self.seed, self.epoch, self.skip = length, seed, epoch, skip
+        self.shuffle = shuffle
 
     def set_epoch(self, epoch: int) -> None:
         if epoch != self.epoch:
             self.epoch, self.skip = epoch, 0
 
     def __iter__(self):
+        if not self.shuffle:  # the order as given (a curriculum)
+            return iter(range(self.skip, self.length))
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
         return iter(torch.randperm(self.length, generator=generator).tolist()[self.skip :])
 
@@ -169,9 +172,11 @@ class WindowDataModule(pl.LightningDataModule):
     batch_size x accumulate_grad_batches samples (the module splits a window into
     micro-batches and normalises the loss by the window's target tokens)."""
 
-    def __init__(self, batch_size: int, accumulate: int, seed: int, workers: int = 0):
+    def __init__(
+        self, batch_size: int, accumulate: int, seed: int, workers: int = 0, shuffle: bool = True
+    ):
         super().__init__()
-        self.batch_size, self.accumulate = batch_size, accumulate
+        self.batch_size, self.accumulate, self.shuffle = batch_size, accumulate, shuffle
         self.seed, self.workers = seed, workers
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
@@ -185,7 +190,7 @@ class WindowDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         epoch, skip = resume_position(self.trainer, self.window)
-        sampler = ResumableSampler(len(self.train_set), self.seed, epoch, skip)
+        sampler = ResumableSampler(len(self.train_set), self.seed, epoch, skip, self.shuffle)
         return DataLoader(
             self.train_set,
             batch_size=self.window,

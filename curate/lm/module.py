@@ -104,6 +104,8 @@ class CausalLMModule(pl.LightningModule):
         schedule: str = "cosine",
         grad_clip: float = 1.0,
         seq_len: int = 2048,
+        adapter: dict | None = None,
+        neftune_alpha: float = 0.0,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -115,6 +117,14 @@ class CausalLMModule(pl.LightningModule):
         if self.model is None:  # built here so FSDP can shard it as it is created
             self.model = load_causal_lm(self.hparams.model_path)
             self.model.config.use_cache = False
+            if self.hparams.adapter:
+                from curate.lm.adapters import add_adapter
+
+                self.model = add_adapter(self.model, self.hparams.adapter)
+            if self.hparams.neftune_alpha:
+                from curate.lm.adapters import add_neftune
+
+                add_neftune(self.model, self.hparams.neftune_alpha)
             self.model.train()  # transformers 5 loads in eval mode (dropout off)
             # read by Lightning's ThroughputMonitor for MFU; a window is one "batch"
             window = self.hparams.batch_size * self.hparams.accumulate_grad_batches

@@ -3,6 +3,8 @@ with resume, and the final model written with save_pretrained (loads in transfor
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -16,6 +18,7 @@ import torch
 from pytorch_lightning.callbacks import ModelCheckpoint, ThroughputMonitor
 from pytorch_lightning.loggers import CSVLogger
 
+from curate.lm.adapters import is_adapted, merged_model, parameter_counts
 from curate.lm.config import LMConfig
 from curate.lm.export import save_model
 
@@ -80,6 +83,7 @@ def make_datamodule(config: LMConfig, tokenizer):
         "batch_size": t.batch_size,
         "accumulate": t.accumulate_grad_batches,
         "seed": t.seed,
+        "shuffle": d.shuffle,
     }
     if config.stage == "pretrain":
         cache = Path(d.cache_dir or Path(config.output) / "token_cache")
@@ -103,6 +107,8 @@ def make_module(config: LMConfig, total_steps: int):
         schedule=t.schedule,
         grad_clip=t.grad_clip,
         seq_len=config.data.max_length,
+        adapter=dataclasses.asdict(config.adapter) if config.adapter else None,
+        neftune_alpha=t.neftune_alpha,
     )
     if config.stage == "dpo":
         return DPOModule(beta=config.beta, **kwargs)
@@ -123,7 +129,10 @@ def attach_reference(config: LMConfig, module, datamodule) -> None:
                 item["chosen_reference"], item["rejected_reference"] = chosen, rejected
             return
     module.configure_model()
-    reference_logps(module.model, datamodule.collate, items, config.training.batch_size)
+    # the reference is the policy without its adapter: no second copy of the model in memory
+    adapted = is_adapted(module.model)
+    with module.model.disable_adapter() if adapted else contextlib.nullcontext():
+        reference_logps(module.model, datamodule.collate, items, config.training.batch_size)
     values = [(i["chosen_reference"], i["rejected_reference"]) for i in items]
     tmp = path.with_suffix(".pt.tmp")
     torch.save(values, tmp)
@@ -203,9 +212,22 @@ def run(config: LMConfig, resume: bool = False, callbacks: list = ()) -> dict[st
                 last,
             )
         else:
-            summary["model_dir"] = str(save_model(module.model, tokenizer, out / "model"))
+            summary.update(save_outputs(module.model, tokenizer, out))
         write_json(out / "summary.json", summary)
     return summary
+
+
+def save_outputs(model, tokenizer, out: Path) -> dict[str, Any]:
+    """model/ (adapter merged in, loadable by transformers and vLLM) and, for an adapter run,
+    adapter/ (peft's adapter alone, for serving it on the base model)."""
+    saved = {}
+    if is_adapted(model):
+        trainable, total = parameter_counts(model)
+        saved["trainable_parameters"], saved["parameters"] = trainable, total
+        saved["adapter_dir"] = str(save_model(model, tokenizer, out / "adapter"))
+        model = merged_model(model)
+    saved["model_dir"] = str(save_model(model, tokenizer, out / "model"))
+    return saved
 
 
 def write_json(path: Path, data: dict) -> None:
