@@ -9,7 +9,7 @@ OUT ?= out
 FAKE_LLM := $(if $(GEMINI_API_KEY),,CURATE_FAKE_LLM=1)
 SAMPLE ?= 200
 
-.PHONY: setup demo test wheel-check lint bench quality inspect annotate train joint export score filter pretrain sft dpo lm clean
+.PHONY: setup demo test wheel-check lint bench quality inspect annotate train joint export score filter pretrain translate mix sft dpo lm clean
 
 setup: $(STAMP)
 
@@ -137,14 +137,31 @@ pretrain: setup $(TINY_LM) $(KEPT)
 	$(BIN)/curate pretrain --config lm/pretrain.demo.yaml --output $(OUT)/lm/pretrain \
 	  --set "data.train=[$(OUT)/filter/demo/kept]"
 
-sft: setup
+# Post-training data: the English demo conversations and preference pairs translated into
+# Bokmål (without GEMINI_API_KEY by the fake LLM: stand-ins that echo the source, marked
+# stand_in on every row), then one SFT mixture (ClusterClip + length curriculum).
+POST := $(OUT)/posttrain
+translate: setup
+	$(FAKE_LLM) $(BIN)/curate translate data/lm/sft_en_demo.jsonl --to nb --rpm 60000 \
+	  -o $(POST)/sft_en_nb.jsonl
+	$(FAKE_LLM) $(BIN)/curate translate data/lm/dpo_en_demo.jsonl --to nb --rpm 60000 \
+	  -o $(POST)/dpo_en_nb.jsonl
+
+mix: setup translate $(TINY_LM)
+	$(BIN)/curate mix lm/mix.demo.yaml -o $(POST)/sft_mix \
+	  --set "datasets=[{name: sft_demo_nb, path: data/lm/sft_demo.jsonl, upsample: 2.8}, \
+	  {name: sft_en_translated_nb, path: $(POST)/sft_en_nb.jsonl, upsample: 1.5}]"
+
+# SFT and DPO with LoRA adapters (lm/*.demo.yaml); model/ holds the merged model.
+sft: setup mix
 	test -f $(OUT)/lm/pretrain/model/config.json || $(MAKE) pretrain
 	$(BIN)/curate sft --config lm/sft.demo.yaml --model $(OUT)/lm/pretrain/model \
-	  --output $(OUT)/lm/sft
+	  --output $(OUT)/lm/sft --set "data.train=[$(POST)/sft_mix/train.jsonl]"
 
 dpo: setup
 	test -f $(OUT)/lm/sft/model/config.json || $(MAKE) sft
-	$(BIN)/curate dpo --config lm/dpo.demo.yaml --model $(OUT)/lm/sft/model --output $(OUT)/lm/dpo
+	$(BIN)/curate dpo --config lm/dpo.demo.yaml --model $(OUT)/lm/sft/model --output $(OUT)/lm/dpo \
+	  --set "data.train=[data/lm/dpo_demo.jsonl, $(POST)/dpo_en_nb.jsonl]"
 
 lm: pretrain sft dpo
 
