@@ -174,6 +174,7 @@ bench: setup $(BUNDLES) $(JOINT) $(TINY_LM)
 	$(BIN)/python benchmarks/score_ceiling.py
 	$(BIN)/python benchmarks/filter_throughput.py
 	$(BIN)/python benchmarks/lm_throughput.py
+	$(BIN)/python benchmarks/posttrain.py
 	$(BIN)/python benchmarks/results_table.py
 
 # Judgement on real text only (part of bench): classifiers and specs on the reference test split

@@ -50,6 +50,8 @@ def main() -> None:
         "(`benchmarks/annotate_throughput.py`)",
         "lm": "LM pretraining: curate (Lightning) vs transformers Trainer "
         "(`benchmarks/lm_throughput.py`)",
+        "posttrain": "Post-training: LoRA vs full fine-tuning, and translation cost "
+        "(`benchmarks/posttrain.py`)",
     }
     for name, title in titles.items():
         found = section(name)
