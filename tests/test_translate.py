@@ -176,3 +176,51 @@ def test_fake_llm_demo_rows_are_marked_stand_ins(tmp_path, repo_root):
     assert "FAKE LLM" in result.output and "checks off: language" in result.output
     rows = read(out)
     assert len(rows) == 16 and all(r["translation"]["stand_in"] for r in rows)
+
+
+def test_batch_mode_translates_through_one_job_and_a_rerun_pays_nothing(tmp_path):
+    rows, table = sft_rows(4)
+    src = write_rows(rows, tmp_path / "in.jsonl")
+    out = tmp_path / "nb.jsonl"
+    with FaultServer(translations=table) as server:
+        server.polls_until_done = 0
+        cfg = config(server, batch_poll_s=0.05)
+        first = translate([src], "en", "nb", cfg, out, batch=True, progress=False)
+        again = translate([src], "en", "nb", cfg, out, batch=True, progress=False)
+        assert len(server.jobs) == 1 and len(server.log) == 8
+    assert first.rows_written == 4 and again.rows_written == 4
+    assert again.summary.cached == 8 and again.summary.requests == 0
+    # batch bills half the online price
+    per_request = (USAGE["prompt"] * 0.30 + USAGE["output"] * 2.50) / 1e6
+    assert first.summary.cost_usd == pytest.approx(8 * per_request / 2)
+
+
+def test_max_cost_stops_with_exit_3_and_a_rerun_finishes(tmp_path):
+    rows, table = sft_rows(10)
+    src = write_rows(rows, tmp_path / "in.jsonl")
+    out = tmp_path / "nb.jsonl"
+    with FaultServer(translations=table) as server:
+        args = ["translate", str(src), "--to", "nb", "--base-url", server.url]
+        args += ["--concurrency", "1", "-o", str(out)]
+        # a request is reserved at its whole output budget: 8192 tokens x 6 attempts = $0.12
+        stopped = CliRunner().invoke(cli, [*args, "--max-cost", "0.1"])
+        assert stopped.exit_code == 3, stopped.output
+        assert "budget reached" in stopped.output
+        partial = len(read(out))
+        finished = CliRunner().invoke(cli, [*args, "--max-cost", "100"])
+    assert finished.exit_code == 0, finished.output
+    assert partial == 0 and len(read(out)) == 10
+    assert "10 not finished" in stopped.output
+
+
+def test_a_rejected_key_stops_the_run_with_exit_1(tmp_path):
+    rows, _ = sft_rows(3)
+    src = write_rows(rows, tmp_path / "in.jsonl")
+    with FaultServer(always="key_invalid") as server:
+        result = CliRunner().invoke(
+            cli,
+            ["translate", str(src), "--to", "sv", "--base-url", server.url, "-o",
+             str(tmp_path / "sv.jsonl")],
+        )  # fmt: skip
+    assert result.exit_code == 1 and "translation stopped" in result.output
+    assert SECRET not in result.output
