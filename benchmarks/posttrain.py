@@ -128,6 +128,10 @@ def translation_cost(tmp: Path) -> dict:
 
 def table(rows: list[dict], cost: dict) -> list[str]:
     lines = [
+        "Randomly initialised models (as `curate init-tiny-lm` builds them): the loss column "
+        "compares how fast each variant learns in the same steps, not a finished model. "
+        "LoRA rank 16, all linear layers; `share` counts the adapter against the base model.",
+        "",
         "| model | variant | trainable params | share | peak memory (MiB) | tokens/s | "
         "ratio to full | last train loss |",
         "|---|---|---|---|---|---|---|---|",
@@ -135,8 +139,8 @@ def table(rows: list[dict], cost: dict) -> list[str]:
     for r in rows:
         full = next(f for f in rows if f["size"] == r["size"] and f["variant"] == "full")
         lines.append(
-            f"| {r['size']} ({r['parameters'] / 1e6:.1f}M) | {r['variant']} | "
-            f"{r['trainable']:,} | {r['trainable'] / r['parameters']:.1%} | "
+            f"| {r['size']} ({full['parameters'] / 1e6:.1f}M) | {r['variant']} | "
+            f"{r['trainable']:,} | {r['trainable'] / full['parameters']:.1%} | "
             f"{r['peak_mib']:.0f} ({r['memory']}) | {r['tokens_per_s']:,.0f} | "
             f"{r['tokens_per_s'] / full['tokens_per_s']:.2f}x | {r['train_loss']:.3f} |"
         )
