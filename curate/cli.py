@@ -190,23 +190,63 @@ def set_option(what: str, example: str):
     )
 
 
+def llm_options(what: str, fake_help: str, batch_help: str):
+    """The options of every command that talks to an LLM through curate.annotate's backends."""
+    options = [
+        click.option(
+            "--config",
+            "config_path",
+            type=click.Path(exists=True, dir_okay=False),
+            help="Backend config YAML (default: the backend's own, "
+            "curate/resources/annotate/<backend>.yaml).",
+        ),
+        click.option(
+            "--backend",
+            type=click.Choice(backend_names()),
+            default=None,
+            help="LLM backend (each has a default config); overrides the config.",
+        ),
+        click.option("--model", default=None, help="Model name; overrides the config."),
+        click.option("--base-url", default=None, help="Endpoint; overrides the config."),
+        click.option("--concurrency", type=int, default=None, help="Requests in flight at once."),
+        click.option("--rpm", type=float, default=None, help="Requests-per-minute cap."),
+        click.option(
+            "--max-cost",
+            type=float,
+            default=None,
+            help=f"Stop before this run's cost (USD, at the config's prices) would exceed this; "
+            f"exit code 3, and a rerun continues where it stopped. {what} already paid for "
+            "is never requested again.",
+        ),
+        click.option(
+            "--batch", is_flag=True, help=f"Gemini Batch mode: half the price. {batch_help}"
+        ),
+        click.option(
+            "--fake-llm",
+            is_flag=True,
+            envvar="CURATE_FAKE_LLM",
+            help=f"Use the local test server instead of an LLM (also CURATE_FAKE_LLM=1). "
+            f"{fake_help}",
+        ),
+    ]
+
+    def apply(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
+
+
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
 @task_or_all
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Annotation config YAML (default: annotations/<backend>.yaml).",
+@llm_options(
+    "Annotation",
+    fake_help="Its scores are text heuristics, not an LLM's judgement.",
+    batch_help="Submits jobs, records their names in OUTPUT/<task>.batch_jobs.json and polls "
+    "them (batch_max_wait_s); a rerun polls the same jobs and never submits a document twice.",
 )
-@click.option(
-    "--backend",
-    type=click.Choice(backend_names()),
-    default=None,
-    help="LLM backend (each has a default config); overrides the config.",
-)
-@click.option("--model", default=None, help="Model name; overrides the config.")
-@click.option("--base-url", default=None, help="Endpoint; overrides the config.")
 @click.option(
     "--instruction-language",
     type=click.Choice(["nb", "nn"]),
@@ -220,15 +260,6 @@ def set_option(what: str, example: str):
     help="Annotate a seeded sample of N documents, stratified by source and language.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
-@click.option("--concurrency", type=int, default=None, help="Requests in flight at once.")
-@click.option("--rpm", type=float, default=None, help="Requests-per-minute cap.")
-@click.option(
-    "--max-cost",
-    type=float,
-    default=None,
-    help="Stop before this run's cost (USD, both tasks together, at the config's prices) "
-    "would exceed this; exit code 3, and a rerun continues where it stopped.",
-)
 @click.option(
     "--annotator",
     "annotators",
@@ -239,23 +270,9 @@ def set_option(what: str, example: str):
     "OUTPUT/consensus/ (see `curate agreement`).",
 )
 @click.option(
-    "--batch",
-    is_flag=True,
-    help="Gemini Batch mode: half the price, answers within hours. Submits jobs, records their "
-    "names in OUTPUT/<task>.batch_jobs.json and polls them (batch_max_wait_s); a rerun polls "
-    "the same jobs and never submits a document twice.",
-)
-@click.option(
     "--retry-failed",
     is_flag=True,
     help="Request again documents that already failed in max_failed_runs runs (default 3).",
-)
-@click.option(
-    "--fake-llm",
-    is_flag=True,
-    envvar="CURATE_FAKE_LLM",
-    help="Use the local test server instead of an LLM (also CURATE_FAKE_LLM=1). "
-    "Its scores are text heuristics, not an LLM's judgement.",
 )
 @click.option(
     "-o",
@@ -792,30 +809,11 @@ def init_tiny_lm(corpus, output, vocab_size, hidden_size, layers) -> None:
     type=click.Path(dir_okay=False),
     help="Translated rows (jsonl); beside it <name>.failures.jsonl and the cache <name>.cache/.",
 )
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Backend config YAML, as for `curate annotate` (default: the backend's own).",
-)
-@click.option("--backend", type=click.Choice(backend_names()), default=None, help="LLM backend.")
-@click.option("--model", default=None, help="Model name; overrides the config.")
-@click.option("--base-url", default=None, help="Endpoint; overrides the config.")
-@click.option("--concurrency", type=int, default=None, help="Requests in flight at once.")
-@click.option("--rpm", type=float, default=None, help="Requests-per-minute cap.")
-@click.option(
-    "--max-cost",
-    type=float,
-    default=None,
-    help="Stop before this run's cost (USD) would exceed this; exit 3; a rerun continues.",
-)
-@click.option("--batch", is_flag=True, help="Gemini Batch mode (half price; a rerun polls on).")
-@click.option(
-    "--fake-llm",
-    is_flag=True,
-    envvar="CURATE_FAKE_LLM",
-    help="The local test server instead of an LLM: its 'translation' is the source text, "
-    "marked stand_in on every row; the language and residue checks are off.",
+@llm_options(
+    "Translation",
+    fake_help="Its 'translation' is the source text, marked stand_in on every row; the "
+    "language and residue checks are off.",
+    batch_help="A rerun polls the same jobs and never submits a text twice.",
 )
 @click.option(
     "--settings",

@@ -59,31 +59,42 @@ def run_annotate(
             max_cost_usd=max_cost,
             max_failed_runs=0 if retry_failed else None,
         )
-    config_path = config_path or default_config_path(backend or "gemini")
-    overrides = dict(
-        backend=backend,
-        model=model,
-        base_url=base_url,
-        instruction_language=instruction_language,
-        concurrency=concurrency,
-        requests_per_minute=rpm,
-        max_cost_usd=max_cost,
-        max_failed_runs=0 if retry_failed else None,
-    )
     tasks = selected_tasks(task)
     docs = read_sample(inputs, sample, seed, console)
     with fake_server_if(fake_llm, console) as fake_url:
-        if fake_url:
-            overrides.update(
-                base_url=fake_url,
-                model=FAKE_MODEL,
-                api_key_env=FAKE_KEY_ENV,
-                price_per_million_tokens={"input": 0.0, "output": 0.0},
-            )
-        config = load_config(config_path, sets, **overrides)
-        if batch and config.backend != "gemini":
-            raise click.ClickException("--batch needs the gemini backend")
+        config = client_config(
+            config_path,
+            sets,
+            fake_url,
+            batch,
+            backend=backend,
+            model=model,
+            base_url=base_url,
+            instruction_language=instruction_language,
+            concurrency=concurrency,
+            requests_per_minute=rpm,
+            max_cost_usd=max_cost,
+            max_failed_runs=0 if retry_failed else None,
+        )
         annotate_tasks(docs, tasks, config, out_dir, console, batch=batch)
+
+
+def client_config(config_path, sets, fake_url: str | None, batch: bool, **overrides):
+    """The backend config of a command that talks to an LLM: the file (default: the backend's
+    own), `--set` items, then the command's options; with the fake server, its address, key
+    variable and model, at no cost."""
+    if fake_url:
+        overrides.update(
+            base_url=fake_url,
+            model=FAKE_MODEL,
+            api_key_env=FAKE_KEY_ENV,
+            price_per_million_tokens={"input": 0.0, "output": 0.0},
+        )
+    path = config_path or default_config_path(overrides.get("backend") or "gemini")
+    config = load_config(path, sets, **overrides)
+    if batch and config.backend != "gemini":
+        raise click.ClickException("--batch needs the gemini backend")
+    return config
 
 
 def read_sample(inputs, sample, seed, console):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from curate.annotate.cli_support import FAKE_KEY_ENV, FAKE_MODEL, fake_server_if
-from curate.annotate.config import default_config_path, load_config
+from curate.annotate.cli_support import client_config, fake_server_if
 from curate.annotate.runner import AnnotationStopped
 from curate.posttrain.translate import TranslateSettings, describe, translate
 
@@ -30,30 +29,24 @@ def run_translate(
     console,
 ) -> None:
     settings = TranslateSettings.load(settings_path)
-    overrides = dict(
-        backend=backend,
-        model=model,
-        base_url=base_url,
-        concurrency=concurrency,
-        requests_per_minute=rpm,
-        max_cost_usd=max_cost,
-    )
     with fake_server_if(fake_llm, console) as fake_url:
         if fake_url:
-            overrides.update(
-                base_url=fake_url,
-                model=FAKE_MODEL,
-                api_key_env=FAKE_KEY_ENV,
-                price_per_million_tokens={"input": 0.0, "output": 0.0},
-            )
             # the stand-in is the source text itself: judged by language and residue, every
             # row would fail, so those two checks are off (and said so) for the fake LLM only
             settings.checks.language = settings.checks.residue = False
             settings.checks.skipped = ["language", "residue (fake LLM: its stand-in is the source)"]
-        config_path = config_path or default_config_path(backend or "gemini")
-        config = load_config(config_path, sets, **overrides)
-        if batch and config.backend != "gemini":
-            raise click.ClickException("--batch needs the gemini backend")
+        config = client_config(
+            config_path,
+            sets,
+            fake_url,
+            batch,
+            backend=backend,
+            model=model,
+            base_url=base_url,
+            concurrency=concurrency,
+            requests_per_minute=rpm,
+            max_cost_usd=max_cost,
+        )
         try:
             result = translate(inputs, source, target, config, output, settings, batch=batch)
         except AnnotationStopped as stop:
