@@ -855,12 +855,14 @@ def mix_cmd(config_path, output, sets) -> None:
     OUTPUT/train.jsonl, eval.jsonl, mix_table.md/.json and, with ClusterClip,
     cluster_sizes.png. SFT, DPO and plain-text ({"text"}) rows are all accepted.
     """
-    from curate.posttrain.mix import MixConfig, mix, table_markdown, write_mix
+    from curate.posttrain.mix import MixConfig, cluster_markdown, mix, table_markdown, write_mix
 
     config = MixConfig.load(config_path, sets, output=output)
     result = mix(config)
     files = write_mix(result, config)
     console.print(table_markdown(result.table), markup=False, highlight=False)
+    if result.clusterclip is not None:
+        console.print(cluster_markdown(result.clusterclip), markup=False, highlight=False)
     console.print(
         f"{len(result.train):,} train rows, {len(result.eval):,} eval rows; "
         + ", ".join(files.values()),

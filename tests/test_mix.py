@@ -135,3 +135,6 @@ def test_mix_with_clusterclip_and_curriculum_writes_the_plot(tmp_path):
     files = write_mix(result, config)
     assert (tmp_path / "o" / "cluster_sizes.png").stat().st_size > 1000
     assert "cluster_sizes.png" in files
+    assert (
+        "| cluster | rows | draws (ClusterClip) |" in (tmp_path / "o" / "mix_table.md").read_text()
+    )

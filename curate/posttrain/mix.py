@@ -251,6 +251,15 @@ def table_markdown(table: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def cluster_markdown(result) -> str:
+    """ClusterClip's effect per cluster: rows it holds, draws it got."""
+    lines = ["| cluster | rows | draws (ClusterClip) |", "|---|---|---|"]
+    order = sorted(range(len(result.sizes_before)), key=lambda c: -result.sizes_before[c])
+    for c in order:
+        lines.append(f"| {c} | {result.sizes_before[c]:,} | {result.sizes_after[c]:,} |")
+    return "\n".join(lines) + "\n"
+
+
 def write_mix(result: MixResult, config: MixConfig) -> dict[str, str]:
     """train.jsonl (in training order), eval.jsonl, mix_table.md and .json, and with
     ClusterClip cluster_sizes.png; every file written whole or not at all."""
@@ -262,7 +271,10 @@ def write_mix(result: MixResult, config: MixConfig) -> dict[str, str]:
 
     write_atomic(out / "train.jsonl", lines(result.train))
     write_atomic(out / "eval.jsonl", lines(result.eval))
-    write_atomic(out / "mix_table.md", table_markdown(result.table))
+    markdown = table_markdown(result.table)
+    if result.clusterclip is not None:
+        markdown += "\n" + cluster_markdown(result.clusterclip)
+    write_atomic(out / "mix_table.md", markdown)
     summary = {
         "table": result.table,
         "train_rows": len(result.train),
