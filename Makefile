@@ -156,7 +156,8 @@ mix: setup translate $(TINY_LM)
 sft: setup mix
 	test -f $(OUT)/lm/pretrain/model/config.json || $(MAKE) pretrain
 	$(BIN)/curate sft --config lm/sft.demo.yaml --model $(OUT)/lm/pretrain/model \
-	  --output $(OUT)/lm/sft --set "data.train=[$(POST)/sft_mix/train.jsonl]"
+	  --output $(OUT)/lm/sft --set "data.train=[$(POST)/sft_mix/train.jsonl]" \
+	  --set "data.val=[$(POST)/sft_mix/eval.jsonl]"
 
 dpo: setup
 	test -f $(OUT)/lm/sft/model/config.json || $(MAKE) sft

@@ -850,8 +850,9 @@ def mix_cmd(config_path, output, sets) -> None:
     Per-dataset upsampling (2.8: every row twice, then 80% of them once more, drawn without
     replacement), prompt dedup across datasets, a seeded eval split taken before upsampling,
     and as options ClusterClip sampling (embeddings, KMeans, draws balanced across clusters,
-    each row at most `clip` times) and a length curriculum (four length bins, rising, a share
-    of short rows throughout; train with data.shuffle: false to keep the order). Writes
+    each row at most `clip` times; upsampling then sets the mixture's size only) and a
+    length curriculum (four length bins, rising, a share of short rows throughout; train with
+    data.shuffle: false to keep the order, and data.val: the eval file). Writes
     OUTPUT/train.jsonl, eval.jsonl, mix_table.md/.json and, with ClusterClip,
     cluster_sizes.png. SFT, DPO and plain-text ({"text"}) rows are all accepted.
     """

@@ -138,3 +138,26 @@ def test_mix_with_clusterclip_and_curriculum_writes_the_plot(tmp_path):
     assert (
         "| cluster | rows | draws (ClusterClip) |" in (tmp_path / "o" / "mix_table.md").read_text()
     )
+
+
+def test_a_broken_mix_config_names_its_file(tmp_path):
+    a = write(tmp_path / "a.jsonl", [sft(i, f"q {i}") for i in range(4)])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"output: {tmp_path / 'o'}\ndatasets:\n  - {{path: {a}}}\n")
+    result = CliRunner().invoke(cli, ["mix", str(bad)])
+    assert result.exit_code != 0 and "bad.yaml: datasets[0]" in result.output
+    bad.write_text(f"output: {tmp_path / 'o'}\neval_fraction: -0.5\ndatasets: []\n")
+    result = CliRunner().invoke(cli, ["mix", str(bad)])
+    assert result.exit_code != 0 and "eval_fraction" in result.output
+
+
+def test_adding_a_dataset_leaves_the_others_eval_split_as_it_was(tmp_path):
+    a = write(tmp_path / "a.jsonl", [sft(i, f"spørsmål {i}") for i in range(50)])
+    b = write(tmp_path / "b.jsonl", [sft(100 + i, f"question {i}") for i in range(50)])
+
+    def eval_ids(datasets):
+        config = MixConfig(output=str(tmp_path / "o"), datasets=datasets, eval_fraction=0.2)
+        return {i.row["id"] for i in mix(config).eval if i.dataset == "a"}
+
+    alone = eval_ids([{"name": "a", "path": a}])
+    assert alone == eval_ids([{"name": "b", "path": b}, {"name": "a", "path": a}])

@@ -103,6 +103,23 @@ def test_checks_catch_what_a_bad_translation_loses():
     assert any(p.startswith("length ratio") for p in translation_problems(english, "Vær.", "nb", s))
 
 
+def test_checks_pass_legitimate_translations():
+    s = CheckSettings()
+    pairs = [
+        ("On May 17 Norway celebrates its constitution day with parades.",
+         "17. mai feirer Norge grunnlovsdagen med tog og flagg."),
+        (r"The area is $\text{length} \times \text{width}$ in square metres.",
+         r"Arealet er $\text{lengde} \times \text{bredde}$ i kvadratmeter."),
+        ("Read more at https://example.org/guide.", "Les mer på https://example.org/guide ."),
+        ("I can't help you with that, because it could hurt someone badly.",
+         "Jeg kan ikke hjelpe deg med det, fordi det kan skade noen alvorlig."),
+        ("[EDIT] The meeting moved to Tuesday afternoon at the library.",
+         "[REDIGERT] Møtet er flyttet til tirsdag ettermiddag på biblioteket."),
+    ]  # fmt: skip
+    for source, target in pairs:
+        assert translation_problems(source, target, "nb", s) == [], source
+
+
 def test_every_row_is_translated_or_failed_with_its_reason(tmp_path):
     rows, table = sft_rows(6)
     code = "Use:\n\n```python\nprint(1)\n```\n\nThat prints one. FAULT=drop_code"
@@ -129,10 +146,39 @@ def test_every_row_is_translated_or_failed_with_its_reason(tmp_path):
     assert [m["role"] for m in r0["messages"]] == ["user", "assistant"]
     assert r0["messages"][0]["content"] == table[rows[0]["messages"][0]["content"]]
     assert written["p0"]["chosen"] == PAIRS[1][1] and written["p0"]["lang"] == "nb"
-    assert result.rows_written == 3 and result.rows_failed == 5
+    assert result.rows_written == 3 and result.rows_failed == 4 and result.bad_rows == 1
     assert result.summary.cost_usd == pytest.approx(
         result.summary.requests * (USAGE["prompt"] * 0.30 + USAGE["output"] * 2.50) / 1e6
     )
+
+
+def test_blank_texts_are_kept_unrequested_and_unreadable_lines_are_failures(tmp_path):
+    rows, table = sft_rows(2)
+    rows[0]["messages"].insert(0, {"role": "system", "content": "  "})
+    src = write_rows(rows, tmp_path / "in.jsonl")
+    with open(src, "a") as fh:
+        fh.write("{not json\n")
+    out = tmp_path / "nb.jsonl"
+    with FaultServer(translations=table) as server:
+        result = translate([src], "en", "nb", config(server), out, progress=False)
+        assert len(server.log) == 4  # the blank system text is not sent
+    written = read(out)
+    assert written[0]["messages"][0] == {"role": "system", "content": "  "}
+    assert result.rows_written == 2 and result.bad_rows == 1
+    assert read(tmp_path / "nb.failures.jsonl")[0]["where"].endswith("in.jsonl:3")
+
+
+def test_a_changed_source_text_is_never_written_with_its_old_translation(tmp_path):
+    rows, table = sft_rows(2)
+    src = write_rows(rows, tmp_path / "in.jsonl")
+    out = tmp_path / "nb.jsonl"
+    with FaultServer(translations=table) as server:
+        translate([src], "en", "nb", config(server), out, progress=False)
+        rows[1]["messages"][1]["content"] += " FAULT=refusal"  # same id, new text: it fails
+        write_rows(rows, src)
+        again = translate([src], "en", "nb", config(server), out, progress=False)
+    assert [r["id"] for r in read(out)] == ["r0-nb"]
+    assert again.rows_failed == 1 and "refusal" in str(read(tmp_path / "nb.failures.jsonl"))
 
 
 def test_resume_after_kill_9_loses_no_row_and_pays_no_text_twice(tmp_path):

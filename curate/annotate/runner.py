@@ -115,6 +115,11 @@ class RateLimiter:
             await asyncio.sleep(start - now)
 
 
+def request_key(config: AnnotateConfig, prompt: Prompt, text_sha256: str) -> str:
+    """The cache key of one text's request: text, task, prompt, model, generation settings."""
+    return cache_key(text_sha256, prompt.task, prompt.sha256, config.model, config.generation_key())
+
+
 class Annotator:
     def __init__(
         self,
@@ -134,13 +139,7 @@ class Annotator:
         self.rng = random.Random()
 
     def key(self, sha: str) -> str:
-        return cache_key(
-            sha,
-            self.prompt.task,
-            self.prompt.sha256,
-            self.config.model,
-            self.config.generation_key(),
-        )
+        return request_key(self.config, self.prompt, sha)
 
     async def worker(self, queue: asyncio.Queue) -> None:
         while True:

@@ -10,47 +10,19 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from curate.documents import ReadReport, iter_raw_rows, list_input_files
-from curate.errors import CurateError, InputError, MissingInput
+from curate.errors import CurateError, InputError
 from curate.lm.data import WindowDataModule
+from curate.lm.rows import assistant, check_messages, check_pair, prompt_messages, read_rows
 
 log = logging.getLogger(__name__)
-ROLES = {"system", "user", "assistant"}
 
 
 class TemplateError(CurateError, ValueError):
     pass
-
-
-def read_rows(paths: list[str | Path]) -> tuple[list[tuple[str, dict]], ReadReport]:
-    report = ReadReport()
-    rows = []
-    files = list_input_files(paths)
-    if not files:
-        raise MissingInput(f"no input files under {[str(p) for p in paths]}")
-    for path in files:
-        for line, row in iter_raw_rows(path, report):
-            rows.append((f"{path}:{line}", row))
-    return rows, report
-
-
-def check_messages(messages: Any) -> str | None:
-    """The reason a conversation cannot train SFT, or None."""
-    if not isinstance(messages, list) or not messages:
-        return "no messages"
-    for m in messages:
-        if not isinstance(m, dict) or m.get("role") not in ROLES:
-            return "message with a missing or unknown role"
-        if not isinstance(m.get("content"), str):
-            return "message without text content"
-    if messages[-1]["role"] != "assistant":
-        return "conversation does not end on an assistant turn"
-    return None
 
 
 def render_sft(messages: list[dict], tokenizer, max_length: int) -> dict[str, torch.Tensor]:
@@ -108,17 +80,20 @@ def skip(skipped: Counter, where: str, reason: str) -> None:
 
 
 class SFTDataModule(WindowDataModule):
-    def __init__(self, paths, tokenizer, max_length: int, val_fraction: float = 0.1, **window):
+    """`val_paths`: a validation set of its own (curate mix's eval.jsonl); without it the last
+    `val_fraction` of the rows."""
+
+    def __init__(
+        self, paths, tokenizer, max_length: int, val_fraction: float = 0.1, val_paths=(), **window
+    ):
         super().__init__(**window)
         self.paths, self.tokenizer, self.max_length = paths, tokenizer, max_length
-        self.val_fraction = val_fraction
+        self.val_fraction, self.val_paths = val_fraction, list(val_paths)
         self.stats: dict[str, Any] = {}
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.train_set is not None:
-            return
-        rows, report = read_rows(self.paths)
-        items, skipped = [], Counter()
+    def read(self, paths, skipped: Counter) -> tuple[list[dict], int]:
+        rows, report = read_rows(paths)
+        items = []
         for where, row in rows:
             reason = check_messages(row.get("messages") if isinstance(row, dict) else None)
             if reason:
@@ -126,14 +101,27 @@ class SFTDataModule(WindowDataModule):
                 continue
             items.append(render_sft(row["messages"], self.tokenizer, self.max_length))
         if not items:
-            raise InputError(f"no usable conversations in {self.paths}: {dict(skipped)}")
-        train, val = split(items, self.val_fraction)
+            raise InputError(f"no usable conversations in {paths}: {dict(skipped)}")
+        return items, report.bad_count
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        skipped = Counter()
+        items, bad = self.read(self.paths, skipped)
+        if self.val_paths:
+            train = items
+            val, bad_val = self.read(self.val_paths, skipped)
+            bad += bad_val
+        else:
+            train, val = split(items, self.val_fraction)
         self.train_set, self.val_set = ListDataset(train), ListDataset(val)
         self.stats = {
-            "conversations": len(items),
+            "conversations": len(train) + len(val),
+            "val_conversations": len(val),
             "skipped": dict(skipped),
-            "bad_rows": report.bad_count,
-            "assistant_tokens": int(sum((i["labels"] != -100).sum() for i in items)),
+            "bad_rows": bad,
+            "assistant_tokens": int(sum((i["labels"] != -100).sum() for i in train)),
         }
         log.info("SFT data: %s", self.stats)
 
@@ -141,34 +129,9 @@ class SFTDataModule(WindowDataModule):
         return pad_batch(rows, self.tokenizer.eos_token_id)
 
 
-def prompt_messages(prompt: Any) -> list[dict] | None:
-    if isinstance(prompt, str) and prompt.strip():
-        return [{"role": "user", "content": prompt}]
-    if isinstance(prompt, list) and prompt and check_messages([*prompt, _assistant("x")]) is None:
-        return prompt
-    return None
-
-
-def _assistant(text: str) -> dict:
-    return {"role": "assistant", "content": text}
-
-
-def check_pair(row: Any) -> str | None:
-    if not isinstance(row, dict):
-        return "not an object"
-    if prompt_messages(row.get("prompt")) is None:
-        return "missing or malformed prompt"
-    chosen, rejected = row.get("chosen"), row.get("rejected")
-    if not isinstance(chosen, str) or not isinstance(rejected, str) or not chosen or not rejected:
-        return "chosen and rejected must be non-empty strings"
-    if chosen.strip() == rejected.strip():
-        return "chosen == rejected (no preference to learn)"
-    return None
-
-
 def render_completion(prompt: list[dict], reply: str, tokenizer, max_length: int):
     """Token ids of prompt + reply and a mask of the reply's tokens (end-of-turn included)."""
-    item = render_sft([*prompt, _assistant(reply)], tokenizer, max_length)
+    item = render_sft([*prompt, assistant(reply)], tokenizer, max_length)
     return item["input_ids"], item["labels"]
 
 
@@ -176,18 +139,37 @@ class DPODataModule(WindowDataModule):
     """Items hold chosen and rejected sequences; `reference` log-probs are attached by the
     trainer before fitting (computed once with the initial policy)."""
 
-    def __init__(self, paths, tokenizer, max_length: int, val_fraction: float = 0.1, **window):
+    def __init__(
+        self, paths, tokenizer, max_length: int, val_fraction: float = 0.1, val_paths=(), **window
+    ):
         super().__init__(**window)
         self.paths, self.tokenizer, self.max_length = paths, tokenizer, max_length
-        self.val_fraction = val_fraction
+        self.val_fraction, self.val_paths = val_fraction, list(val_paths)
         self.items: list[dict] = []
+        self.n_val: int | None = None  # pairs read from val_paths (at the end of items)
         self.stats: dict[str, Any] = {}
 
     def prepare_items(self) -> list[dict]:
+        """Train pairs, then validation pairs from `val_paths` (all get reference log-probs)."""
         if self.items:
             return self.items
-        rows, report = read_rows(self.paths)
         skipped = Counter()
+        bad = self.read(self.paths, skipped)
+        if self.val_paths:
+            n_train = len(self.items)
+            bad += self.read(self.val_paths, skipped)
+            self.n_val = len(self.items) - n_train
+        self.stats = {
+            "pairs": len(self.items),
+            "skipped": dict(skipped),
+            "bad_rows": bad,
+        }
+        log.info("DPO data: %s", self.stats)
+        return self.items
+
+    def read(self, paths, skipped: Counter) -> int:
+        rows, report = read_rows(paths)
+        before = len(self.items)
         for where, row in rows:
             reason = check_pair(row)
             if reason:
@@ -199,19 +181,17 @@ class DPODataModule(WindowDataModule):
                 ids, labels = render_completion(prompt, row[side], self.tokenizer, self.max_length)
                 item[f"{side}_input_ids"], item[f"{side}_labels"] = ids, labels
             self.items.append(item)
-        if not self.items:
-            raise InputError(f"no usable preference pairs in {self.paths}: {dict(skipped)}")
-        self.stats = {
-            "pairs": len(self.items),
-            "skipped": dict(skipped),
-            "bad_rows": report.bad_count,
-        }
-        log.info("DPO data: %s", self.stats)
-        return self.items
+        if len(self.items) == before:
+            raise InputError(f"no usable preference pairs in {paths}: {dict(skipped)}")
+        return report.bad_count
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None:
-            train, val = split(self.prepare_items(), self.val_fraction)
+            items = self.prepare_items()
+            if self.n_val is not None:
+                train, val = items[: len(items) - self.n_val], items[len(items) - self.n_val :]
+            else:
+                train, val = split(items, self.val_fraction)
             self.train_set, self.val_set = ListDataset(train), ListDataset(val)
 
     def collate(self, rows):

@@ -21,6 +21,7 @@ class DataConfig:
     train: list[str] = field(default_factory=list)  # files or folders (jsonl/parquet)
     max_length: int = 2048  # pretraining: the packed block size; SFT/DPO: truncation
     val_fraction: float = 0.05
+    val: list[str] = field(default_factory=list)  # sft/dpo: a validation set (curate mix's eval)
     cache_dir: str | None = None  # token cache; default <output>/token_cache
     shuffle: bool = True  # false: train in the file's order (a length curriculum from curate mix)
 
@@ -67,6 +68,8 @@ class LMConfig:
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
             raise InputError(f"stage must be one of {STAGES}, got {self.stage!r}")
+        if self.data.val and self.stage == "pretrain":
+            raise InputError("data.val is for sft and dpo; pretraining splits val_fraction off")
         if self.training.neftune_alpha and self.stage != "sft":
             raise InputError("training.neftune_alpha is for the sft stage only")
 

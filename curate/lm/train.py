@@ -89,7 +89,7 @@ def make_datamodule(config: LMConfig, tokenizer):
         cache = Path(d.cache_dir or Path(config.output) / "token_cache")
         return PackedDataModule(d.train, tokenizer, d.max_length, cache, d.val_fraction, **window)
     cls = SFTDataModule if config.stage == "sft" else DPODataModule
-    return cls(d.train, tokenizer, d.max_length, d.val_fraction, **window)
+    return cls(d.train, tokenizer, d.max_length, d.val_fraction, d.val, **window)
 
 
 def make_module(config: LMConfig, total_steps: int):

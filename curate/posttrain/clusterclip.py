@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from curate.errors import InputError
+
 log = logging.getLogger(__name__)
 
 
@@ -30,6 +32,13 @@ class ClusterClipConfig:
     clip: int = 4  # most draws of one example
     embedder: str = "auto"  # hashed, a classifier bundle folder, or auto (curate.posttrain.embed)
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.clusters < 1 or self.clip < 1:
+            raise InputError(
+                f"clusterclip: clusters and clip must be 1 or more, got {self.clusters}, "
+                f"{self.clip}"
+            )
 
 
 @dataclass
@@ -55,7 +64,7 @@ def clusterclip_sample(
     """`size` draws balanced across the clusters in `labels`, no example more than `clip`
     times."""
     if clip < 1:
-        raise ValueError("clip must be at least 1")
+        raise InputError("clip must be at least 1")
     rng = np.random.default_rng(seed)
     ids = sorted(set(labels.tolist()))
     members = {c: np.flatnonzero(labels == c) for c in ids}

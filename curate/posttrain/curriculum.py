@@ -8,12 +8,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from curate.errors import InputError
+
 
 @dataclass
 class CurriculumConfig:
     bins: int = 4
     short_share: float = 0.1  # of the shortest bin's examples, spread over the whole order
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.bins < 1 or not 0 <= self.short_share <= 1:
+            raise InputError(
+                f"curriculum: bins must be 1 or more and short_share in [0, 1], got "
+                f"{self.bins} and {self.short_share}"
+            )
 
 
 def curriculum_order(lengths: list[int], config: CurriculumConfig) -> tuple[list[int], list[int]]:

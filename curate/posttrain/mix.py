@@ -5,14 +5,16 @@ type, upsampling, rows, words, share, average words per example, tokens) as mark
 
 Order of work: read and check rows (bad ones counted per reason, never dropped silently), drop
 rows whose prompt an earlier row (any dataset, config order) already has, split eval off (so no
-eval row is ever trained on), upsample each dataset's train rows, then ClusterClip and the
-curriculum reorder or resample the pooled train rows."""
+eval row is ever trained on), upsample each dataset's train rows, then ClusterClip resamples the
+pooled distinct train rows (upsampling then sets the mixture's size only) and the curriculum
+orders them."""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,12 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from curate.config import load
+from curate.config import build, load
 from curate.documents import write_atomic
-from curate.errors import InputError
+from curate.errors import InputError, MissingInput
+from curate.lm.rows import get_text, read_rows, row_texts
 from curate.posttrain.clusterclip import ClusterClipConfig, clusterclip, plot_cluster_sizes
 from curate.posttrain.curriculum import CurriculumConfig, curriculum_order
-from curate.posttrain.translate import read_rows, row_texts
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,17 @@ class DatasetConfig:
     name: str
     path: list[str] | str
     upsample: float = 1.0  # 2.8: every row twice, then 80% of the rows once more
+
+    def __post_init__(self) -> None:
+        paths = self.path if isinstance(self.path, list) else [self.path]
+        if not paths or not all(isinstance(p, str) for p in paths):
+            raise InputError(f"path must be a file or folder, or a list of them: {self.path!r}")
+        if not isinstance(self.upsample, int | float) or self.upsample <= 0:
+            raise InputError(f"upsample must be a positive number, got {self.upsample!r}")
+
+    @property
+    def paths(self) -> list[str]:
+        return self.path if isinstance(self.path, list) else [self.path]
 
 
 @dataclass
@@ -48,21 +61,24 @@ class MixConfig:
     clusterclip: ClusterClipConfig | None = None
     curriculum: CurriculumConfig | None = None
 
+    source: str = "config"  # the file it came from, for error messages
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.eval_fraction < 1:
+            raise InputError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
+
     @classmethod
     def load(cls, path: str | Path, sets=(), **overrides) -> MixConfig:
-        return load(cls, path, sets, **overrides)
+        return load(cls, path, sets, source=str(path), **overrides)
 
     def dataset_configs(self) -> list[DatasetConfig]:
-        from curate.config import build
-
-        configs = [build(DatasetConfig, d, f"datasets[{i}]") for i, d in enumerate(self.datasets)]
-        if not configs:
-            raise InputError("a mix needs at least one dataset")
+        where = f"{self.source}: datasets"
+        if not isinstance(self.datasets, list) or not self.datasets:
+            raise InputError(f"{where}: a list of at least one {{name, path, upsample}}")
+        configs = [build(DatasetConfig, d, f"{where}[{i}]") for i, d in enumerate(self.datasets)]
         names = Counter(c.name for c in configs)
         if max(names.values()) > 1:
-            raise InputError(f"dataset names repeat: {[n for n, k in names.items() if k > 1]}")
-        if any(c.upsample <= 0 for c in configs):
-            raise InputError("upsample must be positive")
+            raise InputError(f"{where}: names repeat: {[n for n, k in names.items() if k > 1]}")
         return configs
 
 
@@ -76,20 +92,15 @@ class Item:
 
 
 def row_kind(row: Any) -> tuple[str, str] | str:
-    """(kind, the text it is embedded and measured by), or why the row is unusable."""
+    """(kind, the text it is embedded and measured by), or why the row is unusable (checked
+    as the LM stage checks it, curate.lm.rows)."""
     if isinstance(row, dict) and isinstance(row.get("text"), str) and "messages" not in row:
         return ("text", row["text"]) if row["text"].strip() else "empty text"
     found = row_texts(row)
     if isinstance(found, str):
         return found
     kind, paths = found
-    texts = []
-    for path in paths:
-        node = row
-        for key in path:
-            node = node[key]
-        texts.append(node)
-    return kind, "\n".join(texts)
+    return kind, "\n".join(get_text(row, path) for path in paths)
 
 
 def prompt_key(item: Item) -> str | None:
@@ -99,7 +110,8 @@ def prompt_key(item: Item) -> str | None:
         users = [m["content"] for m in row["messages"] if m.get("role") == "user"]
         prompt = users[0] if users else None
     elif item.kind == "dpo":
-        prompt = row["prompt"] if isinstance(row["prompt"], str) else json.dumps(row["prompt"])
+        prompt = row["prompt"]
+        prompt = prompt if isinstance(prompt, str) else json.dumps(prompt, ensure_ascii=False)
     else:
         return None
     return re.sub(r"\s+", " ", prompt).strip().lower() if prompt else None
@@ -125,8 +137,7 @@ class MixResult:
 
 
 def read_dataset(config: DatasetConfig, skipped: Counter) -> list[Item]:
-    paths = config.path if isinstance(config.path, list) else [config.path]
-    rows, report = read_rows(paths)
+    rows, report = read_rows(config.paths)
     skipped.update(report.bad_reasons)
     items = []
     for where, row in rows:
@@ -144,19 +155,28 @@ def count_tokens(items: list[Item], tokenizer_dir: str | None) -> None:
         return
     from tokenizers import Tokenizer
 
-    tokenizer = Tokenizer.from_file(str(Path(tokenizer_dir) / "tokenizer.json"))
+    path = Path(tokenizer_dir) / "tokenizer.json"
+    if not path.exists():
+        raise MissingInput(f"tokenizer: no {path} (a model folder with tokenizer.json)")
+    tokenizer = Tokenizer.from_file(str(path))
     texts = [row_kind(i.row)[1] for i in items]
     for item, encoding in zip(items, tokenizer.encode_batch(texts), strict=True):
         item.tokens = len(encoding.ids)
 
 
+def dataset_rng(seed: int, name: str) -> np.random.Generator:
+    """Each dataset's own seeded draws: adding or reordering datasets leaves every other
+    dataset's eval split and upsampling as they were."""
+    return np.random.default_rng([seed, zlib.crc32(name.encode())])
+
+
 def mix(config: MixConfig) -> MixResult:
-    rng = np.random.default_rng(config.seed)
     datasets = config.dataset_configs()
     skipped = {d.name: Counter() for d in datasets}
     seen: set[str] = set()
     duplicates: Counter = Counter()
     train_by: dict[str, list[Item]] = {}
+    train: list[Item] = []
     eval_items: list[Item] = []
     rows_in: dict[str, int] = {}
     for d in datasets:
@@ -171,11 +191,12 @@ def mix(config: MixConfig) -> MixResult:
             if key is not None:
                 seen.add(key)
             unique.append(item)
+        rng = dataset_rng(config.seed, d.name)
         order = rng.permutation(len(unique))
         n_eval = round(len(unique) * config.eval_fraction) if len(unique) > 1 else 0
         eval_items += [unique[i] for i in sorted(order[:n_eval])]
         train_by[d.name] = [unique[i] for i in sorted(order[n_eval:])]
-    train = [it for d in datasets for it in upsample(train_by[d.name], d.upsample, rng)]
+        train += upsample(train_by[d.name], d.upsample, rng)
     if not train:
         raise InputError(f"no usable rows in any dataset: {dict(skipped)}")
     result = MixResult(train, eval_items, [], skipped, duplicates)

@@ -24,11 +24,19 @@ from curate.annotate.backends import Answer
 from curate.annotate.cli_support import FAKE_MODEL
 from curate.annotate.config import AnnotateConfig
 from curate.annotate.prompts import Prompt
-from curate.annotate.runner import AnnotationSummary, Annotator, Budget, Group, run_requests
-from curate.annotate.store import read_jsonl
+from curate.annotate.runner import (
+    AnnotationSummary,
+    Annotator,
+    Budget,
+    Group,
+    request_key,
+    run_requests,
+)
+from curate.annotate.store import AnnotationStore, read_jsonl
 from curate.config import load
-from curate.documents import Document, ReadReport, iter_raw_rows, list_input_files, write_atomic
-from curate.errors import InputError, MissingInput
+from curate.documents import Document, ReadReport, text_sha256, write_atomic
+from curate.errors import InputError
+from curate.lm.rows import TextPath, get_text, read_rows, row_texts, set_text
 from curate.package_files import package_file
 from curate.posttrain.translation_checks import CheckSettings, translation_problems
 
@@ -36,7 +44,6 @@ logger = logging.getLogger(__name__)
 TARGETS = {"fi": "Finnish", "nb": "Norwegian Bokmål", "nn": "Norwegian Nynorsk",
            "sv": "Swedish", "da": "Danish"}  # fmt: skip
 SOURCES = {"en": "English", **TARGETS, "de": "German", "is": "Icelandic"}
-Path_ = tuple[Any, ...]  # where a text sits in a row: ("messages", 2, "content"), ("chosen",)
 
 
 @dataclass
@@ -59,46 +66,6 @@ class TranslateSettings:
         template = self.template.replace("{source}", SOURCES[source])
         template = template.replace("{target}", TARGETS[target])
         return Prompt(f"translate_{source}_{target}", self.version, "en", template, (0, 0))
-
-
-def row_texts(row: Any) -> tuple[str, list[Path_]] | str:
-    """(kind, where each text sits) for an SFT or DPO row, or the reason it is neither."""
-    if not isinstance(row, dict):
-        return "not a JSON object"
-    if "messages" in row:
-        messages = row["messages"]
-        if not isinstance(messages, list) or not messages:
-            return "messages is not a non-empty list"
-        for m in messages:
-            if not isinstance(m, dict) or not isinstance(m.get("content"), str):
-                return "a message without text content"
-        return "sft", [("messages", i, "content") for i in range(len(messages))]
-    if all(k in row for k in ("prompt", "chosen", "rejected")):
-        if not isinstance(row["chosen"], str) or not isinstance(row["rejected"], str):
-            return "chosen and rejected must be strings"
-        prompt = row["prompt"]
-        if isinstance(prompt, str):
-            paths: list[Path_] = [("prompt",)]
-        elif isinstance(prompt, list) and all(
-            isinstance(m, dict) and isinstance(m.get("content"), str) for m in prompt
-        ):
-            paths = [("prompt", i, "content") for i in range(len(prompt))]
-        else:
-            return "prompt is neither text nor a list of messages"
-        return "dpo", [*paths, ("chosen",), ("rejected",)]
-    return "neither an SFT row (messages) nor a DPO row (prompt, chosen, rejected)"
-
-
-def get_at(row: dict, path: Path_) -> Any:
-    for key in path:
-        row = row[key]
-    return row
-
-
-def set_at(row: dict, path: Path_, value: str) -> None:
-    for key in path[:-1]:
-        row = row[key]
-    row[path[-1]] = value
 
 
 def parse_translation(text: str) -> tuple[str | None, str | None]:
@@ -160,45 +127,51 @@ class TranslateResult:
     summary: AnnotationSummary
     rows_in: int = 0
     rows_written: int = 0
-    rows_failed: int = 0
+    rows_failed: int = 0  # a text failed its request or a check
     rows_pending: int = 0  # texts not requested yet (budget, stop): the next run does them
-    bad_rows: int = 0
+    bad_rows: int = 0  # unreadable, or neither SFT nor DPO as the LM stage reads them
     failure_reasons: Counter = field(default_factory=Counter)
     output: str = ""
     failures_output: str = ""
     checks_off: list[str] = field(default_factory=list)
 
 
-def read_rows(inputs: list[str | Path]) -> tuple[list[tuple[str, Any]], ReadReport]:
-    files = list_input_files(inputs)
-    if not files:
-        raise MissingInput(f"no input files under {[str(p) for p in inputs]}")
-    report = ReadReport()
-    rows = [(f"{f}:{n}", row) for f in files for n, row in iter_raw_rows(f, report)]
-    return rows, report
+@dataclass
+class RowPlan:
+    where: str
+    row: dict
+    rid: str
+    paths: list[TextPath]
+    keys: list[str | None]  # each text's cache key; None: a blank text, kept as it is
 
 
 def row_id(where: str, row: dict) -> str:
     return str(row.get("id") or where)
 
 
-def plan_texts(rows, source: str) -> tuple[list[Document], dict[str, list[Path_]], dict]:
-    """One Document per text to translate (id `<row id>#<n>`), the paths per row, and the
-    rows that are neither SFT nor DPO with their reason."""
-    docs, paths, bad = [], {}, {}
+def plan_rows(rows, source: str, prompt: Prompt, config: AnnotateConfig):
+    """A plan per usable row, one Document per text to request (id `<row id>#<n>`), and a
+    failure record per row the LM stage could not read."""
+    plans, docs, bad = [], [], []
+    ids: set[str] = set()
     for where, row in rows:
         found = row_texts(row)
-        if isinstance(found, str):
-            bad[where] = found
+        rid = row_id(where, row) if isinstance(row, dict) else where
+        if isinstance(found, str) or rid in ids:
+            reason = found if isinstance(found, str) else f"repeats the id {rid!r}"
+            bad.append({"where": where, "reason": reason})
             continue
-        rid = row_id(where, row)
-        if rid in paths:
-            bad[where] = f"repeats the id {rid!r} of an earlier row"
-            continue
-        paths[rid] = found[1]
+        ids.add(rid)
+        keys: list[str | None] = []
         for n, path in enumerate(found[1]):
-            docs.append(Document(f"{rid}#{n}", get_at(row, path), lang=source, source=where))
-    return docs, paths, bad
+            text = get_text(row, path)
+            if not text.strip():
+                keys.append(None)
+                continue
+            keys.append(request_key(config, prompt, text_sha256(text)))
+            docs.append(Document(f"{rid}#{n}", text, lang=source, source=where))
+        plans.append(RowPlan(where, row, rid, found[1], keys))
+    return plans, docs, bad
 
 
 def translate(
@@ -223,10 +196,15 @@ def translate(
     output = Path(output)
     cache = output.with_name(output.name.removesuffix(".jsonl") + ".cache")
     rows, report = read_rows(inputs)
-    docs, paths, bad = plan_texts(rows, source)
     prompt = settings.prompt(source, target)
     config = translate_config(config, settings)
-    too_long = [d for d in docs if len(d.text) > settings.max_document_chars]
+    plans, docs, bad = plan_rows(rows, source, prompt, config)
+    too_long = {
+        request_key(config, prompt, text_sha256(d.text)): "text longer than max_document_chars "
+        f"({len(d.text)} characters)"
+        for d in docs
+        if len(d.text) > settings.max_document_chars
+    }
     docs = [d for d in docs if len(d.text) <= settings.max_document_chars]
     translator = type("BoundTranslator", (Translator,), {"checks": settings.checks,
                                                          "target": target})  # fmt: skip
@@ -239,8 +217,32 @@ def translate(
     result = TranslateResult(summary, rows_in=len(rows) + report.bad_count)
     result.bad_rows = report.bad_count + len(bad)
     result.checks_off = list(settings.checks.skipped)
-    write_rows(rows, paths, bad, too_long, cache, prompt, target, output, result)
+    bad += unreadable(report)
+    store = AnnotationStore(cache, prompt.task)  # the records and failures, tails repaired
+    store.close()
+    outcome = RowOutcome(read_jsonl(store.path), read_jsonl(store.failures_path), too_long)
+    write_rows(plans, bad, outcome, source, target, output, result)
     return result
+
+
+def unreadable(report: ReadReport) -> list[dict]:
+    """Failure records for lines that are not JSON rows (the first examples, and a count)."""
+    records = [{"where": f"{b.path}:{b.line}", "reason": b.reason} for b in report.bad_examples]
+    if report.bad_count > len(records):
+        records.append({"unreadable_rows_not_listed": report.bad_count - len(records),
+                        "reasons": dict(report.bad_reasons)})  # fmt: skip
+    return records
+
+
+class RowOutcome:
+    """What the cache holds per text (by cache key): a translation or a failure reason."""
+
+    def __init__(self, records: list[dict], failures: list[dict], too_long: dict[str, str]):
+        self.done = {r["cache_key"]: r for r in records if "cache_key" in r}
+        self.failed = {
+            r["cache_key"]: r["reason"] for r in failures if r.get("cache_key") not in self.done
+        }
+        self.failed.update(too_long)
 
 
 def translate_config(config: AnnotateConfig, settings: TranslateSettings) -> AnnotateConfig:
@@ -253,37 +255,28 @@ def translate_config(config: AnnotateConfig, settings: TranslateSettings) -> Ann
     )
 
 
-def write_rows(rows, paths, bad, too_long, cache, prompt, target, output, result) -> None:
-    """Rows whose every text has a translation, in input order; the others with reasons."""
-    done = {r["id"]: r for r in read_jsonl(cache / f"{prompt.task}.jsonl")}
-    failed: dict[str, str] = {}
-    for r in read_jsonl(cache / f"{prompt.task}.failures.jsonl"):
-        if r["id"] not in done:
-            failed[r["id"]] = r["reason"]
-    for d in too_long:
-        failed[d.id] = f"text longer than max_document_chars ({len(d.text)} characters)"
-    written, failures = [], []
-    for where, row in rows:
-        if where in bad:
-            failures.append({"where": where, "reason": bad[where]})
-            continue
-        rid = row_id(where, row)
-        texts = [f"{rid}#{n}" for n in range(len(paths[rid]))]
-        reasons = {t: failed[t] for t in texts if t in failed}
-        missing = [t for t in texts if t not in done and t not in reasons]
+def write_rows(plans, bad, outcome: RowOutcome, source, target, output: Path, result) -> None:
+    """Rows whose every text has a translation under its current cache key, in input order;
+    the others with the reason of each text that failed; rows still pending are counted."""
+    written, failures = [], list(bad)
+    for plan in plans:
+        reasons = {
+            f"{plan.rid}#{n}": outcome.failed[k]
+            for n, k in enumerate(plan.keys)
+            if k is not None and k in outcome.failed
+        }
         if reasons:
-            failures.append({"id": rid, "where": where, "reasons": reasons})
+            failures.append({"id": plan.rid, "where": plan.where, "reasons": reasons})
+            result.rows_failed += 1
             for reason in reasons.values():
                 result.failure_reasons.update(reason_kinds(reason))
-            continue
-        if missing:
+        elif any(k is not None and k not in outcome.done for k in plan.keys):
             result.rows_pending += 1
-            continue
-        written.append(translated_row(row, rid, paths[rid], [done[t] for t in texts], target))
-    result.rows_written, result.rows_failed = len(written), len(failures)
+        else:
+            written.append(translated_row(plan, outcome.done, source, target))
+    result.rows_written = len(written)
     output.parent.mkdir(parents=True, exist_ok=True)
-    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in written)
-    write_atomic(output, lines)
+    write_atomic(output, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in written))
     failures_path = output.with_name(output.name.removesuffix(".jsonl") + ".failures.jsonl")
     write_atomic(failures_path, "".join(json.dumps(f, ensure_ascii=False) + "\n" for f in failures))
     result.output, result.failures_output = str(output), str(failures_path)
@@ -294,17 +287,20 @@ def reason_kinds(reason: str) -> list[str]:
     return [re.sub(r" [\d.]+%?", "", part.split(":")[0]) for part in reason.split("; ")]
 
 
-def translated_row(row: dict, rid: str, paths: list[Path_], records: list[dict], target: str):
-    out = copy.deepcopy(row)
-    for path, record in zip(paths, records, strict=True):
-        set_at(out, path, record["translation"])
-    out["id"] = f"{rid}-{target}"
+def translated_row(plan: RowPlan, done: dict[str, dict], source: str, target: str) -> dict:
+    out = copy.deepcopy(plan.row)
+    records = [done[k] for k in plan.keys if k is not None]
+    for path, key in zip(plan.paths, plan.keys, strict=True):
+        if key is not None:
+            set_text(out, path, done[key]["translation"])
+    out["id"] = f"{plan.rid}-{target}"
     out["lang"] = target
+    model = records[0]["model"] if records else None
     out["translation"] = {
-        "source_id": rid,
-        "source_lang": records[0]["task"].split("_")[1],
-        "model": records[0]["model"],
-        "stand_in": records[0]["model"] == FAKE_MODEL,
+        "source_id": plan.rid,
+        "source_lang": source,
+        "model": model,
+        "stand_in": model == FAKE_MODEL,
     }
     return out
 

@@ -13,27 +13,31 @@ from dataclasses import dataclass, field
 
 FENCE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
 INLINE_CODE = re.compile(r"`[^`\n]+`")
-LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+", re.MULTILINE)
+BULLET = re.compile(r"^\s*[-*+•]\s+", re.MULTILINE)
+# "17. mai er ..." starts a line like a numbered item does: numbers count as a list only when
+# two or more lines carry them
+NUMBERED = re.compile(r"^\s*\d{1,3}[.)]\s+", re.MULTILINE)
 HEADING = re.compile(r"^\s*#{1,6}\s", re.MULTILINE)
-# {name} {{name}} {0} %s %(name)s $VAR <NAME> [NAME]: what a template or a program fills in
+# {name} {{name}} {0} %s %(name)s $VAR <NAME>: what a template or a program fills in; braces
+# after a letter or backslash are LaTeX or code (\\text{apples}), which a translator may change
 PLACEHOLDER = re.compile(
-    r"\{\{?\s*[\w.]*\s*\}\}?|%\(\w+\)[sdf]|%[sdf]|\$\{?[A-Z_][A-Z0-9_]*\}?|<[A-Z_][A-Z0-9_]*>"
-    r"|\[[A-Z_][A-Z0-9_]*\]"
+    r"(?<![\\\w])\{\{?\s*[\w.]*\s*\}\}?|%\(\w+\)[sdf]|%[sdf]|\$\{?[A-Z_][A-Z0-9_]*\}?"
+    r"|<[A-Z_][A-Z0-9_]*>"
 )
 TAG = re.compile(r"</?([a-zA-Z][a-zA-Z0-9]*)\b[^>]*>")
-URL = re.compile(r"https?://\S+")
+URL = re.compile(r"https?://\S+?(?=[.,;:!?)\]]*(?:\s|$))")  # without trailing punctuation
 WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
-# Refusals and assistant meta-talk in the languages curate translates into (and English).
+# A translator's meta-talk: refusing to translate, or announcing the translation. Refusals that
+# are the content (a DPO pair's safe reply) are translated like any text, so they are not here.
 REFUSAL = re.compile(
-    r"\b(?:I'?m sorry|I cannot|I can't|I am unable|As an AI|as a language model"
-    r"|Beklager, (?:men )?jeg kan ikke|Jeg kan ikke (?:hjelpe|oversette)|Eg kan ikkje"
-    r"|Som en (?:AI|språkmodell)|Tyvärr kan jag inte|Jag kan inte (?:hjälpa|översätta)"
-    r"|Jeg kan desværre ikke|Valitettavasti en voi|En voi (?:auttaa|kääntää)"
-    r"|Here is the translation|Her er oversettelsen|Här är översättningen)",
+    r"\b(?:(?:can't|cannot|unable to|won't) (?:help with )?translat"
+    r"|As an AI|as a language model|Som en (?:AI|språkmodell)"
+    r"|Here is the translation|Her er oversettelsen|Her er oversættelsen|Här är översättningen"
+    r"|Tässä on käännös|kan ikke oversette|kan ikkje omsetje|kan ikke oversætte"
+    r"|kan inte översätta|en voi kääntää)",
     re.IGNORECASE,
 )
-# py3langid says `no` for Bokmål (curate.pipeline.langid)
-LANGID_CODE = {"nb": "no"}
+NORWEGIAN = ("no", "nn")  # py3langid says `no` for Bokmål (curate.pipeline.langid)
 
 
 @dataclass
@@ -59,6 +63,11 @@ def masked(text: str) -> str:
     return text
 
 
+def list_items(text: str) -> int:
+    numbered = len(NUMBERED.findall(text))
+    return len(BULLET.findall(text)) + (numbered if numbered >= 2 else 0)
+
+
 def structure_problems(source: str, target: str) -> list[str]:
     problems = []
     if Counter(FENCE.findall(source)) != Counter(FENCE.findall(target)):
@@ -66,7 +75,7 @@ def structure_problems(source: str, target: str) -> list[str]:
     if Counter(INLINE_CODE.findall(source)) != Counter(INLINE_CODE.findall(target)):
         problems.append("inline code changed or lost")
     counts: list[tuple[str, Callable[[str], object]]] = [
-        ("list items", lambda t: len(LIST_ITEM.findall(FENCE.sub("", t)))),
+        ("list items", lambda t: list_items(FENCE.sub("", t))),
         ("headings", lambda t: len(HEADING.findall(FENCE.sub("", t)))),
         ("placeholders", lambda t: Counter(PLACEHOLDER.findall(FENCE.sub("", t)))),
         ("markup tags", lambda t: Counter(TAG.findall(FENCE.sub("", t)))),
@@ -106,7 +115,11 @@ def language_problem(target: str, lang: str, settings: CheckSettings) -> str | N
     if len(WORD.findall(text)) < settings.language_min_words:
         return None
     ranked = dict(identifier().rank(text.replace("\n", " ")))
-    score = ranked.get(LANGID_CODE.get(lang, lang), 0.0)
+    # py3langid confuses Bokmål and Nynorsk on short texts (a one-line Bokmål translation in
+    # tests/test_translate.py reads as Nynorsk, p(nb) 0.28): the check asks for Norwegian,
+    # either form, and leaves the form unchecked
+    codes = NORWEGIAN if lang in ("nb", "nn") else (lang,)
+    score = sum(ranked.get(code, 0.0) for code in codes)
     if score < settings.min_language_score:
         best = max(ranked, key=ranked.get)
         return f"language: {'nb' if best == 'no' else best}, not {lang} (p={score:.2f})"
