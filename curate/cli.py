@@ -21,6 +21,7 @@ from curate.degrade import FAMILIES as FAMILY_NAMES
 from curate.documents import DEFAULT_MAX_CHARS
 from curate.errors import CurateError
 from curate.pipeline.executors import EXECUTORS
+from curate.posttrain.languages import SOURCES, TARGETS
 from curate.sources import SCHEMAS
 from curate.tasks import ALL, task_names
 
@@ -798,10 +799,17 @@ def init_tiny_lm(corpus, output, vocab_size, hidden_size, layers) -> None:
     "--to",
     "target",
     required=True,
-    type=click.Choice(["fi", "nb", "nn", "sv", "da"]),
+    type=click.Choice(sorted(TARGETS)),
     help="Language to translate into.",
 )
-@click.option("--from", "source", default="en", show_default=True, help="Source language.")
+@click.option(
+    "--from",
+    "source",
+    type=click.Choice(sorted(SOURCES)),
+    default="en",
+    show_default=True,
+    help="Source language.",
+)
 @click.option(
     "-o",
     "--output",

@@ -38,12 +38,10 @@ from curate.documents import Document, ReadReport, text_sha256, write_atomic
 from curate.errors import InputError
 from curate.lm.rows import TextPath, get_text, read_rows, row_texts, set_text
 from curate.package_files import package_file
+from curate.posttrain.languages import SOURCES, TARGETS
 from curate.posttrain.translation_checks import CheckSettings, translation_problems
 
 logger = logging.getLogger(__name__)
-TARGETS = {"fi": "Finnish", "nb": "Norwegian Bokmål", "nn": "Norwegian Nynorsk",
-           "sv": "Swedish", "da": "Danish"}  # fmt: skip
-SOURCES = {"en": "English", **TARGETS, "de": "German", "is": "Icelandic"}
 
 
 @dataclass
