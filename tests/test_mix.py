@@ -161,3 +161,19 @@ def test_adding_a_dataset_leaves_the_others_eval_split_as_it_was(tmp_path):
 
     alone = eval_ids([{"name": "a", "path": a}])
     assert alone == eval_ids([{"name": "b", "path": b}, {"name": "a", "path": a}])
+
+
+def test_bundle_embedder_mean_pools_the_encoder_through_onnxruntime(bundle):
+    from curate.posttrain.embed import BundleEmbedder
+
+    path, _, _ = bundle
+    texts = [
+        "Fotballaget vant kampen i går etter et sent mål.",
+        "Fotballaget tapte kampen i går etter et tidlig mål.",
+        "def main():\n    print('hei')\n    return 0",
+    ]
+    vectors = BundleEmbedder(path).embed(texts)
+    assert vectors.shape == (3, 384)  # MiniLM's hidden size
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    similar, different = vectors[0] @ vectors[1], vectors[0] @ vectors[2]
+    assert similar > different
