@@ -176,6 +176,7 @@ bench: setup $(BUNDLES) $(JOINT) $(TINY_LM)
 	$(BIN)/python benchmarks/filter_throughput.py
 	$(BIN)/python benchmarks/lm_throughput.py
 	$(BIN)/python benchmarks/posttrain.py
+	$(BIN)/python benchmarks/translation_checks.py
 	$(BIN)/python benchmarks/results_table.py
 
 # Judgement on real text only (part of bench): classifiers and specs on the reference test split

@@ -52,6 +52,8 @@ def main() -> None:
         "(`benchmarks/lm_throughput.py`)",
         "posttrain": "Post-training: LoRA vs full fine-tuning, and translation cost "
         "(`benchmarks/posttrain.py`)",
+        "translation_checks": "Translation checks on real human translations (NTREX) "
+        "(`benchmarks/translation_checks.py`)",
     }
     for name, title in titles.items():
         found = section(name)
