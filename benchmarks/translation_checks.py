@@ -73,9 +73,7 @@ def catches(docs, s: CheckSettings) -> dict[str, dict]:
                 caught += language_problem(paragraph, claimed, s) is not None
         wrong[f"{actual} as {claimed}"] = [caught, n]
     echo = {
-        lang: sum(
-            bool(translation_problems(t[lang], t[lang], lang, settings)) for t in docs.values()
-        )
+        lang: sum(bool(translation_problems(t[lang], t[lang], lang, s)) for t in docs.values())
         for lang in LANGS
     }
     return {"wrong_language": wrong, "echo_caught": echo, "docs": len(docs)}
