@@ -50,11 +50,24 @@ class ClusterClipResult:
     exhausted: bool = False  # the clip emptied every cluster before `size` draws
 
 
+LSA_DIMS = 128
+
+
 def cluster(vectors, k: int, seed: int = 0) -> np.ndarray:
-    """KMeans labels; k is lowered to the number of examples when there are fewer."""
+    """KMeans labels; k is lowered to the number of examples when there are fewer. Sparse
+    n-gram vectors are first reduced to LSA_DIMS dimensions (truncated SVD, re-normalised):
+    KMeans on 2^18 sparse features spends its time on the centroids' dense 2^18 columns."""
+    from scipy import sparse
     from sklearn.cluster import KMeans
 
-    k = max(1, min(k, vectors.shape[0]))
+    n = vectors.shape[0]
+    if sparse.issparse(vectors) and n > 2:
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.preprocessing import normalize
+
+        svd = TruncatedSVD(min(LSA_DIMS, n - 1), random_state=seed)
+        vectors = normalize(svd.fit_transform(vectors))
+    k = max(1, min(k, n))
     return KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(vectors)
 
 
