@@ -74,15 +74,17 @@ def structure_problems(source: str, target: str) -> list[str]:
         problems.append("code block changed or lost")
     if Counter(INLINE_CODE.findall(source)) != Counter(INLINE_CODE.findall(target)):
         problems.append("inline code changed or lost")
-    counts: list[tuple[str, Callable[[str], object]]] = [
-        ("list items", lambda t: list_items(FENCE.sub("", t))),
-        ("headings", lambda t: len(HEADING.findall(FENCE.sub("", t)))),
-        ("placeholders", lambda t: Counter(PLACEHOLDER.findall(FENCE.sub("", t)))),
-        ("markup tags", lambda t: Counter(TAG.findall(FENCE.sub("", t)))),
-        ("URLs", lambda t: Counter(URL.findall(t))),
+    # lists, headings, placeholders and tags are counted outside code blocks (cut once)
+    prose = FENCE.sub("", source), FENCE.sub("", target)
+    counts: list[tuple[str, Callable[[str], object], tuple[str, str]]] = [
+        ("list items", list_items, prose),
+        ("headings", lambda t: len(HEADING.findall(t)), prose),
+        ("placeholders", lambda t: Counter(PLACEHOLDER.findall(t)), prose),
+        ("markup tags", lambda t: Counter(TAG.findall(t)), prose),
+        ("URLs", lambda t: Counter(URL.findall(t)), (source, target)),
     ]
-    for name, measure in counts:
-        if measure(source) != measure(target):
+    for name, measure, (src, tgt) in counts:
+        if measure(src) != measure(tgt):
             problems.append(f"{name} not kept")
     return problems
 
