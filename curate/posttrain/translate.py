@@ -32,7 +32,8 @@ from curate.annotate.runner import (
     request_key,
     run_requests,
 )
-from curate.annotate.store import AnnotationStore, read_jsonl
+from curate.annotate.store import read_jsonl
+from curate.annotations import failures_file, records_file
 from curate.config import load
 from curate.documents import Document, ReadReport, text_sha256, write_atomic
 from curate.errors import InputError
@@ -147,10 +148,11 @@ def row_id(where: str, row: dict) -> str:
     return str(row.get("id") or where)
 
 
-def plan_rows(rows, source: str, prompt: Prompt, config: AnnotateConfig):
-    """A plan per usable row, one Document per text to request (id `<row id>#<n>`), and a
-    failure record per row the LM stage could not read."""
-    plans, docs, bad = [], [], []
+def plan_rows(rows, source: str, prompt: Prompt, config: AnnotateConfig, max_chars: int):
+    """A plan per usable row, one Document per text to request (id `<row id>#<n>`), a
+    failure record per row the LM stage could not read, and the reason per cache key of each
+    text too long to send."""
+    plans, docs, bad, too_long = [], [], [], {}
     ids: set[str] = set()
     for where, row in rows:
         found = row_texts(row)
@@ -167,9 +169,12 @@ def plan_rows(rows, source: str, prompt: Prompt, config: AnnotateConfig):
                 keys.append(None)
                 continue
             keys.append(request_key(config, prompt, text_sha256(text)))
+            if len(text) > max_chars:
+                too_long[keys[-1]] = f"text longer than max_document_chars ({len(text)} characters)"
+                continue
             docs.append(Document(f"{rid}#{n}", text, lang=source, source=where))
         plans.append(RowPlan(where, row, rid, found[1], keys))
-    return plans, docs, bad
+    return plans, docs, bad, too_long
 
 
 def translate(
@@ -196,14 +201,9 @@ def translate(
     rows, report = read_rows(inputs)
     prompt = settings.prompt(source, target)
     config = translate_config(config, settings)
-    plans, docs, bad = plan_rows(rows, source, prompt, config)
-    too_long = {
-        request_key(config, prompt, text_sha256(d.text)): "text longer than max_document_chars "
-        f"({len(d.text)} characters)"
-        for d in docs
-        if len(d.text) > settings.max_document_chars
-    }
-    docs = [d for d in docs if len(d.text) <= settings.max_document_chars]
+    plans, docs, bad, too_long = plan_rows(
+        rows, source, prompt, config, settings.max_document_chars
+    )
     translator = type("BoundTranslator", (Translator,), {"checks": settings.checks,
                                                          "target": target})  # fmt: skip
     if batch:
@@ -216,9 +216,9 @@ def translate(
     result.bad_rows = report.bad_count + len(bad)
     result.checks_off = list(settings.checks.skipped)
     bad += unreadable(report)
-    store = AnnotationStore(cache, prompt.task)  # the records and failures, tails repaired
-    store.close()
-    outcome = RowOutcome(read_jsonl(store.path), read_jsonl(store.failures_path), too_long)
+    # the runner's store repaired both files' tails when it opened them
+    records, failures = records_file(cache, prompt.task), failures_file(cache, prompt.task)
+    outcome = RowOutcome(read_jsonl(records), read_jsonl(failures), too_long)
     write_rows(plans, bad, outcome, source, target, output, result)
     return result
 
