@@ -9,7 +9,7 @@ OUT ?= out
 FAKE_LLM := $(if $(GEMINI_API_KEY),,CURATE_FAKE_LLM=1)
 SAMPLE ?= 200
 
-.PHONY: setup demo test wheel-check lint bench quality inspect annotate train joint export score filter pretrain translate mix sft dpo lm clean
+.PHONY: setup demo test wheel-check lint bench quality inspect annotate train joint export score filter pretrain translate mix sft dpo lm ablate clean
 
 setup: $(STAMP)
 
@@ -166,7 +166,20 @@ dpo: setup
 
 lm: pretrain sft dpo
 
-# Every benchmark, then one table: benchmarks/RESULTS.md (about 45 minutes on 2 CPU cores).
+# The demo ablation (about 25 minutes on 2 CPU cores; not part of `make demo`): the real web
+# pages of ../shared/web (nb and nn, train and validation splits) unfiltered, through the
+# heuristics, + the linguistic-quality gate, + the educational-value selection; a small LM from
+# scratch per variant and seed at the same token budget, scored on the held-out test splits.
+WEB_PAGES := $(OUT)/ablate/web_pages/pages.jsonl.gz
+$(WEB_PAGES): | setup
+	$(BIN)/python tools/web_pages.py --split train --split validation --lang nb --lang nn -o $@
+
+ablate: setup $(BUNDLES) $(WEB_PAGES)
+	$(BIN)/curate ablate lm/ablate.demo.yaml --set output=$(OUT)/ablate/demo \
+	  --set input=$(OUT)/ablate/web_pages --set "variants.1.documents=[$(OUT)/ablate/web_pages]"
+
+# Every benchmark, then one table: benchmarks/RESULTS.md (about 65 minutes on 2 CPU cores, the
+# demo ablation's 20 included when $(OUT)/ablate/demo has not run yet).
 bench: setup $(BUNDLES) $(JOINT) $(TINY_LM)
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/annotate_throughput.py
@@ -177,6 +190,7 @@ bench: setup $(BUNDLES) $(JOINT) $(TINY_LM)
 	$(BIN)/python benchmarks/lm_throughput.py
 	$(BIN)/python benchmarks/posttrain.py
 	$(BIN)/python benchmarks/translation_checks.py
+	$(BIN)/python benchmarks/ablation.py --ablation $(OUT)/ablate/demo
 	$(BIN)/python benchmarks/results_table.py
 
 # Judgement on real text only (part of bench): classifiers and specs on the reference test split

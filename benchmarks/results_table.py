@@ -54,6 +54,8 @@ def main() -> None:
         "(`benchmarks/posttrain.py`)",
         "translation_checks": "Translation checks on real human translations (NTREX) "
         "(`benchmarks/translation_checks.py`)",
+        "ablation": "Ablation: do the filters give a better model? (`make ablate`, "
+        "`benchmarks/ablation.py`)",
     }
     for name, title in titles.items():
         found = section(name)

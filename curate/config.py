@@ -53,13 +53,33 @@ def apply_sets(data: dict[str, Any], sets: typing.Iterable[str], where: str = "-
 
 
 def set_key(data: dict[str, Any], key: str, value: Any, where: str) -> None:
-    node = data
+    """Dotted keys reach into sections; a number reaches into a list by position, counted from 1
+    as a spec numbers its steps (`steps.9.score_filter.thresholds`)."""
+    node: Any = data
     *parents, last = key.split(".")
     for part in parents:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
+        node = (
+            list_item(node, part, key, where)
+            if isinstance(node, list)
+            else node.setdefault(part, {})
+        )
+        if not isinstance(node, dict | list):
             raise ConfigError(f"{where} {key}: {part} is not a section")
-    node[last] = value
+    if isinstance(node, list):
+        index = list_position(node, last, key, where)
+        node[index] = value
+    else:
+        node[last] = value
+
+
+def list_position(node: list, part: str, key: str, where: str) -> int:
+    if not part.isdigit() or not 1 <= int(part) <= len(node):
+        raise ConfigError(f"{where} {key}: {part!r} is not a position 1..{len(node)} in the list")
+    return int(part) - 1
+
+
+def list_item(node: list, part: str, key: str, where: str) -> Any:
+    return node[list_position(node, part, key, where)]
 
 
 def build(cls: type[T], values: dict[str, Any], where: str) -> T:

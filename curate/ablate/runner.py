@@ -1,0 +1,329 @@
+"""`curate ablate`: for each variant, its documents (a `curate filter` run, cached by the spec's
+run identity, or a ready folder); for each seed, a sample at the token budget and a small LM
+trained from scratch on it with `curate pretrain`, scored on the held-out tasks every
+`eval_every` steps. Everything is resumable: a finished filter run, sample, training run or
+scored checkpoint is never redone, and a killed training run continues from its last checkpoint.
+A variant that fails is recorded with its error and the others go on."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+
+from curate.ablate.budget import EmptyVariant, Sample, read_sample, sample_documents
+from curate.ablate.config import AblationConfig, VariantConfig
+from curate.ablate.evaluate import score_model
+from curate.ablate.harness import require_harness
+from curate.ablate.layout import AblationLayout, append_eval, read_evals
+from curate.ablate.tasks import TasksConfig, TaskSet, task_set
+from curate.documents import write_atomic
+from curate.errors import CurateError
+
+log = logging.getLogger(__name__)
+RECORD_VERSION = "1"
+
+
+class AblationChanged(CurateError, ValueError):
+    pass
+
+
+@dataclass
+class VariantOutcome:
+    name: str
+    documents: str | None = None  # where its documents are (kept/ of a filter run, or ready)
+    samples: dict[int, dict] = field(default_factory=dict)  # seed -> Sample.to_dict()
+    failed: dict[str, str] | None = None  # {"step": ..., "error": ...}
+
+
+def identity(config: AblationConfig, tasks: TasksConfig) -> dict[str, Any]:
+    """What makes runs comparable: changed, the finished runs would not be."""
+    return json.loads(
+        json.dumps(
+            {
+                "version": RECORD_VERSION,
+                "model": asdict(config.model),
+                "training": asdict(config.training),
+                "budget_tokens": config.budget_tokens,
+                "eval_every": config.eval_every,
+                "tasks": asdict(tasks),
+            }
+        )
+    )
+
+
+def claim(layout: AblationLayout, wanted: dict[str, Any], restart: bool) -> None:
+    if restart and layout.root.exists():
+        if not layout.record.exists():
+            raise AblationChanged(f"{layout.root} holds no curate ablation: not removed")
+        shutil.rmtree(layout.root)
+    if layout.record.exists():
+        before = json.loads(layout.record.read_text(encoding="utf-8"))
+        changed = sorted(k for k in wanted if before.get(k) != wanted[k])
+        if changed:
+            raise AblationChanged(
+                f"{layout.root} holds an ablation with other {', '.join(changed)}; its runs "
+                "would not compare with new ones. Give another output or --restart."
+            )
+        return
+    layout.root.mkdir(parents=True, exist_ok=True)
+    write_atomic(layout.record, json.dumps(wanted, indent=2))
+
+
+def tokenizer_for(config: AblationConfig, layout: AblationLayout, corpus: list[str]):
+    """The shared tokenizer: the configured one, else a BPE tokenizer trained once on the
+    unfiltered input (the same for every variant, so perplexities compare)."""
+    from transformers import AutoTokenizer
+
+    from curate.lm.tokenizer import corpus_texts, train_tokenizer
+
+    if config.model.tokenizer:
+        return AutoTokenizer.from_pretrained(config.model.tokenizer)
+    if not (layout.tokenizer / "tokenizer.json").exists():
+        log.info("training the shared tokenizer on %s", corpus)
+        tokenizer = train_tokenizer(corpus_texts(corpus), config.model.vocab_size)
+        tmp = layout.tokenizer.with_name(".tokenizer.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tokenizer.save_pretrained(tmp)
+        tmp.rename(layout.tokenizer)
+    return AutoTokenizer.from_pretrained(layout.tokenizer)
+
+
+def initial_model(config: AblationConfig, layout: AblationLayout, tokenizer, seed: int) -> Path:
+    """Random weights for `seed`, written once: every variant starts from the same ones."""
+    from curate.lm.export import save_model
+    from curate.lm.tokenizer import tiny_llama
+
+    path = layout.init(seed)
+    if not (path / "config.json").exists():
+        m = config.model
+        model = tiny_llama(tokenizer, m.hidden_size, m.layers, m.heads, seed=seed)
+        save_model(model, tokenizer, path)
+    return path
+
+
+def spec_document(config: AblationConfig, variant: VariantConfig) -> tuple[str, dict]:
+    from curate.config import apply_sets, set_key
+    from curate.pipeline.spec import read_spec
+
+    path = variant.spec or config.spec
+    document = read_spec(path)
+    if config.input:
+        document["input"]["path"] = config.input
+    if variant.first_steps is not None:
+        document["steps"] = list(document.get("steps") or [])[: variant.first_steps]
+    overrides = variant.overrides()
+    where = f"variant {variant.name} (set)"
+    if isinstance(overrides, dict):
+        for key, value in overrides.items():
+            set_key(document, key, value, where)
+    else:
+        apply_sets(document, overrides, where)
+    return f"{path} + variant {variant.name}", document
+
+
+def filter_variant(config: AblationConfig, layout: AblationLayout, variant: VariantConfig) -> Path:
+    """The variant's kept documents: a `curate filter` run in filter/<digest of its run
+    identity>/, reused when done, resumed by datatrove when it was cut short."""
+    from curate.pipeline.build import parse, run_identity, run_spec
+    from curate.pipeline.layout import RunLayout
+    from curate.quiet import datatrove_console
+    from curate.report.filter_report import write_report
+
+    where, document = spec_document(config, variant)
+    spec = parse(document, where)
+    _, settings = spec.executor_settings()
+    digest = hashlib.sha256(
+        json.dumps(run_identity(spec, settings), sort_keys=True).encode()
+    ).hexdigest()[:12]
+    folder = layout.filter_run(digest)
+    done = folder / ".done"
+    if not done.exists():
+        document["output"]["path"] = str(folder)
+        spec = parse(document, where)
+        run_layout = RunLayout.of(spec)
+        log.info("variant %s: filtering into %s", variant.name, folder)
+        with datatrove_console(run_layout.console_log, 0):
+            outcome = run_spec(spec)
+        if outcome.state != "done":
+            raise CurateError(f"filter run in {folder} ended {outcome.state}")
+        write_report(folder)
+        done.touch()
+    kept = RunLayout.of(folder).kept
+    if not any(kept.glob("*")):
+        raise EmptyVariant(
+            f"the filter kept no documents; where they went: {RunLayout.of(folder).report}"
+        )
+    return kept
+
+
+def variant_documents(
+    config: AblationConfig, layout: AblationLayout, variant: VariantConfig
+) -> list[str]:
+    if variant.documents:
+        return list(variant.documents)
+    return [str(filter_variant(config, layout, variant))]
+
+
+class CheckpointScorer(pl.Callback):
+    """Scores the model on the task set at step 0, every `every` steps and at the last step,
+    before the checkpoint of that step is written (Lightning runs checkpoint callbacks last), so
+    a resumed run never lacks the score of a step it checkpointed."""
+
+    def __init__(self, tasks: TaskSet, tokenizer, every: int, last: int, window: int, path: Path):
+        self.tasks, self.tokenizer, self.every, self.last = tasks, tokenizer, every, last
+        self.window, self.path = window, path
+        self.scored = {row["step"] for row in read_evals(path)}
+
+    def score(self, trainer: pl.Trainer, module) -> None:
+        step = trainer.global_step
+        if step in self.scored or not trainer.is_global_zero:
+            return
+        scores = score_model(module.model, self.tokenizer, self.tasks)
+        append_eval(self.path, {"step": step, "tokens": step * self.window, "scores": scores})
+        self.scored.add(step)
+
+    def on_train_start(self, trainer, module) -> None:
+        if trainer.global_step == 0:
+            self.score(trainer, module)
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        step = trainer.global_step
+        if step % self.every == 0 or step >= self.last:
+            self.score(trainer, module)
+
+
+def run_seed(
+    config: AblationConfig,
+    layout: AblationLayout,
+    variant: str,
+    seed: int,
+    init: Path,
+    tokenizer,
+    tasks: TaskSet,
+) -> None:
+    """One training run: curate pretrain from the seed's initial weights on the sample,
+    resumed from its last checkpoint when one is there; skipped when finished."""
+    from curate.lm.config import DataConfig, LMConfig, TrainingConfig
+    from curate.lm.train import run
+
+    out = layout.run(variant, seed)
+    scored = {row["step"] for row in read_evals(layout.evals(variant, seed))}
+    if (out / "summary.json").exists() and config.steps in scored:
+        return
+    t = config.training
+    lm = LMConfig(
+        stage="pretrain",
+        model=str(init),
+        output=str(out),
+        data=DataConfig(
+            train=[str(layout.sample(variant, seed))],
+            max_length=t.max_length,
+            val_fraction=0.01,
+            cache_dir=str(out / "token_cache"),
+        ),
+        training=TrainingConfig(
+            batch_size=t.batch_size,
+            accumulate_grad_batches=t.accumulate_grad_batches,
+            max_steps=config.steps,
+            learning_rate=t.learning_rate,
+            weight_decay=t.weight_decay,
+            warmup_ratio=t.warmup_ratio,
+            schedule=t.schedule,
+            precision=t.precision,
+            accelerator=t.accelerator,
+            devices=t.devices,
+            seed=seed,
+            checkpoint_every_n_steps=config.eval_every,
+            val_every_n_steps=None,
+        ),
+    )
+    window = t.window_tokens
+    scorer = CheckpointScorer(
+        tasks, tokenizer, config.eval_every, config.steps, window, layout.evals(variant, seed)
+    )
+    resume = (out / "checkpoints" / "last.ckpt").exists()
+    log.info(
+        "variant %s seed %d: training %d steps%s",
+        variant,
+        seed,
+        config.steps,
+        " (resumed)" if resume else "",
+    )
+    run(lm, resume=resume, callbacks=[scorer])
+
+
+def needed_tokens(config: AblationConfig) -> int:
+    """Tokens a sample must hold: the budget's full windows, the 1% validation split curate
+    pretrain takes off the end, and a block of slack for the last, partly filled block."""
+    blocks = config.steps * config.training.batch_size * config.training.accumulate_grad_batches
+    return int((blocks / 0.99 + 2) * config.training.max_length)
+
+
+def run_variant(
+    config: AblationConfig, layout: AblationLayout, variant: VariantConfig, shared: dict
+) -> VariantOutcome:
+    outcome = VariantOutcome(variant.name)
+    step = "filter"
+    try:
+        sources = variant_documents(config, layout, variant)
+        outcome.documents = sources[0]
+        for seed in config.seeds:
+            step = f"sample (seed {seed})"
+            target = layout.sample(variant.name, seed)
+            sample: Sample | None = read_sample(target) or sample_documents(
+                sources, shared["tokenizer"], needed_tokens(config), seed, target
+            )
+            outcome.samples[seed] = sample.to_dict()
+            step = f"train (seed {seed})"
+            run_seed(
+                config,
+                layout,
+                variant.name,
+                seed,
+                shared["init"][seed],
+                shared["tokenizer"],
+                shared["tasks"],
+            )
+    except Exception as err:  # one variant's failure never ends the ablation
+        log.error("variant %s failed at %s: %s", variant.name, step, err)
+        log.debug("%s", traceback.format_exc())
+        outcome.failed = {"step": step, "error": f"{type(err).__name__}: {err}"}
+    return outcome
+
+
+def tokenizer_corpus(config: AblationConfig) -> list[str]:
+    """What the shared tokenizer learns from: the spec's input, else the ready folders."""
+    from curate.pipeline.spec import read_spec
+
+    if config.input or config.spec:
+        return [config.input or str(read_spec(config.spec)["input"]["path"])]
+    return [p for v in config.variants for p in (v.documents or [])]
+
+
+def run_ablation(config: AblationConfig, restart: bool = False) -> dict[str, Any]:
+    """Every variant and seed, then the analysis and the report; returns the results."""
+    from curate.ablate.report import write_outputs
+
+    layout = AblationLayout(Path(config.output))
+    tasks_config = TasksConfig.from_dict(config.tasks)
+    require_harness(tasks_config)
+    claim(layout, identity(config, tasks_config), restart)
+    tasks = task_set(layout.tasks, tasks_config)
+    tokenizer = tokenizer_for(config, layout, tokenizer_corpus(config))
+    shared = {
+        "tokenizer": tokenizer,
+        "tasks": tasks,
+        "init": {s: initial_model(config, layout, tokenizer, s) for s in config.seeds},
+    }
+    outcomes = [run_variant(config, layout, v, shared) for v in config.variants]
+    failures = {o.name: o.failed for o in outcomes if o.failed}
+    write_atomic(layout.failures, json.dumps(failures, indent=2))
+    return write_outputs(config, layout, tasks, outcomes)
