@@ -938,7 +938,7 @@ cli.command("dpo", help=DPO_HELP)(lm_command("dpo"))
 @cli.command("ablate")
 @click.argument("config_path", metavar="CONFIG", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", default=None, help="Output folder; overrides the config's.")
-@set_option("ablation config", "seeds=[0,1,2]")
+@set_option("config", "seeds=[0,1,2]")
 @click.option(
     "--restart",
     is_flag=True,

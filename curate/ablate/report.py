@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 import statistics
 from pathlib import Path
 from typing import Any
@@ -132,7 +133,7 @@ def difference_table(runs: Runs, signals: dict[str, TaskSignal], baseline: str) 
         for variant in others:
             d = found[variant]
             verdict = {True: "beyond noise", False: "noise", None: "one seed"}[d.beyond_noise]
-            cells.append(f"{d.delta:+.3g} ({'better' if d.better else 'worse'}, {verdict})")
+            cells.append(f"{d.delta:+.3g} ({d.direction}, {verdict})")
         rows.append([task, *cells])
     return header, rows
 
@@ -196,8 +197,10 @@ def write_outputs(config, layout: AblationLayout, tasks: TaskSet, outcomes) -> d
             ("Signal checks (FineTasks)", signal_table(signals)),
             (f"Differences from {baseline}", difference_table(runs, signals, baseline)),
         ]
+        for stale in layout.curves.glob("*.png"):  # tasks of an earlier config
+            stale.unlink()
         for task in signals:
-            curve_plot(runs, task, layout.curves / f"{task.replace('/', '_')}.png")
+            curve_plot(runs, task, layout.curves / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', task)}.png")
     title = (
         f"Ablation {config.name}: {config.trained_tokens:,} tokens per run, seeds {config.seeds}"
     )

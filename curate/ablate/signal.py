@@ -69,6 +69,10 @@ class Difference:
     better: bool
     beyond_noise: bool | None  # None: one seed, no spread to judge by
 
+    @property
+    def direction(self) -> str:
+        return "same" if self.delta == 0 else "better" if self.better else "worse"
+
 
 def finals(runs: Runs, task: str) -> dict[str, list[float]]:
     """variant -> the final score of each seed."""
