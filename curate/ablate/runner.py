@@ -230,16 +230,8 @@ def run_seed(
             cache_dir=str(out / "token_cache"),
         ),
         training=TrainingConfig(
-            batch_size=t.batch_size,
-            accumulate_grad_batches=t.accumulate_grad_batches,
+            **{k: v for k, v in asdict(t).items() if k != "max_length"},  # max_length: data's
             max_steps=config.steps,
-            learning_rate=t.learning_rate,
-            weight_decay=t.weight_decay,
-            warmup_ratio=t.warmup_ratio,
-            schedule=t.schedule,
-            precision=t.precision,
-            accelerator=t.accelerator,
-            devices=t.devices,
             seed=seed,
             checkpoint_every_n_steps=config.eval_every,
             val_every_n_steps=None,
