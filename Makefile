@@ -178,8 +178,8 @@ ablate: setup $(BUNDLES) $(WEB_PAGES)
 	$(BIN)/curate ablate lm/ablate.demo.yaml --set output=$(OUT)/ablate/demo \
 	  --set input=$(OUT)/ablate/web_pages --set "variants.1.documents=[$(OUT)/ablate/web_pages]"
 
-# Every benchmark, then one table: benchmarks/RESULTS.md (about 65 minutes on 2 CPU cores, the
-# demo ablation's 20 included when $(OUT)/ablate/demo has not run yet).
+# Every benchmark, then one table: benchmarks/RESULTS.md (about 70 minutes on 2 CPU cores, the
+# demo ablation's 25 included when $(OUT)/ablate/demo has not run yet).
 bench: setup $(BUNDLES) $(JOINT) $(TINY_LM)
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/annotate_throughput.py

@@ -1,6 +1,6 @@
 """The demo ablation's results into benchmarks/results/ (ablation.md, ablation.json and the
 learning curves as ablation_<task>.png), with a summary of which differences from the baseline
-are beyond the seeds' noise. Runs `make ablate` first when its results are not there (about 20
+are beyond the seeds' noise. Runs `make ablate` first when its results are not there (about 25
 minutes on 2 CPU cores; a finished ablation is only read).
 
     python benchmarks/ablation.py [--ablation out/ablate/demo]

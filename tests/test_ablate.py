@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -141,6 +142,15 @@ def test_a_budget_below_one_step_is_refused(tmp_path, shared):
         AblationConfig.load(path)
 
 
+def test_the_budget_counts_every_device_and_checkpoints_need_a_step(tmp_path, shared):
+    path = write_config(tmp_path, shared, [{"name": "a", "documents": ["x"]}])
+    assert AblationConfig.load(path, ["training.devices=2"]).steps == 4  # 2 x 128 tokens a step
+    with pytest.raises(ConfigError, match="training.devices"):
+        AblationConfig.load(path, ["training.devices=auto"])
+    with pytest.raises(ConfigError, match="eval_every"):
+        AblationConfig.load(path, ["eval_every=0"])
+
+
 # -- signal checks ---------------------------------------------------------------------------
 
 
@@ -166,9 +176,9 @@ def test_signal_checks_and_noise():
     assert found.signal and found.above_chance and found.monotonicity == pytest.approx(1.0)
     assert found.ratio > 1
     verdicts = {
-        d.variant: (d.better, d.beyond_noise) for d in differences(rising, "pairs/x", "base")
+        d.variant: (d.direction, d.beyond_noise) for d in differences(rising, "pairs/x", "base")
     }
-    assert verdicts == {"better": (True, True), "same": (True, False)}
+    assert verdicts == {"better": ("better", True), "same": ("same", False)}
 
     flat = runs_of({"base": [[0.5, 0.52, 0.49], [0.5, 0.48, 0.51]]}, "pairs/y")
     assert task_signal(flat, "pairs/y", 0.5, 200).flags == ["not above chance", "not monotonic"]
@@ -204,6 +214,7 @@ def test_equal_token_budget_and_a_failing_variant(tmp_path, shared):
         {"name": "filtered", "first_steps": 1},
         {"name": "filtered_again", "first_steps": 1},  # the same run identity: one filter run
         {"name": "typo", "set": {"steps.1": {"fix_encodings": {}}}},
+        {"name": "too_many", "first_steps": 3},
     ]
     path = write_config(tmp_path, shared, variants, spec=str(spec))
     done = subprocess.run(curate_cli("ablate", str(path)), capture_output=True, text=True)
@@ -227,9 +238,12 @@ def test_equal_token_budget_and_a_failing_variant(tmp_path, shared):
     assert len(list((layout.root / "filter").iterdir())) == 1
     assert results["variants"]["typo"]["failed"]["step"] == "filter"
     assert "unknown step 'fix_encodings'" in results["variants"]["typo"]["failed"]["error"]
+    assert "first_steps 3, but" in results["variants"]["too_many"]["failed"]["error"]
     table = layout.table.read_text()
     assert "with replacement: each token x" in table and "failed at filter" in table
-    assert "Differences from big" in table and "noise)" in table
+    differences_table = table.split("## Differences from big")[1]
+    verdicts = re.findall(r"\((better|worse|same), (beyond noise|noise)\)", differences_table)
+    assert len(verdicts) == 3 * len(json.loads(layout.results.read_text())["signals"])
     assert layout.report.exists() and list(layout.curves.glob("*.png"))
 
 
@@ -278,6 +292,16 @@ def test_a_changed_budget_is_refused(tmp_path, shared):
     run_ablation(AblationConfig.load(path))
     with pytest.raises(AblationChanged, match="budget_tokens"):
         run_ablation(AblationConfig.load(path, ["budget_tokens=512"]))
+
+    # the same variant name on other documents: its sample is drawn and trained again
+    layout = AblationLayout(tmp_path / "ablation")
+    other = write_corpus(tmp_path / "other" / "docs.jsonl", copies=4, prefix="o")
+    run_ablation(AblationConfig.load(path, [f"variants.1.documents=[{other.parent}]"]))
+    results = json.loads(layout.results.read_text())
+    assert results["variants"]["a"]["samples"]["0"]["sources"] == [str(other.parent)]
+    drawn = [json.loads(line)["id"] for line in layout.sample("a", 0).read_text().splitlines()]
+    assert drawn and all(i.startswith("o") for i in drawn)
+    assert [r["step"] for r in read_evals(layout.evals("a", 0))] == [0, 2]
 
 
 def test_lm_eval_harness_task(tmp_path, tiny_lm):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from curate.documents import ReadReport, read_documents, write_atomic, write_documents
@@ -20,6 +20,7 @@ class Sample:
     drawn_tokens: int
     with_replacement: bool
     bad_rows: int
+    sources: list[str] = field(default_factory=list)  # what it was drawn from (a changed variant)
 
     @property
     def repeats(self) -> float:
@@ -58,9 +59,7 @@ def draw(lengths: list[int], needed: int, rng: random.Random) -> tuple[list[int]
     return picked, True
 
 
-def sample_documents(
-    sources: list[str | Path], tokenizer, needed: int, seed: int, target: Path
-) -> Sample:
+def sample_documents(sources: list[str], tokenizer, needed: int, seed: int, target: Path) -> Sample:
     """Write to `target` (jsonl, atomically) a seeded sample of the documents under `sources`
     with at least `needed` tokens."""
     report = ReadReport()
@@ -74,10 +73,8 @@ def sample_documents(
         row = docs[i].to_dict()
         row["id"] = f"{docs[i].id}#{n}" if replaced else docs[i].id
         rows.append(row)
-    tmp = target.with_suffix(".tmp.jsonl")
     target.parent.mkdir(parents=True, exist_ok=True)
-    write_documents(rows, tmp)
-    tmp.replace(target)
+    write_documents(rows, target)  # atomic
     sample = Sample(
         documents=len(docs),
         tokens=sum(lengths),
@@ -85,6 +82,7 @@ def sample_documents(
         drawn_tokens=sum(lengths[i] for i in picked),
         with_replacement=replaced,
         bad_rows=report.bad_count,
+        sources=list(sources),
     )
     write_atomic(target.with_suffix(".sample.json"), json.dumps(sample.to_dict(), indent=2))
     return sample

@@ -80,12 +80,24 @@ class RunTrainingConfig:
     schedule: str = "cosine"
     precision: str = "32-true"  # bf16-mixed on a GPU
     accelerator: str = "auto"
-    devices: Any = 1
+    devices: int | list[int] = 1  # a count or device ids: each device trains its own batch
+
+    def __post_init__(self) -> None:
+        count = len(self.devices) if isinstance(self.devices, list) else self.devices
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise ConfigError(
+                f"training.devices: give a number of devices or a list of ids, not "
+                f"{self.devices!r} (the token budget counts every device's batch)"
+            )
+
+    @property
+    def device_count(self) -> int:
+        return len(self.devices) if isinstance(self.devices, list) else self.devices
 
     @property
     def window_tokens(self) -> int:
-        """Tokens per optimizer step."""
-        return self.batch_size * self.accumulate_grad_batches * self.max_length
+        """Tokens per optimizer step, over every device."""
+        return self.batch_size * self.accumulate_grad_batches * self.max_length * self.device_count
 
 
 @dataclass
@@ -121,6 +133,8 @@ class AblationConfig:
                 f"budget_tokens {self.budget_tokens} is less than one optimizer step "
                 f"({self.training.window_tokens} tokens: batch_size x accumulate x max_length)"
             )
+        if self.eval_every < 1:
+            raise ConfigError(f"eval_every: give a number of steps >= 1, got {self.eval_every}")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"seeds: give distinct seeds, got {self.seeds}")
 

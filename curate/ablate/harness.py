@@ -12,7 +12,7 @@ from curate.errors import CurateError
 
 log = logging.getLogger(__name__)
 # the metric a task is read by, in order of preference (lm-eval's names: "acc,none", ...)
-METRICS = ("acc_norm", "acc", "exact_match", "f1", "mcc", "word_perplexity")
+METRICS = ("acc_norm", "acc", "exact_match", "f1", "mcc")  # all higher-is-better
 
 
 class HarnessMissing(CurateError, RuntimeError):

@@ -29,6 +29,7 @@ from curate.errors import CurateError
 
 log = logging.getLogger(__name__)
 RECORD_VERSION = "1"
+VAL_FRACTION = 0.01  # curate pretrain's validation split, taken off the sample's end
 
 
 class AblationChanged(CurateError, ValueError):
@@ -118,7 +119,13 @@ def spec_document(config: AblationConfig, variant: VariantConfig) -> tuple[str, 
     if config.input:
         document["input"]["path"] = config.input
     if variant.first_steps is not None:
-        document["steps"] = list(document.get("steps") or [])[: variant.first_steps]
+        steps = list(document.get("steps") or [])
+        if variant.first_steps > len(steps):
+            raise CurateError(
+                f"variant {variant.name}: first_steps {variant.first_steps}, but {path} has "
+                f"{len(steps)} steps"
+            )
+        document["steps"] = steps[: variant.first_steps]
     overrides = variant.overrides()
     where = f"variant {variant.name} (set)"
     if isinstance(overrides, dict):
@@ -139,7 +146,7 @@ def filter_variant(config: AblationConfig, layout: AblationLayout, variant: Vari
 
     where, document = spec_document(config, variant)
     spec = parse(document, where)
-    _, settings = spec.executor_settings()
+    kind, settings = spec.executor_settings()
     digest = hashlib.sha256(
         json.dumps(run_identity(spec, settings), sort_keys=True).encode()
     ).hexdigest()[:12]
@@ -151,7 +158,7 @@ def filter_variant(config: AblationConfig, layout: AblationLayout, variant: Vari
         run_layout = RunLayout.of(spec)
         log.info("variant %s: filtering into %s", variant.name, folder)
         with datatrove_console(run_layout.console_log, 0):
-            outcome = run_spec(spec)
+            outcome = run_spec(spec, wait=kind == "slurm")  # a Slurm run is followed to its end
         if outcome.state != "done":
             raise CurateError(f"filter run in {folder} ended {outcome.state}")
         write_report(folder)
@@ -226,7 +233,7 @@ def run_seed(
         data=DataConfig(
             train=[str(layout.sample(variant, seed))],
             max_length=t.max_length,
-            val_fraction=0.01,
+            val_fraction=VAL_FRACTION,
             cache_dir=str(out / "token_cache"),
         ),
         training=TrainingConfig(
@@ -253,10 +260,30 @@ def run_seed(
 
 
 def needed_tokens(config: AblationConfig) -> int:
-    """Tokens a sample must hold: the budget's full windows, the 1% validation split curate
+    """Tokens a sample must hold: the budget's full windows, the validation split curate
     pretrain takes off the end, and a block of slack for the last, partly filled block."""
-    blocks = config.steps * config.training.batch_size * config.training.accumulate_grad_batches
-    return int((blocks / 0.99 + 2) * config.training.max_length)
+    blocks = config.trained_tokens // config.training.max_length
+    return int((blocks / (1 - VAL_FRACTION) + 2) * config.training.max_length)
+
+
+def current_sample(
+    layout: AblationLayout, variant: str, seed: int, sources: list[str]
+) -> Sample | None:
+    """The sample drawn before, unless the variant now draws from other documents (its spec
+    or folders changed under the same name): then that sample and its run are discarded."""
+    sample = read_sample(layout.sample(variant, seed))
+    if sample is None or sample.sources == sources:
+        return sample
+    log.warning(
+        "variant %s now draws from %s, not %s: its seed %d is drawn and trained again",
+        variant,
+        sources,
+        sample.sources,
+        seed,
+    )
+    layout.sample(variant, seed).unlink()
+    shutil.rmtree(layout.run(variant, seed), ignore_errors=True)
+    return None
 
 
 def run_variant(
@@ -270,7 +297,7 @@ def run_variant(
         for seed in config.seeds:
             step = f"sample (seed {seed})"
             target = layout.sample(variant.name, seed)
-            sample: Sample | None = read_sample(target) or sample_documents(
+            sample = current_sample(layout, variant.name, seed, sources) or sample_documents(
                 sources, shared["tokenizer"], needed_tokens(config), seed, target
             )
             outcome.samples[seed] = sample.to_dict()

@@ -1,9 +1,10 @@
 """Does a task give signal, and which differences between variants are beyond noise?
 FineTasks' criteria (Kydlíček et al., 2024), applied to the scored checkpoints of an ablation:
 
-- above chance: the final score, averaged over every run, beats chance by more than two binomial
-  standard errors (pairs: 0.5; perplexity: the vocabulary size, a uniform guess; harness tasks:
-  the chance level given in the config, else not checked);
+- above chance: the final score, averaged over every run, beats chance (pairs: 0.5, by more
+  than two binomial standard errors; perplexity: below the vocabulary size, a uniform guess;
+  harness tasks: the chance level given in the config, by two standard errors when
+  `lm_eval_limit` gives the item count, else not checked);
 - monotonic: the mean over runs of Spearman's rho between step and score (oriented so that
   better is positive) is at least MONOTONIC_RHO;
 - seed spread against variant spread: the mean over variants of the standard deviation across
@@ -71,7 +72,9 @@ class Difference:
 
     @property
     def direction(self) -> str:
-        return "same" if self.delta == 0 else "better" if self.better else "worse"
+        if math.isclose(self.delta, 0.0, abs_tol=1e-9):
+            return "same"
+        return "better" if self.better else "worse"
 
 
 def finals(runs: Runs, task: str) -> dict[str, list[float]]:

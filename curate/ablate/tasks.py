@@ -153,6 +153,8 @@ def continuation_pairs(held: HeldOut, config: TasksConfig, rng: random.Random) -
     found = []
     for n, (doc_id, sents) in enumerate(docs):
         others = [s for m, (_, o) in enumerate(docs) if m != n for s in o]
+        if not others:  # one usable document: no foreign continuation to offer
+            break
         for i in range(len(sents) - 1):
             true_next = sents[i + 1]
             candidates = rng.sample(others, min(20, len(others)))
