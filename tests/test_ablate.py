@@ -180,6 +180,13 @@ def test_signal_checks_and_noise():
     }
     assert verdicts == {"better": ("better", True), "same": ("same", False)}
 
+    steady = runs_of({"a": [[0.5, 0.6, 0.7, 0.8]], "b": [[0.5, 0.62, 0.72, 0.82]],
+                      "c": [[0.5, 0.64, 0.74, 0.84]]}, "pairs/z")  # fmt: skip
+    assert task_signal(steady, "pairs/z", 0.5, 200).ranking == pytest.approx(1.0)
+    swapping = runs_of({"a": [[0.5, 0.6, 0.8, 0.6]], "b": [[0.5, 0.7, 0.7, 0.7]],
+                        "c": [[0.5, 0.8, 0.6, 0.8]]}, "pairs/z")  # fmt: skip
+    assert task_signal(swapping, "pairs/z", 0.5, 200).ranking == pytest.approx(-1.0)
+
     flat = runs_of({"base": [[0.5, 0.52, 0.49], [0.5, 0.48, 0.51]]}, "pairs/y")
     assert task_signal(flat, "pairs/y", 0.5, 200).flags == ["not above chance", "not monotonic"]
 

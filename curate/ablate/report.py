@@ -106,7 +106,7 @@ def score_table(runs: Runs, signals: dict[str, TaskSignal]) -> Table:
 
 def signal_table(signals: dict[str, TaskSignal]) -> Table:
     header = ["task", "chance", "above chance", "monotonic (rho)", "seed spread",
-              "variant spread", "variant/seed"]  # fmt: skip
+              "variant spread", "variant/seed", "ranking (tau)"]  # fmt: skip
     rows = []
     for task, s in signals.items():
         rows.append(
@@ -118,6 +118,7 @@ def signal_table(signals: dict[str, TaskSignal]) -> Table:
                 "-" if s.seed_spread is None else fmt(s.seed_spread),
                 "-" if s.variant_spread is None else fmt(s.variant_spread),
                 "-" if s.ratio is None else f"{s.ratio:.1f}",
+                "-" if s.ranking is None else f"{s.ranking:.2f}",
             ]
         )
     return header, rows

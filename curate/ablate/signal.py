@@ -8,7 +8,10 @@ FineTasks' criteria (Kydlíček et al., 2024), applied to the scored checkpoints
 - monotonic: the mean over runs of Spearman's rho between step and score (oriented so that
   better is positive) is at least MONOTONIC_RHO;
 - seed spread against variant spread: the mean over variants of the standard deviation across
-  seeds of the final score, against the standard deviation across variants of its seed mean.
+  seeds of the final score, against the standard deviation across variants of its seed mean;
+- ranking consistency: the mean Kendall tau between the variants' rankings (by seed mean) at
+  consecutive scored checkpoints after the initial one. Reported, not flagged: an ablation has
+  few checkpoints (the demo: two pairs), too few to reject a task on.
 
 A task that is not above chance or not monotonic is flagged "no signal". A variant's difference
 from the baseline counts as beyond noise only when the two variants' final scores over seeds do
@@ -18,11 +21,12 @@ no spread to compare against and nothing is called beyond noise.
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from dataclasses import asdict, dataclass, field
 
-from scipy.stats import spearmanr
+from scipy.stats import kendalltau, spearmanr
 
 MONOTONIC_RHO = 0.5
 Runs = dict[str, dict[int, list[dict]]]  # variant -> seed -> scored checkpoints, by step
@@ -45,6 +49,7 @@ class TaskSignal:
     monotonicity: float | None
     seed_spread: float | None
     variant_spread: float | None
+    ranking: float | None = None  # Kendall tau between consecutive checkpoints' rankings
     flags: list[str] = field(default_factory=list)
 
     @property
@@ -96,6 +101,26 @@ def monotonicity(runs: Runs, task: str) -> float | None:
     return statistics.fmean(rhos) if rhos else None
 
 
+def ranking_consistency(runs: Runs, task: str) -> float | None:
+    """Mean Kendall tau between the variants' rankings (mean over seeds) at consecutive
+    checkpoints; step 0 is left out, every variant starting from the same weights there."""
+    if len(runs) < 2:
+        return None
+    by_step: dict[int, dict[str, list[float]]] = {}
+    for variant, seeds in runs.items():
+        for rows in seeds.values():
+            for r in rows:
+                by_step.setdefault(r["step"], {}).setdefault(variant, []).append(r["scores"][task])
+    steps = [s for s in sorted(by_step) if s > 0 and len(by_step[s]) == len(runs)]
+    taus = []
+    for a, b in itertools.pairwise(steps):
+        ranks = [[statistics.fmean(by_step[s][v]) for v in runs] for s in (a, b)]
+        tau = kendalltau(*ranks).statistic
+        if not math.isnan(tau):
+            taus.append(tau)
+    return statistics.fmean(taus) if taus else None
+
+
 def above_chance(task: str, mean: float, chance: float | None, items: int | None) -> bool | None:
     if chance is None:
         return None
@@ -119,6 +144,7 @@ def task_signal(runs: Runs, task: str, chance: float | None, items: int | None) 
         monotonicity=monotonicity(runs, task),
         seed_spread=statistics.fmean(spreads) if spreads else None,
         variant_spread=statistics.stdev(means) if len(means) >= 2 else None,
+        ranking=ranking_consistency(runs, task),
     )
     if found.above_chance is False:
         found.flags.append("not above chance")
