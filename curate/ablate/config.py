@@ -83,7 +83,7 @@ class RunTrainingConfig:
     devices: int | list[int] = 1  # a count or device ids: each device trains its own batch
 
     def __post_init__(self) -> None:
-        count = len(self.devices) if isinstance(self.devices, list) else self.devices
+        count = self.device_count
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             raise ConfigError(
                 f"training.devices: give a number of devices or a list of ids, not "
@@ -131,7 +131,8 @@ class AblationConfig:
         if self.steps < 1:
             raise ConfigError(
                 f"budget_tokens {self.budget_tokens} is less than one optimizer step "
-                f"({self.training.window_tokens} tokens: batch_size x accumulate x max_length)"
+                f"({self.training.window_tokens} tokens: batch_size x accumulate x max_length "
+                "x devices)"
             )
         if self.eval_every < 1:
             raise ConfigError(f"eval_every: give a number of steps >= 1, got {self.eval_every}")

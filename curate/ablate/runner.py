@@ -139,10 +139,8 @@ def spec_document(config: AblationConfig, variant: VariantConfig) -> tuple[str, 
 def filter_variant(config: AblationConfig, layout: AblationLayout, variant: VariantConfig) -> Path:
     """The variant's kept documents: a `curate filter` run in filter/<digest of its run
     identity>/, reused when done, resumed by datatrove when it was cut short."""
-    from curate.pipeline.build import parse, run_identity, run_spec
+    from curate.pipeline.build import parse, run_and_report, run_identity
     from curate.pipeline.layout import RunLayout
-    from curate.quiet import datatrove_console
-    from curate.report.filter_report import write_report
 
     where, document = spec_document(config, variant)
     spec = parse(document, where)
@@ -154,14 +152,11 @@ def filter_variant(config: AblationConfig, layout: AblationLayout, variant: Vari
     done = folder / ".done"
     if not done.exists():
         document["output"]["path"] = str(folder)
-        spec = parse(document, where)
-        run_layout = RunLayout.of(spec)
         log.info("variant %s: filtering into %s", variant.name, folder)
-        with datatrove_console(run_layout.console_log, 0):
-            outcome = run_spec(spec, wait=kind == "slurm")  # a Slurm run is followed to its end
-        if outcome.state != "done":
-            raise CurateError(f"filter run in {folder} ended {outcome.state}")
-        write_report(folder)
+        # a Slurm run is followed to its end
+        finished = run_and_report(parse(document, where), wait=kind == "slurm")
+        if finished.outcome.state != "done":
+            raise CurateError(f"filter run in {folder} ended {finished.outcome.state}")
         done.touch()
     kept = RunLayout.of(folder).kept
     if not any(kept.glob("*")):

@@ -294,9 +294,22 @@ def run_filter(
     spec = load_spec(spec_path, sets)
     if root:
         confine(spec, root)
-    layout = RunLayout.of(spec)
     if restart:
-        remove_run(layout)
+        remove_run(RunLayout.of(spec))
+    return run_and_report(spec, executor, dry_run, wait, verbose, say)
+
+
+def run_and_report(
+    spec: FilterSpec,
+    executor: str | None = None,
+    dry_run: bool = False,
+    wait: bool = False,
+    verbose: int = 0,
+    say: Callable[[str], None] = log.info,
+) -> FilterRun:
+    """A checked spec run on its executor, datatrove's console output in the run's console.log
+    (unless `verbose`), and the report of a finished run."""
+    layout = RunLayout.of(spec)
     if not verbose and not dry_run:
         say(f"filtering ({len(spec.steps)} steps); datatrove's output: {layout.console_log}")
     try:
