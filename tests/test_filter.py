@@ -31,7 +31,13 @@ def write_spec(tmp_path, bundle_dir, repo_root, steps=None, **extra):
 
 
 def test_filter_runs_with_two_workers_and_accounts_for_every_document(bundle, tmp_path, repo_root):
-    spec = write_spec(tmp_path, bundle[0], repo_root)
+    steps = [
+        {"language": {"languages": ["nb", "nn"]}},
+        {"quality_scorer": {"bundles": [str(bundle[0])]}},
+        # chosen on the bundle's trade-off curve: the share of validation documents kept
+        {"score_filter": {"bundles": [str(bundle[0])], "domain": "all", "keep_share": 0.4}},
+    ]
+    spec = write_spec(tmp_path, bundle[0], repo_root, steps)
     cmd = [sys.executable, "-m", "curate.cli", "filter", str(spec)]
     first = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr[-2000:]
@@ -45,10 +51,20 @@ def test_filter_runs_with_two_workers_and_accounts_for_every_document(bundle, tm
     assert len(kept) + len(lang) + len(score) == 627
     assert kept and lang and score
     assert {d.metadata["lang_id"] for d in kept} <= {"nb", "nn"}
+    from curate.pipeline.steps import ScoreFilter
+
+    chosen = ScoreFilter([str(bundle[0])], domain="all", keep_share=0.4)
+    for doc in kept + score:
+        md = doc.metadata
+        assert 0 <= md["educational_value"] <= 5 and "educational_value_raw" in md
+        assert md["educational_value_threshold"] == chosen.threshold("educational_value", None)
     report = (out / "report.html").read_text()
-    # inlined PNGs: steps, source (docs, words), language, one histogram per task (one here)
-    assert report.count("<img src='data:image/png;base64,") == 5
+    # inlined PNGs: steps, source (docs, words), language, one histogram per task (one here),
+    # the score filter's trade-off curves with the threshold it applied
+    assert report.count("<img src='data:image/png;base64,") == 6
     assert "Retention per language" in report and "educational_value &lt; " in report
+    assert "just above and just below the threshold" in report
+    assert report.count("<p><b>kept: ") == 4 and report.count("<p><b>dropped: ") == 4
     # rerun: datatrove's completions make it skip both tasks, output unchanged
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0

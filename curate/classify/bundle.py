@@ -3,12 +3,15 @@
 `read_manifest`, which checks the format version once for all of them.
 
 Fields: format_version, task, scale, threshold (+ threshold_policy, thresholds_by_language),
-max_length, fluency, lexical, base_model, inputs (ONNX input names), fused_ops, metrics, parity,
-int8_fp32_nodes and sha256 (file -> digest, paths relative to the bundle).
+max_length, fluency, lexical, label_scale (raw score -> label scale; thresholds are on the label
+scale where it is present), curves (threshold -> share kept, precision, recall per calibration
+domain and language, on validation), base_model, inputs (ONNX input names), fused_ops, metrics,
+parity, int8_fp32_nodes and sha256 (file -> digest, paths relative to the bundle).
 
 A bundle of several tasks (one encoder pass, one output column per task; format 2) has no
 top-level task: `tasks` lists, in output-column order, each task's task, scale, threshold,
-threshold_policy, thresholds_by_language, fluency, lexical, metrics and parity. `task_specs` gives
+threshold_policy, thresholds_by_language, fluency, lexical, label_scale, curves, metrics and
+parity. `task_specs` gives
 every bundle's tasks in that one shape; single-task bundles stay format 1, readable by the
 curate that wrote them before. `read_manifest` gives either format as one typed `Manifest`
 whose `tasks` is always a list of `TaskSpec`.
@@ -59,6 +62,8 @@ class TaskSpec:
     metrics: dict[str, Any] | None = None
     head: list[float] | None = None
     parity: dict[str, Any] | None = None
+    label_scale: dict[str, Any] | None = None  # curate.classify.label_scale; None: raw scores
+    curves: dict[str, Any] | None = None  # {domain: {language: trade-off curve}} (validation)
 
     def language_thresholds(self) -> dict[str | None, float]:
         """{language: threshold}; the `None` key is the task's single threshold, the one for

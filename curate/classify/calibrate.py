@@ -98,3 +98,86 @@ def threshold_effect(pred, y_true, threshold: float, positive_label: int) -> dic
         "recall": tp / int(positive.sum()) if positive.any() else 0.0,
         "n": int(len(pred)),
     }
+
+
+# --- trade-off curves: threshold -> share kept, precision, recall -------------------------------
+
+CHOOSE_BY = ("threshold", "keep_share", "min_precision", "min_recall")
+ALL = "all"  # a curve's key for every language (and every domain) together
+MIN_CURVE_POSITIVES = 10  # fewer positives in a language: its domain's pooled curve is used
+MAX_CURVE_POINTS = 300
+
+
+def tradeoff_curve(scores, y_true, positive_label: int) -> dict[str, Any]:
+    """For each candidate threshold (the documents' own scores, or quantiles of them where there
+    are many) the share of documents kept and the precision and recall at `positive_label`."""
+    scores = np.asarray(scores, dtype=float)
+    positive = np.asarray(y_true) >= positive_label
+    cuts = np.unique(scores)
+    if len(cuts) > MAX_CURVE_POINTS:
+        cuts = np.unique(np.quantile(scores, np.linspace(0, 1, MAX_CURVE_POINTS), method="lower"))
+    points = [threshold_effect(scores, y_true, float(t), positive_label) for t in cuts]
+    return {
+        "threshold": [round(p["threshold"], 4) for p in points],
+        "keep_share": [round(p["keep_rate"], 4) for p in points],
+        "precision": [round(p["precision"], 4) for p in points],
+        "recall": [round(p["recall"], 4) for p in points],
+        "n": int(len(scores)),
+        "positives": int(positive.sum()),
+        "positive_label": positive_label,
+    }
+
+
+def tradeoff_curves(scores, y_true, langs, domains, positive_label: int, languages) -> dict:
+    """{domain: {language: curve}} on the validation split, for each domain present and "all",
+    and for each of `languages` and "all"."""
+    scores, y_true = np.asarray(scores, dtype=float), np.asarray(y_true)
+    langs, domains = np.asarray(langs, dtype=object), np.asarray(domains, dtype=object)
+    out: dict[str, dict[str, Any]] = {}
+    for domain in [ALL, *sorted({d for d in domains if d})]:
+        in_domain = np.ones(len(scores), bool) if domain == ALL else domains == domain
+        curves = {}
+        for lang in [ALL, *languages]:
+            mine = in_domain & (True if lang == ALL else langs == lang)
+            if mine.sum() >= 2:
+                curves[lang] = tradeoff_curve(scores[mine], y_true[mine], positive_label)
+        out[domain] = curves
+    return out
+
+
+def curve_for(curves: dict, domain: str, lang: str | None) -> tuple[dict, str]:
+    """The curve a document in `lang` is judged by, and its language key: the language's own
+    where it has enough positives, else the domain's pooled one."""
+    if domain not in curves:
+        raise InputError(f"no calibration domain {domain!r}; the bundle has {sorted(curves)}")
+    by_lang = curves[domain]
+    mine = by_lang.get(lang or ALL)
+    if mine is not None and mine["positives"] >= MIN_CURVE_POSITIVES:
+        return mine, lang or ALL
+    return by_lang[ALL], ALL
+
+
+def choose_on_curve(curve: dict, by: str, value: float) -> tuple[float, dict[str, float], str]:
+    """(threshold, the curve's point there, how) for one of CHOOSE_BY: `threshold` takes the
+    value itself; `keep_share` the highest threshold keeping at least that share;
+    `min_precision` the lowest threshold with at least that precision (the most kept);
+    `min_recall` the highest threshold keeping at least that share of the positives."""
+    t = np.asarray(curve["threshold"])
+    columns = ("keep_share", "precision", "recall")
+    point = {c: np.asarray(curve[c]) for c in columns}
+    if by == "threshold":
+        i = min(int(np.searchsorted(t, value)), len(t) - 1)
+        chosen, how = float(value), f"threshold {value:g}"
+    elif by in ("keep_share", "min_recall"):
+        column = point["keep_share" if by == "keep_share" else "recall"]
+        ok = np.flatnonzero(column >= value)
+        i = int(ok.max()) if len(ok) else 0
+        chosen, how = float(t[i]), f"{by} {value:g}"
+    elif by == "min_precision":
+        ok = np.flatnonzero(point["precision"] >= value)
+        i = int(ok.min()) if len(ok) else len(t) - 1
+        chosen = float(t[i])
+        how = f"min_precision {value:g}" + ("" if len(ok) else " (not reached: the top score)")
+    else:
+        raise InputError(f"choose a threshold by one of {', '.join(CHOOSE_BY)}, not {by!r}")
+    return chosen, {c: float(point[c][i]) for c in columns}, how

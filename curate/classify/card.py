@@ -26,6 +26,51 @@ def side_models(m: dict[str, Any]) -> str:
     return lines
 
 
+def curve_rows(curves: dict[str, Any], points=(0.05, 0.10, 0.15, 0.30, 0.50)) -> str:
+    """The curves' threshold, precision and recall where they keep a few round shares."""
+    from curate.classify.calibrate import choose_on_curve
+
+    rows = []
+    for domain, by_lang in curves.items():
+        if domain == "all" and len(curves) > 1:  # the domains' own curves say more
+            continue
+        for lang, curve in by_lang.items():
+            for share in points:
+                t, point, _ = choose_on_curve(curve, "keep_share", share)
+                rows.append(
+                    f"| {domain} | {lang} | {share:.0%} | {t:.2f} | {point['precision']:.2f} | "
+                    f"{point['recall']:.2f} |"
+                )
+    return "\n".join(rows)
+
+
+def label_scale_section(m: dict[str, Any]) -> str:
+    """Where the score stands on the label scale, and what each threshold keeps per domain."""
+    if not m.get("label_scale") or not m.get("curves"):
+        return ""
+    raw = m.get("test_raw", {})
+    positive = m["threshold"]["positive_label"]
+    return f"""
+## Scores on the label scale, thresholds as a trade-off
+The raw score (encoder, lexical blend, fluency penalty) is mapped onto the label scale by a
+monotone map fitted on the validation split (centred isotonic regression, each calibration
+domain weighted alike; `label_scale` in `classifier.json`), so a 3 means the guidelines' 3.
+Test MSE {m["test"]["mse"]:.3f} (raw score: {raw.get("mse", float("nan")):.3f}); the ranking
+is unchanged (Spearman {m["test"]["spearman"]:.3f}).
+
+What a threshold keeps on the validation split, per calibration domain (edited prose, web
+pages) and language, with precision and recall at score >= {positive} (the whole curves are in
+`classifier.json` under `curves`; a spec's `score_filter` chooses on them by `threshold`,
+`keep_share`, `min_precision` or `min_recall` with a `domain`):
+
+| domain | language | share kept | threshold | precision | recall |
+| --- | --- | --- | --- | --- | --- |
+{curve_rows(m["curves"])}
+
+![threshold curves](threshold_curves.png)
+"""
+
+
 def write_model_card(path: Path, config: ClassifierConfig, m: dict[str, Any]) -> None:
     t, test, th = config.training, m["test"], m["threshold"]
     rows = [("this classifier", test)] + [
@@ -103,6 +148,7 @@ score >= {th["positive_label"]}; on test it keeps {th["test"]["keep_rate"]:.1%} 
 {th["test"]["precision"]:.2f} and recall {th["test"]["recall"]:.2f}.
 {per_language_intro if per_language else ""}{per_language}
 
+{label_scale_section(m)}
 ## Limitations
 - The labels are only as good as their annotator (hand labels or an LLM's, see the data
   section); a small test split gives wide error bars on every figure above.

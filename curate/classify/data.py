@@ -7,6 +7,7 @@ import os
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 
 from sklearn.model_selection import train_test_split
 
@@ -17,6 +18,16 @@ from curate.errors import InputError
 logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
+DOMAINS = ("edited", "web")  # where a document comes from, for thresholds chosen per domain
+
+
+@cache
+def committed_splits() -> tuple[frozenset[str], frozenset[str]]:
+    """The ids of the reference corpus (edited prose) and of the web sample."""
+    from curate.reference import load_split
+    from curate.web import load_web_split
+
+    return frozenset(load_split()), frozenset(load_web_split())
 
 
 @dataclass
@@ -144,3 +155,13 @@ def random_split(
     except ValueError as err:  # scikit-learn's: too few examples for a stratified split
         raise InputError(f"cannot split {len(examples)} examples by score: {err}") from err
     return {"train": train, "validation": val, "test": test_set}
+
+
+def example_domains(examples: list[Example]) -> list[str | None]:
+    """Each example's domain: "web" for the web sample's pages, "edited" for the reference
+    corpus's prose and damaged copies of it, None for the rest (the demo seed set, an LLM's
+    annotations of a user's corpus)."""
+    edited, web = committed_splits()
+    return [
+        "web" if e.id in web else "edited" if e.id in edited or e.damage else None for e in examples
+    ]

@@ -34,6 +34,7 @@ from curate.classify.bundle import (
 from curate.classify.fluency import FLUENCY_FILE
 from curate.classify.lexical import LEXICAL_FILE
 from curate.classify.model import expected_score, predict
+from curate.classify.plots import TRADEOFF_PNG
 from curate.classify.published import published_source
 from curate.classify.source import Source, task_folders, trained_source
 from curate.classify.torch_encoder import TORCH_FILES, save_torch_weights
@@ -224,7 +225,7 @@ def copy_task_files(source: Source, bundle: Path) -> None:
     if not source.folder:
         return
     for folder in task_folders(source.info):
-        for name in ("confusion_matrix.png", "score_distribution.png", *SIDE_FILES):
+        for name in ("confusion_matrix.png", "score_distribution.png", TRADEOFF_PNG, *SIDE_FILES):
             file = source.folder / folder / name
             if file.exists():
                 (bundle / folder).mkdir(exist_ok=True)

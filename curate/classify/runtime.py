@@ -29,6 +29,7 @@ import numpy as np
 
 from curate.classify.bundle import BundleError, Manifest, TaskSpec, read_manifest, verify_files
 from curate.classify.fluency import FluencyParams, WordBigramLM, fluency_penalty
+from curate.classify.label_scale import LabelScale
 from curate.classify.lexical import LexicalModel
 from curate.classify.side import SideModels
 from curate.classify.torch_encoder import TORCH_FILES
@@ -199,24 +200,34 @@ class QualityClassifier:
     # --- scoring ---------------------------------------------------------------------------
 
     def scores(self, texts: list[str]) -> dict[str, np.ndarray]:
-        """Every task's float scores, in input order, from one encoder pass: the encoder's
-        score, blended with the task's lexical model and lowered by its fluency penalty where
-        it has them (`adjust`). Empty or whitespace-only texts score the bottom of the scale
-        without running the model."""
+        """Every task's float scores on its label scale, in input order, from one encoder pass
+        (`adjust`). Empty or whitespace-only texts score the bottom of the scale without
+        running the model."""
+        return {task: scores for task, (scores, _) in self.scores_and_raw(texts).items()}
+
+    def scores_and_raw(self, texts: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Every task's (score on the label scale, raw score) from one encoder pass: the raw
+        score is the encoder's, blended with the task's lexical model and lowered by its
+        fluency penalty where it has them; the label-scale map (bundles from before it: none)
+        turns it into the score."""
         texts = list(texts)
-        raw = self.encoder_scores(texts)
+        encoder = self.encoder_scores(texts)
         live = np.array([bool(t and t.strip()) for t in texts], dtype=bool)
         live_texts = [t for t in texts if t and t.strip()]
         out = {}
         for column, task in enumerate(self.tasks):
-            scores = raw[:, column].copy()
-            scores[live] = self.adjust(scores[live], live_texts, task)
-            out[task] = scores
+            side = self.side_models(task)
+            raw = encoder[:, column].copy()
+            raw[live] = side.raw(raw[live], live_texts)
+            scores = raw.copy()
+            scores[live] = side.calibrate(raw[live])
+            out[task] = (scores, raw)
         return out
 
     def adjust(self, encoder: np.ndarray, texts: list[str], task: str | None = None) -> np.ndarray:
-        """A task's score from its encoder score: blended with its lexical model, then lowered
-        by its fluency penalty, where the task has them (curate.classify.side)."""
+        """A task's score from its encoder score: blended with its lexical model, lowered by its
+        fluency penalty, mapped onto the label scale, where the task has them
+        (curate.classify.side)."""
         return self.side_models(task).adjust(encoder, texts)
 
     def side_models(self, task: str | None = None) -> SideModels:
@@ -227,6 +238,8 @@ class QualityClassifier:
             side.fluency = (self.fluency_model(fluency["file"]), params)
         if lexical := spec.lexical:
             side.lexical, side.weight = self.lexical_model(lexical["file"]), lexical["weight"]
+        if spec.label_scale:
+            side.label_scale = LabelScale.from_dict(spec.label_scale, spec.scale)
         return side
 
     def score(self, texts: list[str], task: str | None = None) -> np.ndarray:

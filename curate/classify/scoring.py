@@ -27,14 +27,17 @@ class ScoreSummary:
 
 
 def add_scores(docs, classifiers: list[QualityClassifier]) -> None:
-    """Write metadata[<task>] (float) and metadata[<task>_int] (rounded, clipped) in place."""
+    """Write metadata[<task>] (float on the label scale), metadata[<task>_int] (rounded,
+    clipped, as FineWeb-Edu's int_score) and metadata[<task>_raw] (before the label-scale map)
+    in place."""
     texts = [d.text for d in docs]
     for clf in classifiers:
-        for task, scores in clf.scores(texts).items():  # one encoder pass per bundle
+        for task, (scores, raw) in clf.scores_and_raw(texts).items():  # one encoder pass
             lo, hi = clf.scale_of(task)
-            for doc, s in zip(docs, scores, strict=True):
+            for doc, s, r in zip(docs, scores, raw, strict=True):
                 doc.metadata[task] = round(float(s), 4)
                 doc.metadata[f"{task}_int"] = int(min(max(round(float(s)), lo), hi))
+                doc.metadata[f"{task}_raw"] = round(float(r), 4)
 
 
 def score_corpus(

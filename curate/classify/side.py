@@ -1,5 +1,6 @@
 """What a task's score adds to its encoder's: the lexical model's blend
-(curate.classify.lexical), then the fluency penalty (curate.classify.fluency). The one owner of
+(curate.classify.lexical), then the fluency penalty (curate.classify.fluency), which make the
+raw score; then the map onto the label scale (curate.classify.label_scale). The one owner of
 that order, for training (before a bundle exists) and for the bundle's runtime."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from curate.classify.fluency import FLUENCY_FILE, FluencyParams, WordBigramLM, fluency_penalty
+from curate.classify.label_scale import LabelScale
 from curate.classify.lexical import LEXICAL_FILE, LexicalModel, blend
 
 
@@ -18,8 +20,17 @@ class SideModels:
     fluency: tuple[WordBigramLM, FluencyParams] | None = None
     lexical: LexicalModel | None = None
     weight: float = 0.0  # the lexical model's share of the score
+    label_scale: LabelScale | None = None  # None: a bundle from before calibration
 
     def adjust(self, encoder: np.ndarray, texts: list[str]) -> np.ndarray:
+        """The task's score on its label scale."""
+        return self.calibrate(self.raw(encoder, texts))
+
+    def calibrate(self, raw: np.ndarray) -> np.ndarray:
+        return raw if self.label_scale is None else self.label_scale.apply(raw)
+
+    def raw(self, encoder: np.ndarray, texts: list[str]) -> np.ndarray:
+        """The encoder's score blended and penalised, before the label-scale map."""
         scores = np.asarray(encoder, dtype=np.float32)
         if self.lexical is not None:
             scores = blend(scores, self.lexical.predict(texts), self.weight)
@@ -28,7 +39,8 @@ class SideModels:
         return scores
 
     def record(self, alpha: float | None = None) -> dict[str, Any]:
-        """The manifest's `fluency` and `lexical` entries (files relative to the task folder)."""
+        """The manifest's `fluency`, `lexical` (files relative to the task folder) and
+        `label_scale` entries."""
         fluency = None
         if self.fluency is not None:
             fluency = {**asdict(self.fluency[1]), "file": FLUENCY_FILE}
@@ -40,4 +52,5 @@ class SideModels:
                 "alpha": alpha,
                 "examples": self.lexical.examples,  # how many it was fit on
             }
-        return {"fluency": fluency, "lexical": lexical}
+        label_scale = self.label_scale.to_dict() if self.label_scale is not None else None
+        return {"fluency": fluency, "lexical": lexical, "label_scale": label_scale}

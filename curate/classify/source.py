@@ -53,6 +53,8 @@ def task_facts(m: dict[str, Any]) -> dict[str, Any]:
         },
         "fluency": m.get("fluency"),
         "lexical": m.get("lexical"),
+        "label_scale": m.get("label_scale"),
+        "curves": m.get("curves"),
         "metrics": {k: m["test"][k] for k in ("macro_f1", "mse", "spearman", "accuracy")},
     }
 

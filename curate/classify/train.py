@@ -23,6 +23,7 @@ from curate.classify.calibrate import (
     choose_threshold,
     per_language_thresholds,
     threshold_effect,
+    tradeoff_curves,
 )
 from curate.classify.card import write_joint_card, write_model_card
 from curate.classify.config import ClassifierConfig, resolve_model_path
@@ -30,16 +31,23 @@ from curate.classify.data import (
     SPLITS,
     Example,
     LabelReport,
+    example_domains,
     load_examples,
     read_annotations,
     split_examples,
 )
 from curate.classify.fluency import FLUENCY_FILE, FluencyParams, WordBigramLM
+from curate.classify.label_scale import fit_label_scale
 from curate.classify.lexical import LEXICAL_FILE, LexicalModel
 from curate.classify.metrics import baselines, evaluate
 from curate.classify.model import ScoreDataModule, ScoreRegressor, load_encoder, loss_weights
 from curate.classify.model import predict as predict_scores
-from curate.classify.plots import confusion_matrix_png, score_distribution_png
+from curate.classify.plots import (
+    TRADEOFF_PNG,
+    confusion_matrix_png,
+    score_distribution_png,
+    tradeoff_png,
+)
 from curate.classify.side import SideModels
 from curate.classify.trained import write_metrics
 from curate.errors import InputError
@@ -285,14 +293,19 @@ def assess(
     the fluency penalty, as the bundle's. `column` is the task's output among the model's
     `columns`."""
     side = side or SideModels()
-    preds = {}
+    raw = {}
     for name, part in splits.items():
         if name == "train":
             continue
         texts = [e.text for e in part]
         scores = predict_scores(model, tokenizer, texts, config.max_length)
-        preds[name] = side.adjust(scores.reshape(len(texts), columns)[:, column].copy(), texts)
+        raw[name] = side.raw(scores.reshape(len(texts), columns)[:, column].copy(), texts)
     y = {name: [e.score for e in part] for name, part in splits.items()}
+    domains = {name: example_domains(part) for name, part in splits.items()}
+    side.label_scale = fit_label_scale(
+        raw["validation"], y["validation"], config.scale, domain_weights(domains["validation"])
+    )
+    preds = {name: side.calibrate(scores) for name, scores in raw.items()}
     threshold, how = choose_threshold(preds["validation"], y["validation"], config.threshold)
     by_language = per_language_thresholds(
         preds["validation"],
@@ -301,6 +314,7 @@ def assess(
         config.threshold,
     )
     test = evaluate(y["test"], preds["test"], config.scale)
+    raw_test = evaluate(y["test"], raw["test"], config.scale)
     train_texts = [e.text for e in splits["train"]]
     metrics = {
         "task": config.task,
@@ -308,6 +322,7 @@ def assess(
         "max_length": config.max_length,
         **side.record(config.lexical.alpha if config.lexical else None),
         "test": test,
+        "test_raw": {k: raw_test[k] for k in ("mse", "spearman", "macro_f1")},
         "validation": {
             k: v
             for k, v in evaluate(y["validation"], preds["validation"], config.scale).items()
@@ -333,6 +348,14 @@ def assess(
                 for lang, (t, why) in by_language.items()
             },
         },
+        "curves": tradeoff_curves(
+            preds["validation"],
+            y["validation"],
+            [e.lang for e in splits["validation"]],
+            domains["validation"],
+            config.threshold.positive_label,
+            config.threshold.per_language,
+        ),
     }
     confusion_matrix_png(
         test["confusion_matrix"],
@@ -348,7 +371,15 @@ def assess(
         f"{config.task}: predicted scores (test)",
         out / "score_distribution.png",
     )
+    tradeoff_png(metrics["curves"], threshold, config.task, out / TRADEOFF_PNG)
     return metrics
+
+
+def domain_weights(domains: list[str | None]) -> np.ndarray:
+    """Each domain (edited prose, web, the rest) weighs the same in the label-scale fit: the
+    web's few hundred validation pages must not be outvoted by thousands of damaged copies."""
+    counts = Counter(domains)
+    return np.array([len(domains) / (len(counts) * counts[d]) for d in domains])
 
 
 def language_threshold_record(lang, threshold, how, preds, y, splits, config) -> dict[str, Any]:

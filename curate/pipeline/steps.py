@@ -18,7 +18,8 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 from datatrove.utils.logging import logger
 from datatrove.utils.typeshelper import StatHints
 
-from curate.classify.bundle import read_manifest, task_thresholds
+from curate.classify.bundle import read_manifest
+from curate.classify.calibrate import ALL, CHOOSE_BY, choose_on_curve, curve_for
 from curate.documents import DEFAULT_MAX_CHARS, ReadReport, read_file_documents
 from curate.errors import InputError
 from curate.pipeline.layout import SCORE_DROP, STEP_ERROR
@@ -146,12 +147,22 @@ def document_language(doc: DTDocument) -> str | None:
 
 class ScoreFilter(SetAsideErrors, BaseFilter):
     """Keeps a document when every task's score reaches its threshold for the document's
-    language. Thresholds come from the bundles (calibrated at training, per language where the
-    bundle has them) unless given; `tasks` picks some tasks of a bundle that holds several. A
-    given threshold is a number (every language) or a mapping
-    language -> number. Each judged document records `metadata[<task>_threshold]`; dropped ones
-    go to the exclusion writer with `filter_reason` naming the task and threshold (a label for
-    datatrove's stats) and `metadata["score_drop"]` holding task, score and threshold."""
+    language. Scores and thresholds are on the task's label scale (bundles from before the
+    label-scale map: raw scores). A threshold is, by precedence:
+
+    - `thresholds`: given per task, a number (every language) or a mapping language -> number;
+    - one of `threshold`, `keep_share`, `min_precision`, `min_recall` (CHOOSE_BY), chosen for
+      each language on the bundle's trade-off curves of calibration `domain` ("web", "edited",
+      "all"; curate.classify.calibrate): e.g. `keep_share: 0.1` keeps the share of that domain's
+      validation documents, `min_recall: 0.95` keeps 95% of its documents labelled at least the
+      positive label, `threshold: 3` is the label scale's 3 for every language;
+    - else the bundle's own thresholds (calibrated at training, per language where it has them).
+
+    `tasks` picks some tasks of a bundle that holds several. Each judged document records
+    `metadata[<task>_threshold]`; dropped ones go to the exclusion writer with `filter_reason`
+    naming the task and threshold (a label for datatrove's stats) and `metadata["score_drop"]`
+    holding task, score and threshold. `choices` records how each threshold was chosen and
+    what it keeps on validation, for the run's report."""
 
     name = "🎚 score filter"
     path_params = ("bundles",)
@@ -162,18 +173,30 @@ class ScoreFilter(SetAsideErrors, BaseFilter):
         thresholds: dict[str, float | dict[str, float]] | None = None,
         exclusion_writer: DiskWriter | None = None,
         tasks: list[str] | None = None,
+        domain: str | None = None,
+        threshold: float | None = None,
+        keep_share: float | None = None,
+        min_precision: float | None = None,
+        min_recall: float | None = None,
     ):
         super().__init__(exclusion_writer=exclusion_writer)
-        self.thresholds = {}
-        for bundle in bundles or []:
-            self.thresholds |= task_thresholds(bundle)
+        self.bundles = [str(b) for b in bundles or []]
+        self.thresholds, self.choices = {}, {}
+        specs = {t.task: t for b in self.bundles for t in read_manifest(b).tasks}
         if tasks is not None:  # some of the tasks of a bundle that holds several
-            unknown = sorted(set(tasks) - set(self.thresholds))
+            unknown = sorted(set(tasks) - set(specs))
             if unknown:
                 raise InputError(f"score_filter tasks {unknown} are in none of {bundles}")
-            self.thresholds = {t: self.thresholds[t] for t in tasks}
+            specs = {t: specs[t] for t in tasks}
+        by = chosen_by(threshold, keep_share, min_precision, min_recall)
+        for task, spec in specs.items():
+            if by is None:
+                self.thresholds[task] = spec.language_thresholds()
+            else:
+                self.thresholds[task], self.choices[task] = thresholds_on_curves(spec, domain, *by)
         for task, given in (thresholds or {}).items():
             self.thresholds[task] = dict(given) if isinstance(given, dict) else {None: given}
+            self.choices.pop(task, None)
         if not self.thresholds:
             raise InputError("ScoreFilter needs bundles or thresholds")
 
@@ -195,6 +218,39 @@ class ScoreFilter(SetAsideErrors, BaseFilter):
                 doc.metadata[SCORE_DROP] = {"task": task, "score": score, "threshold": threshold}
                 return False, f"{task} < {threshold:.2f}"  # stable: datatrove counts reasons
         return True
+
+
+def chosen_by(*values: float | None) -> tuple[str, float] | None:
+    """(way, value) for the one of CHOOSE_BY given, None for none."""
+    given = [(by, v) for by, v in zip(CHOOSE_BY, values, strict=True) if v is not None]
+    if len(given) > 1:
+        raise InputError(f"score_filter: give one of {', '.join(CHOOSE_BY)}, not {dict(given)}")
+    return given[0] if given else None
+
+
+def thresholds_on_curves(spec, domain: str | None, by: str, value: float):
+    """A task's threshold per language chosen on its curves, and the record of each choice."""
+    if by == "threshold" and domain is None:
+        return {None: float(value)}, {}
+    if not spec.curves:
+        raise InputError(
+            f"{spec.task}: the bundle has no trade-off curves (exported before curate computed "
+            f"them); give `threshold` or `thresholds`, or export the classifier again"
+        )
+    if domain is None:
+        raise InputError(f"score_filter {by}: name a calibration `domain` ({sorted(spec.curves)})")
+    languages = [lang for lang in spec.curves.get(domain, {}) if lang != ALL]
+    out, record = {}, {}
+    for lang in [None, *languages]:
+        curve, used = curve_for(spec.curves, domain, lang)
+        t, point, how = choose_on_curve(curve, by, value)
+        out[lang] = t
+        record[lang or ALL] = {
+            "threshold": t,
+            **point,
+            "chosen_by": f"{how} on {domain} validation ({used})",
+        }
+    return out, {"domain": domain, "by": by, "value": value, "languages": record}
 
 
 class FixEncoding(FTFYFormatter):

@@ -1,11 +1,14 @@
 """`curate report OUTPUT`: an HTML page (PNG plots inlined, opens offline) for a filtering run
 written by `curate filter`: documents kept and dropped per step, retention per source and per
-language, classifier score histograms with thresholds, and samples of kept and dropped text."""
+language, classifier score histograms with thresholds, each score filter's trade-off curves
+(share kept, precision, recall on the bundle's validation split) with the thresholds it applied,
+the documents just above and just below each threshold, and samples of kept and dropped text."""
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import heapq
 import html
 import io
 from collections import Counter, defaultdict
@@ -16,7 +19,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from curate.classify.bundle import BundleError, task_thresholds  # noqa: E402
+from curate.classify.bundle import BundleError, read_manifest, task_thresholds  # noqa: E402
+from curate.classify.plots import tradeoff_figure  # noqa: E402
 from curate.documents import read_documents  # noqa: E402
 from curate.pipeline import SpecError  # noqa: E402
 from curate.pipeline.clusters import REHYDRATED_COPY  # noqa: E402
@@ -52,6 +56,8 @@ def collect(out_dir: Path) -> dict:
         "thresholds": defaultdict(dict),  # task -> language -> threshold
         "samples": defaultdict(list),
         "copies": 0,  # rehydration's repeats of kept documents, counted apart
+        # task -> "above"/"below" -> heap of the documents nearest the threshold
+        "boundary": defaultdict(lambda: {"above": [], "below": []}),
     }
     for name, folder in groups.items():
         for doc in read_documents([folder]):
@@ -71,10 +77,27 @@ def collect(out_dir: Path) -> dict:
                     data["scores"][task][lang].append(md[task])
                 if f"{task}_threshold" in md:
                     data["thresholds"][task][lang] = md[f"{task}_threshold"]
+                    if task in md:
+                        near_threshold(data["boundary"][task], doc, md, task, lang)
             reason = md.get("filter_reason", "kept")
             if len(data["samples"][(name, reason)]) < 3:
                 data["samples"][(name, reason)].append(sample(doc.text, md.get(SCORE_DROP)))
     return data
+
+
+BOUNDARY_SAMPLES = 4  # documents shown on each side of a threshold
+
+
+def near_threshold(sides: dict, doc, md: dict, task: str, lang: str) -> None:
+    """Keep the BOUNDARY_SAMPLES documents nearest the threshold on each side (a bounded heap:
+    a run of millions keeps a few)."""
+    margin = md[task] - md[f"{task}_threshold"]
+    side = sides["above" if margin >= 0 else "below"]
+    item = (-abs(margin), doc.id, lang, md[task], md[f"{task}_threshold"], doc.text[:400])
+    if len(side) < BOUNDARY_SAMPLES:
+        heapq.heappush(side, item)
+    elif item > side[0]:
+        heapq.heapreplace(side, item)
 
 
 def sample(text: str, score_drop: dict | None) -> str:
@@ -133,6 +156,40 @@ def plots(data: dict) -> list[tuple[str, str]]:
     return out
 
 
+def score_filter_curves(out_dir: Path, data: dict) -> list[tuple[str, str]]:
+    """Each score filter's tasks: the bundle's trade-off curves in the spec's calibration domain
+    (all domains where it names none), the thresholds the run applied marked on them."""
+    out = []
+    with contextlib.suppress(SpecError):
+        steps = RunLayout(out_dir).read_record().get("steps", [])
+        for step in steps:
+            params = step.get("score_filter") if isinstance(step, dict) else None
+            for bundle in (params or {}).get("bundles", []):
+                with contextlib.suppress(BundleError):
+                    for spec in read_manifest(bundle).tasks:
+                        if not spec.curves or spec.task not in data["thresholds"]:
+                            continue
+                        domain = params.get("domain")
+                        curves = {domain: spec.curves[domain]} if domain else spec.curves
+                        chosen = data["thresholds"][spec.task]
+                        fig = tradeoff_figure(curves, None, spec.task, chosen)
+                        title = f"{spec.task}: what a threshold keeps (validation; dots: applied)"
+                        out.append((title, _png(fig)))
+    return out
+
+
+def boundary_html(data: dict) -> list[str]:
+    parts = []
+    for task, sides in data["boundary"].items():
+        parts.append(f"<h3>{html.escape(task)}: just above and just below the threshold</h3>")
+        for side in ("above", "below"):
+            for _, doc_id, lang, score, threshold, text in sorted(sides[side], reverse=True):
+                verdict = "kept" if side == "above" else "dropped"
+                head = f"{verdict}: {doc_id} ({lang}) score {score:.3f}, threshold {threshold:.3f}"
+                parts.append(f"<p><b>{html.escape(head)}</b></p><pre>{html.escape(text)}</pre>")
+    return parts
+
+
 def write_report(out_dir: str | Path) -> Path:
     out_dir = Path(out_dir)
     data = collect(out_dir)
@@ -147,8 +204,11 @@ def write_report(out_dir: str | Path) -> Path:
             f"<p>Rehydration wrote {data['copies']:,} more copies of kept documents "
             "(by duplicate-cluster size); the figures below count each document once.</p>"
         )
-    for title, png in plots(data):
+    for title, png in plots(data) + score_filter_curves(out_dir, data):
         parts.append(f"<h2>{html.escape(title)}</h2><img src='data:image/png;base64,{png}'>")
+    if data["boundary"]:
+        parts.append("<h2>What the thresholds decide</h2>")
+        parts += boundary_html(data)
     parts.append("<h2>Samples</h2>")
     for (where, reason), texts in sorted(data["samples"].items()):
         parts.append(f"<h3>{html.escape(where)}: {html.escape(reason)}</h3>")
