@@ -4,9 +4,10 @@ Who wrote a label is recorded as it was: `--backend hand` for a person, `--backe
 `--model` for a model-based labelling helper (an LLM agent reading each page against the
 guidelines): its labels are a model's labels, never "hand". A labeller's file holds one JSON
 line per page read: `id`, `educational_value`, `linguistic_quality`, `rationale`, and for web
-pages `lang` (what the labeller read) and `flags` (annotations/guidelines.md). Each file is named for its labeller (`--labels helper-3=FILE`).
-The first label of a page is the one recorded in OUT; a page labelled again by another labeller
-goes to OUT/second, so `curate agreement OUT OUT/second` measures the two on the overlap.
+pages `lang` (what the labeller read) and `flags` (annotations/guidelines.md). Each file is
+named for its labeller (`--labels helper-3=FILE`). The first label of a page is the one
+recorded in OUT; a page labelled again by another labeller goes to OUT/second, so
+`curate agreement OUT OUT/second` measures the two on the overlap.
 
     python tools/hand_labels.py --corpus ../shared/web --split web --backend helper \
         --model claude --labels helper-1=/path/labels_1.jsonl ... -o annotations/web --append \
