@@ -23,13 +23,15 @@ their licences ask: NorQuAD (ltgoslo), Norwegian laws (Lovdata, NLOD 2.0), NTREX
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from tables import write_results  # benchmarks/ is on sys.path when run as a script
+from quality_goals import goals_table  # benchmarks/ is on sys.path when run as a script
+from tables import write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -431,6 +433,10 @@ def main() -> None:
             lines += web_lines
         except WebMissing as err:
             lines += [f"Web section skipped: {err}", ""]
+    previous = args.out.with_suffix(".json")
+    before = json.loads(previous.read_text()) if previous.exists() else None
+    if "web" in data:
+        lines = [*goals_table(data, before), *lines]
     write_results(args.out, lines, data)
 
 

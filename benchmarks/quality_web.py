@@ -21,6 +21,7 @@ import json
 import tempfile
 import time
 from collections import defaultdict
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -59,8 +60,11 @@ def label_group(d) -> str | None:
 
 
 def groups(d) -> list[str]:
-    """The keys a page counts under: label group and HPLT verdict, each per language."""
-    keys = [label_group(d), d.metadata["verdict"]]
+    """The keys a page counts under: every page, its label groups (linguistic quality, and
+    educational value >= 3) and HPLT verdict, each per language."""
+    edu = d.metadata["edu"]
+    keys = ["all", label_group(d), "edu>=3" if edu is not None and edu >= 3 else None]
+    keys.append(d.metadata["verdict"])
     if d.metadata["verdict"] and d.metadata["verdict"] != "fine":
         keys.append("hplt_flagged")
     return [f"{k}/{d.lang}" for k in keys if k]
@@ -83,9 +87,9 @@ def auc(pos, neg) -> float | None:
     return float(roc_auc_score(y, np.r_[pos, neg]))
 
 
-def gate_results(clf, task: str, scores: np.ndarray, docs) -> dict:
-    """Keep shares at the task's threshold, AUCs by label and by HPLT verdict."""
-    keep = scores >= np.array([clf.threshold_for(d.lang, task) for d in docs])
+def gate_results(threshold_for, scores: np.ndarray, docs) -> dict:
+    """Keep shares at `threshold_for(language)`, AUCs by label and by HPLT verdict."""
+    keep = scores >= np.array([threshold_for(d.lang) for d in docs])
     kept, n = defaultdict(list), {}
     for d, k in zip(docs, keep, strict=True):
         for key in groups(d):
@@ -135,6 +139,31 @@ def hplt_auc(scores: np.ndarray, docs) -> dict:
         flagged = [s for d, s in zip(docs, scores, strict=True) if d.metadata["verdict"] == flag]
         out[flag] = {"auc": auc(fine, flagged), "n_fine": len(fine), "n_flagged": len(flagged)}
     return out
+
+
+def spec_score_filters(spec_path: Path, bundles: dict[str, Path] | None = None) -> dict:
+    """task -> the spec's score filter step that judges it (built as the spec builds it);
+    `bundles` (task -> bundle) replaces the bundle a step names for that task."""
+    from curate.pipeline.spec import read_spec
+    from curate.pipeline.steps import ScoreFilter
+
+    out = {}
+    for step in read_spec(spec_path)["steps"]:
+        if "score_filter" in step:
+            params = dict(step["score_filter"])
+            params["bundles"] = [
+                str(replaced(ROOT / b, bundles or {})) for b in params.get("bundles", [])
+            ]
+            built = ScoreFilter(**params)
+            out |= {task: built for task in built.thresholds}
+    return out
+
+
+def replaced(bundle: Path, bundles: dict[str, Path]) -> Path:
+    from curate.classify.bundle import read_manifest
+
+    tasks = read_manifest(bundle).task_names
+    return next((bundles[t] for t in tasks if t in bundles), bundle)
 
 
 def edu_results(scores: dict[str, float], docs, scale) -> dict:
@@ -210,6 +239,7 @@ def web_section(bundles: list[Path], specs: list[Path], reference_clean, out: Pa
     texts = cleaned([d.text for d in unseen])
     index = {d.id: i for i, d in enumerate(unseen)}
     data: dict = {"bundles": {}, "specs": {}, "cleaning": cleaning_results(web_test)}
+    filters = spec_score_filters(ROOT / "pipelines" / "demo.yaml")
     for bundle in bundles:
         clf = QualityClassifier.load(bundle)
         scores = clf.scores(texts)
@@ -218,14 +248,22 @@ def web_section(bundles: list[Path], specs: list[Path], reference_clean, out: Pa
         for task in clf.tasks:
             s = np.asarray(scores[task])
             test_scores = s[[index[d.id] for d in web_test]]
+            own = partial(clf.threshold_for, task=task)
             entry = {
                 "bundle": f"{bundle.parent.name}/{bundle.name}",
                 "thresholds": {lang: clf.threshold_for(lang, task) for lang in LANGS},
-                "gate": gate_results(clf, task, test_scores, web_test),
-                "gate_uncleaned": gate_results(clf, task, np.asarray(raw[task]), web_test),
+                "gate": gate_results(own, test_scores, web_test),
+                "gate_uncleaned": gate_results(own, np.asarray(raw[task]), web_test),
                 "hplt_auc_test": hplt_auc(test_scores, web_test),
                 "hplt_auc_unseen": hplt_auc(s, unseen),
             }
+            if task in filters:  # the threshold the demo spec chooses on the bundle's curves
+                step = filters[task]
+                entry["spec_thresholds"] = {lang: step.threshold(task, lang) for lang in LANGS}
+                entry["spec_choice"] = step.choices.get(task)
+                entry["spec_gate"] = gate_results(
+                    partial(step.threshold, task), test_scores, web_test
+                )
             if task == "educational_value":
                 by_id = {d.id: float(x) for d, x in zip(web_test, test_scores, strict=True)}
                 entry["hand_labels"] = edu_results(by_id, docs, clf.scale_of(task))

@@ -1,0 +1,185 @@
+"""Learning curve on the web labels: each classifier trained again with 25% and 50% of the web
+train pages' labels (validation and test pages unchanged, every other input as `make train`
+gives it), exported, and judged on the web test split (never trained or tuned on) as
+benchmarks/quality.py judges it; 100% is the shipped bundle (`make train export`: same config,
+labels and seed). What it shows: whether more web labels would still pay, or the encoder is
+what holds the figures back.
+
+    python benchmarks/learning_curve.py [--task educational_value] [--fraction 0.25 ...]
+
+Needs ../shared/web and ../shared/reference, and `make train export` first (its synthetic
+labels in out/ and the bundles). Writes benchmarks/results/learning_curve.{md,json}. About 25
+minutes per educational-value run and 10 per linguistic-quality run on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from quality_goals import LANGS
+from quality_web import edu_results, groups, spec_score_filters, web_documents
+from tables import write_results
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+TASKS = ("educational_value", "linguistic_quality")
+
+
+def inputs(task: str, web_labels: Path, out: Path, reference: Path, web: Path):
+    """(annotations, corpora) as the Makefile's TRAIN_INPUTS give them, with `web_labels`."""
+    annotations = [ROOT / "annotations" / "seed", web_labels]
+    corpora = [ROOT / "data" / "demo", web]
+    if task == "educational_value":
+        annotations += [ROOT / "annotations" / "reference", out / "synthetic_edu"]
+        corpora += [reference, out / "synthetic_edu"]
+    else:
+        annotations.append(out / "synthetic")
+        corpora.append(out / "synthetic")
+    return annotations, corpora
+
+
+def subsample(task: str, fraction: float, folder: Path, seed: int = 0) -> tuple[Path, int]:
+    """The web labels with `fraction` of the train split's pages (per language), the rest whole."""
+    rows = [json.loads(line) for line in (ROOT / "annotations" / "web" / f"{task}.jsonl").open()]
+    rng = random.Random(seed)
+    train = [r for r in rows if r["split"] == "train"]
+    kept = []
+    for lang in sorted({r["lang"] or "" for r in train}):
+        mine = [r for r in train if (r["lang"] or "") == lang]
+        kept += rng.sample(mine, round(fraction * len(mine)))
+    chosen = [r for r in rows if r["split"] != "train"] + kept
+    path = folder / f"{task}.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in chosen))
+    return path, len(kept)
+
+
+def train_and_export(task, fraction, out, reference, web, workdir: Path) -> tuple[Path, int]:
+    from curate.classify.config import load_classifier_config
+    from curate.classify.export import export_bundle
+    from curate.classify.train import train_classifier
+    from curate.documents import read_documents
+
+    labels = workdir / f"labels_{fraction}"
+    labels.mkdir(parents=True)
+    path, n = subsample(task, fraction, labels)
+    config = load_classifier_config(ROOT / "classifiers" / f"{task}.demo.yaml")
+    annotations, corpora = inputs(task, path, out, reference, web)
+    model = workdir / f"{task}_{fraction}"
+    train_classifier(config, annotations, corpora, model, progress=False)
+    texts = [d.text for d in read_documents([ROOT / "data" / "demo"])][:300]
+    export_bundle(model, model / "bundle", texts, min_agreement=0.0)
+    return model / "bundle", n
+
+
+def judge(task: str, bundle: Path, docs) -> dict:
+    """Web test figures per language at the demo spec's threshold for `task`."""
+    from quality_web import cleaned
+
+    from curate.classify import QualityClassifier
+
+    test = [d for d in docs if d.metadata["split"] == "test" and d.lang in LANGS]
+    scores = QualityClassifier.load(bundle).score(cleaned([d.text for d in test]), task)
+    step = spec_score_filters(ROOT / "pipelines" / "demo.yaml", {task: bundle})[task]
+    keep = scores >= np.array([step.threshold(task, d.lang) for d in test])
+    out = {}
+    for lang in LANGS:
+        mine = [(d, k) for d, k in zip(test, keep, strict=True) if d.lang == lang]
+
+        def share(group, mine=mine, lang=lang):
+            sel = [k for d, k in mine if f"{group}/{lang}" in groups(d)]
+            return float(np.mean(sel)) if sel else None
+
+        out[lang] = {"kept": share("all")}
+        if task == "educational_value":
+            by_id = {d.id: float(s) for d, s in zip(test, scores, strict=True)}
+            c = edu_results(by_id, docs, (0, 5))[lang]["classifier"]
+            out[lang] |= {
+                "f1_at_3": c["binary_at_threshold"]["3"]["f1"],
+                "spearman": c["spearman"],
+                "mse": c["mse"],
+                "kept_of_3": share("edu>=3"),
+            }
+        else:
+            bad = share("lq<=1")
+            out[lang] |= {"kept_of_3": share("lq>=3"), "dropped_of_1": 1 - bad}
+    return out
+
+
+def table(results: dict) -> list[str]:
+    lines = [
+        "## Learning curve on the web labels (web test split; thresholds as pipelines/demo.yaml "
+        "chooses them)",
+        "",
+    ]
+    for task, runs in results.items():
+        edu = task == "educational_value"
+        head = (
+            "binary F1 at 3 | Spearman | MSE | kept | labelled >= 3 kept"
+            if edu
+            else "kept | labelled >= 3 kept | labelled <= 1 dropped"
+        )
+        keys = (
+            ("f1_at_3", "spearman", "mse", "kept", "kept_of_3")
+            if edu
+            else ("kept", "kept_of_3", "dropped_of_1")
+        )
+        lines += [
+            f"### {task}, nb / nn",
+            "",
+            f"| web labels | train pages | {head} |",
+            "|---|---" + "|---" * len(keys) + "|",
+        ]
+        for fraction, r in sorted(runs.items(), key=lambda kv: float(kv[0])):
+            cells = []
+            for key in keys:
+                pair = [r["figures"][lang][key] for lang in LANGS]
+                percent = key.startswith(("kept", "dropped"))
+                cells.append(" / ".join(f"{v:.1%}" if percent else f"{v:.3f}" for v in pair))
+            lines.append(
+                f"| {float(fraction):.0%} | {r['train_pages']} | " + " | ".join(cells) + " |"
+            )
+        lines.append("")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--task", action="append", choices=TASKS)
+    parser.add_argument("--fraction", action="append", type=float)
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "out", help="make's OUT")
+    parser.add_argument("--reference", type=Path, default=ROOT.parent / "shared" / "reference")
+    parser.add_argument("--web", type=Path, default=ROOT.parent / "shared" / "web")
+    parser.add_argument("--out", type=Path, default=RESULTS / "learning_curve")
+    args = parser.parse_args()
+    from curate.web import WebMissing
+
+    try:
+        docs = web_documents(str(args.web))
+    except WebMissing as err:
+        sys.exit(f"learning curve skipped: {err}")
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for task in args.task or TASKS:
+            shipped = ROOT / "classifiers" / task / "bundle"
+            full = sum(
+                json.loads(line)["split"] == "train"
+                for line in (ROOT / "annotations" / "web" / f"{task}.jsonl").open()
+            )
+            runs = {"1.0": {"train_pages": full, "figures": judge(task, shipped, docs)}}
+            for fraction in args.fraction or (0.25, 0.5):
+                bundle, n = train_and_export(
+                    task, fraction, args.out_dir, args.reference, args.web, Path(tmp)
+                )
+                runs[str(fraction)] = {"train_pages": n, "figures": judge(task, bundle, docs)}
+            results[task] = runs
+    write_results(args.out, table(results), results)
+
+
+if __name__ == "__main__":
+    main()
