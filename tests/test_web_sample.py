@@ -37,22 +37,23 @@ def test_web_split_is_committed_complete_stratified_and_rebuilds_from_its_seed()
     assert sum(committed[d.id] == "test" for d in flagged) >= 5  # not left to chance
 
 
-def test_web_hand_labels_cover_both_languages_respect_the_split_and_match_the_pages(repo_root):
+def test_web_labels_cover_every_norwegian_page_respect_the_split_and_match_the_pages(repo_root):
     docs = web_or_skip()
     committed = load_web_split()
-    pages = {d.id: d for d in docs}
     for task in ("educational_value", "linguistic_quality"):
         path = repo_root / "annotations" / "web" / f"{task}.jsonl"
         records = [json.loads(line) for line in path.open()]
-        assert len(records) >= 1500
-        by_lang = Counter(pages[r["id"]].lang for r in records)
-        assert by_lang["nb"] >= 500 and by_lang["nn"] >= 500
-        assert all(r["annotator"]["backend"] == "hand" for r in records)
+        # every nb/nn page of the sample, once
+        norwegian = {d.id for d in docs if d.lang in ("nb", "nn")}
+        assert sorted(r["id"] for r in records) == sorted(norwegian)
+        # written by labelling helpers (LLM agents): a model's labels, named as such
+        assert all(r["annotator"]["backend"] == "helper" for r in records)
+        assert all(r["annotator"]["model"] and r["annotator"]["labeller"] for r in records)
         assert all(r["split"] == committed[r["id"]] for r in records)
         examples, report = load_examples([path], [web_dir()], task, (0, 5))
         assert report.used == len(records), report.examples  # every label finds its page's text
         second = [json.loads(line) for line in (path.parent / "second" / path.name).open()]
-        assert len({r["id"] for r in second}) >= 150
+        assert len({r["id"] for r in second}) >= 350
         first = {r["id"]: r["annotator"]["labeller"] for r in records}
         assert all(r["annotator"]["labeller"] != first[r["id"]] for r in second)
 
