@@ -50,7 +50,8 @@ SYNTHETIC := $(OUT)/synthetic/linguistic_quality.jsonl
 LLM_LABELS := $(if $(GEMINI_API_KEY),--annotations $(OUT)/annotations,)
 REAL_LABELS_linguistic_quality := --annotations $(OUT)/synthetic --corpus $(OUT)/synthetic \
   $(call WEB_LABELS,linguistic_quality)
-REAL_LABELS_educational_value := --annotations annotations/reference --corpus $(REFERENCE) \
+REAL_LABELS_educational_value := --annotations annotations/reference/educational_value.jsonl \
+  --corpus $(REFERENCE) \
   --annotations $(OUT)/synthetic_edu --corpus $(OUT)/synthetic_edu \
   $(call WEB_LABELS,educational_value)
 TRAIN_INPUTS = --annotations annotations/seed --corpus data/demo $(LLM_LABELS) \

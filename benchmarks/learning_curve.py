@@ -6,6 +6,13 @@ labels and seed). What it shows: whether more web labels would still pay, or the
 what holds the figures back.
 
     python benchmarks/learning_curve.py [--task educational_value] [--fraction 0.25 ...]
+    python benchmarks/learning_curve.py --lexical-only   # seconds: the side model alone
+
+`--lexical-only` trains only what learns from the labels' words, the task's lexical model (a
+ridge over word and character n-grams, the larger part of the educational-value score), on the
+same subsamples, maps it onto the label scale on validation as training does, and judges it
+on the same test pages: not the shipped classifier, but the part of it that more labels feed
+most directly, at a cost that fits any machine.
 
 Needs ../shared/web and ../shared/reference, and `make train export` first (its synthetic
 labels in out/ and the bundles). Writes benchmarks/results/learning_curve.{md,json}. About 25
@@ -36,7 +43,7 @@ def inputs(task: str, web_labels: Path, out: Path, reference: Path, web: Path):
     annotations = [ROOT / "annotations" / "seed", web_labels]
     corpora = [ROOT / "data" / "demo", web]
     if task == "educational_value":
-        annotations += [ROOT / "annotations" / "reference", out / "synthetic_edu"]
+        annotations += [ROOT / "annotations" / "reference" / f"{task}.jsonl", out / "synthetic_edu"]
         corpora += [reference, out / "synthetic_edu"]
     else:
         annotations.append(out / "synthetic")
@@ -111,6 +118,63 @@ def judge(task: str, bundle: Path, docs) -> dict:
     return out
 
 
+def lexical_run(task: str, fraction: float, reference: Path, web: Path, docs) -> tuple:
+    """The task's lexical model alone on `fraction` of the web train labels (see the doc)."""
+    from quality_web import cleaned
+
+    from curate.classify.config import load_classifier_config
+    from curate.classify.data import load_examples
+    from curate.classify.label_scale import fit_label_scale
+    from curate.classify.lexical import LexicalModel
+
+    config = load_classifier_config(ROOT / "classifiers" / f"{task}.demo.yaml")
+    with tempfile.TemporaryDirectory() as tmp:
+        path, n = subsample(task, fraction, Path(tmp))
+        annotations = [path] + (
+            [ROOT / "annotations" / "reference" / f"{task}.jsonl"]
+            if task != "linguistic_quality"
+            else []
+        )
+        examples, _ = load_examples(annotations, [web, reference], task, config.scale)
+    part = {s: [e for e in examples if e.split == s] for s in ("train", "validation")}
+    lex = config.lexical
+    model = LexicalModel.fit(
+        [e.text for e in part["train"]],
+        [e.score for e in part["train"]],
+        lex.alpha,
+        lex.max_chars,
+        lex.char_ngrams,
+    )
+    val = part["validation"]
+    scale = fit_label_scale(
+        model.predict([e.text for e in val]), [e.score for e in val], config.scale
+    )
+    test = [d for d in docs if d.metadata["split"] == "test" and d.lang in LANGS]
+    scores = scale.apply(model.predict(cleaned([d.text for d in test])))
+    return {d.id: float(s) for d, s in zip(test, scores, strict=True)}, n
+
+
+def judge_scores(task: str, by_id: dict, docs) -> dict:
+    """Label-agreement figures of scores alone (no threshold), per language."""
+    out = {}
+    column = "edu" if task == "educational_value" else "lq"
+    for lang in LANGS:
+        test = [
+            d for d in docs if d.id in by_id and d.lang == lang and d.metadata[column] is not None
+        ]
+        y = np.array([d.metadata[column] for d in test])
+        s = np.array([by_id[d.id] for d in test])
+        from curate.classify.metrics import evaluate
+
+        c = evaluate(y.tolist(), s, (0, 5))
+        out[lang] = {
+            "f1_at_3": c["binary_at_threshold"]["3"]["f1"],
+            "spearman": c["spearman"],
+            "mse": c["mse"],
+        }
+    return out
+
+
 def table(results: dict) -> list[str]:
     lines = [
         "## Learning curve on the web labels (web test split; thresholds as pipelines/demo.yaml "
@@ -148,6 +212,32 @@ def table(results: dict) -> list[str]:
     return lines
 
 
+def lexical_table(results: dict) -> list[str]:
+    lines = [
+        "## Learning curve of the lexical model alone (web test split, scores on the label "
+        "scale; not the shipped classifier: its side model that learns the labels' words)",
+        "",
+    ]
+    for task, runs in results.items():
+        lines += [
+            f"### {task}, nb / nn",
+            "",
+            "| web labels | train pages | binary F1 at 3 | Spearman | MSE |",
+            "|---|---|---|---|---|",
+        ]
+        for fraction, r in sorted(runs.items(), key=lambda kv: float(kv[0])):
+            f = r["figures"]
+            cells = [
+                " / ".join(f"{f[lang][key]:.3f}" for lang in LANGS)
+                for key in ("f1_at_3", "spearman", "mse")
+            ]
+            lines.append(
+                f"| {float(fraction):.0%} | {r['train_pages']} | " + " | ".join(cells) + " |"
+            )
+        lines.append("")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", action="append", choices=TASKS)
@@ -156,6 +246,7 @@ def main() -> None:
     parser.add_argument("--reference", type=Path, default=ROOT.parent / "shared" / "reference")
     parser.add_argument("--web", type=Path, default=ROOT.parent / "shared" / "web")
     parser.add_argument("--out", type=Path, default=RESULTS / "learning_curve")
+    parser.add_argument("--lexical-only", action="store_true", help="the lexical model alone")
     args = parser.parse_args()
     from curate.web import WebMissing
 
@@ -164,6 +255,17 @@ def main() -> None:
     except WebMissing as err:
         sys.exit(f"learning curve skipped: {err}")
     results = {}
+    if args.lexical_only:
+        for task in args.task or TASKS:
+            runs = {}
+            for fraction in args.fraction or (0.25, 0.5, 1.0):
+                by_id, n = lexical_run(task, fraction, args.reference, args.web, docs)
+                runs[str(fraction)] = {"train_pages": n, "figures": judge_scores(task, by_id, docs)}
+            results[task] = runs
+        write_results(
+            args.out.with_name(args.out.name + "_lexical"), lexical_table(results), results
+        )
+        return
     with tempfile.TemporaryDirectory() as tmp:
         for task in args.task or TASKS:
             shipped = ROOT / "classifiers" / task / "bundle"

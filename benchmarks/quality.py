@@ -137,7 +137,7 @@ def hand_label_results(result: dict, docs, reference: str | None) -> dict | None
     from curate.reference import reference_dir
 
     score, scale = result["by_id"], tuple(result["scale"])
-    labels = ROOT / "annotations" / "reference"
+    labels = ROOT / "annotations" / "reference" / f"{result['task']}.jsonl"  # not second/
     examples, _ = load_examples([labels], [reference_dir(reference)], result["task"], scale)
     split = {name: [e for e in examples if e.split == name] for name in ("train", "test")}
     if not split["test"]:
