@@ -77,7 +77,8 @@ def test_curves_per_domain_and_language_fall_back_to_the_pooled_one():
     assert set(curves) == {"all", "web", "edited"}
     assert curves["web"]["nb"]["n"] == 150 and curves["web"]["nn"]["positives"] == 0
     assert curve_for(curves, "web", "nb")[1] == "nb"
-    assert curve_for(curves, "web", "nn")[1] == "all"  # too few positives of its own
+    assert curve_for(curves, "web", "nn")[1] == "all"  # too few positives of its own ...
+    assert curve_for(curves, "web", "nn", "keep_share")[1] == "nn"  # ... enough pages to share
     with pytest.raises(InputError, match="domain 'forum'"):
         curve_for(curves, "forum", "nb")
 

@@ -105,6 +105,7 @@ def threshold_effect(pred, y_true, threshold: float, positive_label: int) -> dic
 CHOOSE_BY = ("threshold", "keep_share", "min_precision", "min_recall")
 ALL = "all"  # a curve's key for every language (and every domain) together
 MIN_CURVE_POSITIVES = 10  # fewer positives in a language: its domain's pooled curve is used
+MIN_CURVE_DOCUMENTS = 50  # the same for a share kept
 MAX_CURVE_POINTS = 300
 
 
@@ -145,16 +146,22 @@ def tradeoff_curves(scores, y_true, langs, domains, positive_label: int, languag
     return out
 
 
-def curve_for(curves: dict, domain: str, lang: str | None) -> tuple[dict, str]:
+def curve_for(
+    curves: dict, domain: str, lang: str | None, by: str = "min_recall"
+) -> tuple[dict, str]:
     """The curve a document in `lang` is judged by, and its language key: the language's own
-    where it has enough positives, else the domain's pooled one."""
+    where it has enough documents for `by` (positives for precision and recall, documents for a
+    share kept), else the domain's pooled one."""
     if domain not in curves:
         raise InputError(f"no calibration domain {domain!r}; the bundle has {sorted(curves)}")
     by_lang = curves[domain]
     mine = by_lang.get(lang or ALL)
-    if mine is not None and mine["positives"] >= MIN_CURVE_POSITIVES:
-        return mine, lang or ALL
-    return by_lang[ALL], ALL
+    enough = (
+        mine is not None and mine["n"] >= MIN_CURVE_DOCUMENTS
+        if by in ("keep_share", "threshold")
+        else mine is not None and mine["positives"] >= MIN_CURVE_POSITIVES
+    )
+    return (mine, lang or ALL) if enough else (by_lang[ALL], ALL)
 
 
 def choose_on_curve(curve: dict, by: str, value: float) -> tuple[float, dict[str, float], str]:

@@ -242,7 +242,7 @@ def thresholds_on_curves(spec, domain: str | None, by: str, value: float):
     languages = [lang for lang in spec.curves.get(domain, {}) if lang != ALL]
     out, record = {}, {}
     for lang in [None, *languages]:
-        curve, used = curve_for(spec.curves, domain, lang)
+        curve, used = curve_for(spec.curves, domain, lang, by)
         t, point, how = choose_on_curve(curve, by, value)
         out[lang] = t
         record[lang or ALL] = {
