@@ -175,28 +175,37 @@ def judge_scores(task: str, by_id: dict, docs) -> dict:
     return out
 
 
-def table(results: dict) -> list[str]:
-    lines = [
-        "## Learning curve on the web labels (web test split; thresholds as pipelines/demo.yaml "
-        "chooses them)",
-        "",
-    ]
+COLUMNS = {  # key -> header; shares print as percentages
+    "f1_at_3": "binary F1 at 3",
+    "spearman": "Spearman",
+    "mse": "MSE",
+    "kept": "kept",
+    "kept_of_3": "labelled >= 3 kept",
+    "dropped_of_1": "labelled <= 1 dropped",
+}
+FULL_KEYS = {
+    "educational_value": ("f1_at_3", "spearman", "mse", "kept", "kept_of_3"),
+    "linguistic_quality": ("kept", "kept_of_3", "dropped_of_1"),
+}
+FULL_TITLE = (
+    "## Learning curve on the web labels (web test split; thresholds as pipelines/demo.yaml "
+    "chooses them)"
+)
+LEXICAL_TITLE = (
+    "## Learning curve of the lexical model alone (web test split, scores on the label scale; "
+    "not the shipped classifier: its side model that learns the labels' words)"
+)
+
+
+def table(title: str, results: dict, keys_of) -> list[str]:
+    """One table per task: a row per share of the web labels, nb / nn in each cell."""
+    lines = [title, ""]
     for task, runs in results.items():
-        edu = task == "educational_value"
-        head = (
-            "binary F1 at 3 | Spearman | MSE | kept | labelled >= 3 kept"
-            if edu
-            else "kept | labelled >= 3 kept | labelled <= 1 dropped"
-        )
-        keys = (
-            ("f1_at_3", "spearman", "mse", "kept", "kept_of_3")
-            if edu
-            else ("kept", "kept_of_3", "dropped_of_1")
-        )
+        keys = keys_of(task)
         lines += [
             f"### {task}, nb / nn",
             "",
-            f"| web labels | train pages | {head} |",
+            "| web labels | train pages | " + " | ".join(COLUMNS[k] for k in keys) + " |",
             "|---|---" + "|---" * len(keys) + "|",
         ]
         for fraction, r in sorted(runs.items(), key=lambda kv: float(kv[0])):
@@ -205,32 +214,6 @@ def table(results: dict) -> list[str]:
                 pair = [r["figures"][lang][key] for lang in LANGS]
                 percent = key.startswith(("kept", "dropped"))
                 cells.append(" / ".join(f"{v:.1%}" if percent else f"{v:.3f}" for v in pair))
-            lines.append(
-                f"| {float(fraction):.0%} | {r['train_pages']} | " + " | ".join(cells) + " |"
-            )
-        lines.append("")
-    return lines
-
-
-def lexical_table(results: dict) -> list[str]:
-    lines = [
-        "## Learning curve of the lexical model alone (web test split, scores on the label "
-        "scale; not the shipped classifier: its side model that learns the labels' words)",
-        "",
-    ]
-    for task, runs in results.items():
-        lines += [
-            f"### {task}, nb / nn",
-            "",
-            "| web labels | train pages | binary F1 at 3 | Spearman | MSE |",
-            "|---|---|---|---|---|",
-        ]
-        for fraction, r in sorted(runs.items(), key=lambda kv: float(kv[0])):
-            f = r["figures"]
-            cells = [
-                " / ".join(f"{f[lang][key]:.3f}" for lang in LANGS)
-                for key in ("f1_at_3", "spearman", "mse")
-            ]
             lines.append(
                 f"| {float(fraction):.0%} | {r['train_pages']} | " + " | ".join(cells) + " |"
             )
@@ -262,9 +245,8 @@ def main() -> None:
                 by_id, n = lexical_run(task, fraction, args.reference, args.web, docs)
                 runs[str(fraction)] = {"train_pages": n, "figures": judge_scores(task, by_id, docs)}
             results[task] = runs
-        write_results(
-            args.out.with_name(args.out.name + "_lexical"), lexical_table(results), results
-        )
+        lines = table(LEXICAL_TITLE, results, lambda task: ("f1_at_3", "spearman", "mse"))
+        write_results(args.out.with_name(args.out.name + "_lexical"), lines, results)
         return
     with tempfile.TemporaryDirectory() as tmp:
         for task in args.task or TASKS:
@@ -280,7 +262,7 @@ def main() -> None:
                 )
                 runs[str(fraction)] = {"train_pages": n, "figures": judge(task, bundle, docs)}
             results[task] = runs
-    write_results(args.out, table(results), results)
+    write_results(args.out, table(FULL_TITLE, results, FULL_KEYS.get), results)
 
 
 if __name__ == "__main__":
