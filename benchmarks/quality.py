@@ -6,14 +6,14 @@ For every classifier bundle: ROC AUC of its score, clean vs each damage family, 
 spec: the share of each group that comes out of its steps (a real datatrove run; dedup steps are
 left out, since the benchmark holds each document next to its own damaged copies on purpose).
 For the educational-value bundle also: macro-F1, Spearman, binary F1 at 3 and the confusion
-matrix against the hand labels of the test split, with the majority and length baselines, and
+matrix against the helper labels of the test split, with the majority and length baselines, and
 the mean score drop of word-shuffled copies. Writes benchmarks/results/quality.{md,json} and one
 score-histogram figure per bundle (benchmarks/results/quality_<task>.png).
 
     python benchmarks/quality.py [--bundle DIR ...] [--spec pipelines/demo.yaml ...] [--only web]
 
 Ends with a web section (benchmarks/quality_web.py): the same bundles and specs on the web test
-split (real HPLT pages, ../shared/web or --web) against the web hand labels and HPLT's flags.
+split (real HPLT pages, ../shared/web or --web) against the web helper labels and HPLT's flags.
 
 Needs the reference corpus (../shared/reference or $CURATE_REFERENCE). Sources, credited as
 their licences ask: NorQuAD (ltgoslo), Norwegian laws (Lovdata, NLOD 2.0), NTREX-128
@@ -127,9 +127,9 @@ def task_results(clf, task: str, scores: np.ndarray, docs) -> dict:
 
 
 def hand_label_results(result: dict, docs, reference: str | None) -> dict | None:
-    """The bundle against the hand labels of the test split, with baselines, and the mean drop
+    """The bundle against the helper labels of the test split, with baselines, and the mean drop
     from each original to its word-shuffled copy. Reuses the scores of `bundle_results`: the
-    hand-labelled test documents are among the benchmark's documents."""
+    helper-labelled test documents are among the benchmark's documents."""
     from scipy.stats import spearmanr
 
     from curate.classify.data import load_examples
@@ -311,7 +311,7 @@ def table(bundles: dict, specs: dict, hand: dict) -> list[str]:
     for task, h in hand.items():
         c = h["classifier"]
         lines += [
-            f"### {task} against the hand labels of the test split (n = {h['n']})",
+            f"### {task} against the helper labels of the test split (n = {h['n']})",
             "",
             "| model | macro-F1 | Spearman | binary F1 at 3 | MSE |",
             "|---|---|---|---|---|",
@@ -323,7 +323,7 @@ def table(bundles: dict, specs: dict, hand: dict) -> list[str]:
                 f"{'—' if f1 is None else f'{f1:.3f}'} | {r['mse']:.3f} |"
             )
         cm = c["confusion_matrix"]
-        lines += ["", "Confusion matrix (rows: hand label 0–5, columns: rounded score 0–5):", ""]
+        lines += ["", "Confusion matrix (rows: helper label 0–5, columns: rounded score 0–5):", ""]
         lines += [
             "| | " + " | ".join(map(str, range(len(cm)))) + " |",
             "|---" * (len(cm) + 1) + "|",
@@ -375,7 +375,7 @@ def one_pass_vs_own(bundles: dict, hand: dict) -> list[str]:
             if joint["task"] in hand and name in hand:
                 pairs.append(
                     (
-                        f"hand labels {measure}",
+                        f"helper labels {measure}",
                         hand[joint["task"]]["classifier"][measure],
                         hand[name]["classifier"][measure],
                     )

@@ -1,6 +1,6 @@
 """The web section of benchmarks/quality.py: the classifiers and the shipped specs on the web
 test split (real HPLT pages, `../shared/web`, never trained or tuned on), nb and nn separately
-(HPLT's language label), judged by the web hand labels (annotations/web) and HPLT's own
+(HPLT's language label), judged by the web helper labels (annotations/web) and HPLT's own
 inspection flags.
 
 - Each spec, step by step: the share still kept of pages labelled linguistic quality >= 3, of
@@ -39,7 +39,8 @@ def load_labels(task: str) -> dict[str, dict]:
 
 def web_documents(web: str | None):
     """Every web page as a crawl holds it (curate.web.page_text) with `metadata['split']`,
-    `metadata['lq']`/`['edu']` (hand label or None) and `metadata['verdict']` (HPLT's, or None)."""
+    `metadata['lq']`/`['edu']` (helper label or None) and `metadata['verdict']` (HPLT's,
+    or None)."""
     from curate.web import hplt_verdict, page_text, web_splits
 
     splits = web_splits(web)
@@ -203,7 +204,7 @@ def histogram(task: str, web_scores: dict, reference_scores, threshold: dict, pa
             ax.axvline(threshold[lang], color="black", linestyle=style, label=lang)
         ax.set_title(f"{name} (n={len(values)})", fontsize=8)
     axes[0].legend(fontsize=7, title="threshold", title_fontsize=7)
-    fig.suptitle(f"{task}: web test pages (by hand label) against reference prose")
+    fig.suptitle(f"{task}: web test pages (by helper label) against reference prose")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -295,7 +296,7 @@ def web_table(data: dict) -> list[str]:
     from curate.web import CREDIT
 
     lines = [
-        "## Web pages (web test split: HPLT nb / nn, hand-labelled; " + CREDIT + ")",
+        "## Web pages (web test split: HPLT nb / nn, helper-labelled; " + CREDIT + ")",
         "",
     ]
     keys = ["lq>=3", "lq=2", "lq<=1", "fine", *FLAGS, "hplt_flagged"]
@@ -356,7 +357,7 @@ def web_table(data: dict) -> list[str]:
         for lang, h in r.get("hand_labels", {}).items():
             c = h["classifier"]
             lines += [
-                f"#### {task} against the web hand labels, {lang} (n = {c['n']}, "
+                f"#### {task} against the web helper labels, {lang} (n = {c['n']}, "
                 f"{h['labelled_3_or_more']} labelled >= 3)",
                 "",
                 "| model | macro-F1 | Spearman | binary F1 at 3 | MSE |",
@@ -372,7 +373,7 @@ def web_table(data: dict) -> list[str]:
                 cm = c["confusion_matrix"]
                 lines += [
                     "",
-                    "Confusion matrix (rows: hand label 0–5, columns: rounded score):",
+                    "Confusion matrix (rows: helper label 0–5, columns: rounded score):",
                     "",
                 ]
                 lines += ["| | " + " | ".join(map(str, range(len(cm)))) + " |"]
