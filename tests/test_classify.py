@@ -23,6 +23,7 @@ def test_training_writes_model_metrics_plots_and_card(trained):
         "metrics.json",
         "confusion_matrix.png",
         "score_distribution.png",
+        "threshold_curves.png",
         "README.md",
         "model/model.safetensors",
         "model/tokenizer.json",
@@ -35,8 +36,11 @@ def test_training_writes_model_metrics_plots_and_card(trained):
     assert len(saved["test"]["confusion_matrix"]) == 6
     assert set(saved["test"]["binary_at_threshold"]) == {"1", "2", "3", "4", "5"}
     assert 0 <= saved["threshold"]["test"]["keep_rate"] <= 1
+    assert saved["label_scale"]["raw"] and saved["curves"]["all"]["all"]["n"] > 0
+    assert "mse" in saved["test_raw"]  # the raw score's figures beside the calibrated ones
     card = (out / "README.md").read_text()
     assert "| majority class |" in card and "## Threshold" in card
+    assert "thresholds as a trade-off" in card and "threshold_curves.png" in card
     assert (out / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -35,6 +35,8 @@ def test_bundle_has_fused_fp32_int8_tokenizer_and_spec(bundle):
     assert saved["parity"]["fp32"]["keep_agreement"] == 1.0
     assert saved["parity"]["int8"]["n"] == 60
     assert "keep/drop agreement" in (out / "README.md").read_text()
+    assert saved["label_scale"] and saved["curves"]  # label scale and trade-off curves travel
+    assert (out / "threshold_curves.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_onnx_scores_match_torch_in_input_order(bundle):
