@@ -43,8 +43,10 @@ def test_onnx_scores_match_torch_in_input_order(bundle):
     out, spec, model_dir = bundle
     model, tok = load_encoder(str(model_dir / "model"))
     clf = QualityClassifier.load(out, variant="fp32")
-    # the torch encoder plus the bundle's fluency penalty (numpy, no model), as export checks
-    reference = predict(model, tok, TEXTS, spec["max_length"]) + clf.fluency_penalty(TEXTS)
+    # the torch encoder plus the bundle's fluency penalty (numpy, no model), mapped onto the
+    # label scale, as export checks
+    raw = predict(model, tok, TEXTS, spec["max_length"]) + clf.fluency_penalty(TEXTS)
+    reference = clf.side_models().calibrate(raw)
     np.testing.assert_allclose(clf.score(TEXTS), reference, atol=1e-4)
     one_by_one = np.array([clf.score([t])[0] for t in TEXTS])
     np.testing.assert_allclose(one_by_one, reference, atol=1e-4)

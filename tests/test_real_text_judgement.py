@@ -158,7 +158,9 @@ def test_a_bundle_with_fluency_lowers_scrambled_text_and_checks_the_file(
     # a fluency model of a few dozen texts: weak, but scrambled text must still lose more
     assert clf.fluency_penalty(shuffled).mean() < clf.fluency_penalty(long_texts).mean() - 0.1
     combined = clf.encoder_score(long_texts) + clf.fluency_penalty(long_texts)
-    assert np.allclose(clf.score(long_texts), combined)
+    scores, raw = clf.scores_and_raw(long_texts)["educational_value"]
+    assert np.allclose(raw, combined)  # the raw score, before the label-scale map
+    assert np.all(np.diff(scores[np.argsort(raw)]) >= 0)  # which keeps its order
 
 
 def test_labels_synthesized_from_real_text_teach_word_order(tmp_path, repo_root):
