@@ -113,13 +113,16 @@ def test_one_bundle_scores_every_task_in_one_pass(joint):
     clf._session = type("Counted", (), {"run": lambda _, *a: runs.append(1) or session_run(*a)})()
     scores = clf.scores(docs)
     passes = len(runs)
-    # the torch model's two outputs, plus the education task's fluency penalty
+    # the torch model's two outputs, plus the education task's fluency penalty, each mapped
+    # onto its task's label scale
     model, tokenizer = load_encoder(str(out / "model"), num_labels=None)
     reference = predict(model, tokenizer, docs, spec["max_length"])
     assert reference.shape == (len(docs), 2)
     expected_edu = reference[:, 0] + clf.fluency_penalty(docs, TASKS[0])
+    expected_edu = clf.side_models(TASKS[0]).calibrate(expected_edu)
+    expected_lq = clf.side_models(TASKS[1]).calibrate(reference[:, 1])
     np.testing.assert_allclose(scores[TASKS[0]], expected_edu, atol=1e-4)
-    np.testing.assert_allclose(scores[TASKS[1]], reference[:, 1], atol=1e-4)
+    np.testing.assert_allclose(scores[TASKS[1]], expected_lq, atol=1e-4)
     runs.clear()
     clf.score(docs, TASKS[1])
     assert len(runs) == passes  # one task costs what both cost: one encoder pass
