@@ -15,8 +15,8 @@ on the same test pages: not the shipped classifier, but the part of it that more
 most directly, at a cost that fits any machine.
 
 Needs ../shared/web and ../shared/reference, and `make train export` first (its synthetic
-labels in out/ and the bundles). Writes benchmarks/results/learning_curve.{md,json}. About 25
-minutes per educational-value run and 10 per linguistic-quality run on 2 CPU cores.
+labels in out/ and the bundles). Writes benchmarks/results/learning_curve.{md,json}. About 45
+minutes per educational-value run and 40 per linguistic-quality run on 2 CPU cores.
 """
 
 from __future__ import annotations

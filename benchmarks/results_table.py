@@ -39,7 +39,7 @@ def main() -> None:
         "learning_curve_lexical": "Learning curve on the web labels, the lexical model alone "
         "(`benchmarks/learning_curve.py --lexical-only`)",
         "learning_curve": "Learning curve on the web labels, the classifiers retrained "
-        "(`benchmarks/learning_curve.py`: about 25 min per educational-value run on 2 cores)",
+        "(`benchmarks/learning_curve.py`: about 45 min per educational-value run on 2 cores)",
         "score": "Scorer: transformers pipeline vs torch vs onnxruntime fp32/int8 "
         "(`benchmarks/score_throughput.py`)",
         "score_ceiling": "Scorer vs this CPU's int8 limit, per token budget "
