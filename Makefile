@@ -167,7 +167,7 @@ dpo: setup
 
 lm: pretrain sft dpo
 
-# The demo ablation (about 25 minutes on 2 CPU cores; not part of `make demo`): the real web
+# The demo ablation (about 25-30 minutes on 2 CPU cores; not part of `make demo`): the real web
 # pages of ../shared/web (nb and nn, train and validation splits) unfiltered, through the
 # heuristics, + the linguistic-quality gate, + the educational-value selection; a small LM from
 # scratch per variant and seed at the same token budget, scored on the held-out test splits.
