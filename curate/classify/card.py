@@ -55,8 +55,8 @@ def label_scale_section(m: dict[str, Any]) -> str:
 The raw score (encoder, lexical blend, fluency penalty) is mapped onto the label scale by a
 monotone map fitted on the validation split (centred isotonic regression, each calibration
 domain weighted alike; `label_scale` in `classifier.json`), so a 3 means the guidelines' 3.
-Test MSE {m["test"]["mse"]:.3f} (raw score: {raw.get("mse", float("nan")):.3f}); the ranking
-is unchanged (Spearman {m["test"]["spearman"]:.3f}).
+Test MSE {m["test"]["mse"]:.3f} (raw score: {raw.get("mse", float("nan")):.3f}), ranking
+unchanged (Spearman {m["test"]["spearman"]:.3f}).
 
 What a threshold keeps on the validation split, per calibration domain (edited prose, web
 pages) and language, with precision and recall at score >= {positive} (the whole curves are in
