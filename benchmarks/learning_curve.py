@@ -26,11 +26,12 @@ import json
 import random
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 from quality_goals import LANGS
-from quality_web import edu_results, groups, spec_score_filters, web_documents
+from quality_web import spec_score_filters, web_documents
 from tables import write_results
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,36 +86,32 @@ def train_and_export(task, fraction, out, reference, web, workdir: Path) -> tupl
 
 
 def judge(task: str, bundle: Path, docs) -> dict:
-    """Web test figures per language at the demo spec's threshold for `task`."""
-    from quality_web import cleaned
+    """Web test figures per language at the demo spec's threshold for `task`: the shares kept
+    as benchmarks/quality.py's gate figures count them, and for educational value the label
+    agreement of the scores."""
+    from quality_web import cleaned, gate_results
 
     from curate.classify import QualityClassifier
 
     test = [d for d in docs if d.metadata["split"] == "test" and d.lang in LANGS]
     scores = QualityClassifier.load(bundle).score(cleaned([d.text for d in test]), task)
     step = spec_score_filters(ROOT / "pipelines" / "demo.yaml", {task: bundle})[task]
-    keep = scores >= np.array([step.threshold(task, d.lang) for d in test])
+    kept = gate_results(partial(step.threshold, task), scores, test)["kept"]
+    edu = task == "educational_value"
+    if edu:
+        by_id = {d.id: float(x) for d, x in zip(test, scores, strict=True)}
+        agreement = judge_scores(task, by_id, docs)
     out = {}
     for lang in LANGS:
-        mine = [(d, k) for d, k in zip(test, keep, strict=True) if d.lang == lang]
-
-        def share(group, mine=mine, lang=lang):
-            sel = [k for d, k in mine if f"{group}/{lang}" in groups(d)]
-            return float(np.mean(sel)) if sel else None
-
-        out[lang] = {"kept": share("all")}
-        if task == "educational_value":
-            by_id = {d.id: float(s) for d, s in zip(test, scores, strict=True)}
-            c = edu_results(by_id, docs, (0, 5))[lang]["classifier"]
-            out[lang] |= {
-                "f1_at_3": c["binary_at_threshold"]["3"]["f1"],
-                "spearman": c["spearman"],
-                "mse": c["mse"],
-                "kept_of_3": share("edu>=3"),
-            }
+        out[lang] = {"kept": kept.get(f"all/{lang}")}
+        if edu:
+            out[lang] |= {**agreement[lang], "kept_of_3": kept.get(f"edu>=3/{lang}")}
         else:
-            bad = share("lq<=1")
-            out[lang] |= {"kept_of_3": share("lq>=3"), "dropped_of_1": 1 - bad}
+            bad = kept.get(f"lq<=1/{lang}")
+            out[lang] |= {
+                "kept_of_3": kept.get(f"lq>=3/{lang}"),
+                "dropped_of_1": None if bad is None else 1 - bad,
+            }
     return out
 
 
@@ -156,6 +153,8 @@ def lexical_run(task: str, fraction: float, reference: Path, web: Path, docs) ->
 
 def judge_scores(task: str, by_id: dict, docs) -> dict:
     """Label-agreement figures of scores alone (no threshold), per language."""
+    from curate.classify.metrics import evaluate
+
     out = {}
     column = "edu" if task == "educational_value" else "lq"
     for lang in LANGS:
@@ -164,8 +163,6 @@ def judge_scores(task: str, by_id: dict, docs) -> dict:
         ]
         y = np.array([d.metadata[column] for d in test])
         s = np.array([by_id[d.id] for d in test])
-        from curate.classify.metrics import evaluate
-
         c = evaluate(y.tolist(), s, (0, 5))
         out[lang] = {
             "f1_at_3": c["binary_at_threshold"]["3"]["f1"],
