@@ -301,9 +301,9 @@ def assess(
         scores = predict_scores(model, tokenizer, texts, config.max_length)
         raw[name] = side.raw(scores.reshape(len(texts), columns)[:, column].copy(), texts)
     y = {name: [e.score for e in part] for name, part in splits.items()}
-    domains = {name: example_domains(part) for name, part in splits.items()}
+    domains = example_domains(splits["validation"])
     side.label_scale = fit_label_scale(
-        raw["validation"], y["validation"], config.scale, domain_weights(domains["validation"])
+        raw["validation"], y["validation"], config.scale, domain_weights(domains)
     )
     preds = {name: side.calibrate(scores) for name, scores in raw.items()}
     threshold, how = choose_threshold(preds["validation"], y["validation"], config.threshold)
@@ -352,7 +352,7 @@ def assess(
             preds["validation"],
             y["validation"],
             [e.lang for e in splits["validation"]],
-            domains["validation"],
+            domains,
             config.threshold.positive_label,
             config.threshold.per_language,
         ),

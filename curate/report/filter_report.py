@@ -167,10 +167,12 @@ def score_filter_curves(out_dir: Path, data: dict) -> list[tuple[str, str]]:
             for bundle in (params or {}).get("bundles", []):
                 with contextlib.suppress(BundleError):
                     for spec in read_manifest(bundle).tasks:
-                        if not spec.curves or spec.task not in data["thresholds"]:
-                            continue
                         domain = params.get("domain")
-                        curves = {domain: spec.curves[domain]} if domain else spec.curves
+                        curves = spec.curves or {}  # none: a bundle from before them
+                        if domain:  # absent: the bundle changed since the run
+                            curves = {domain: curves[domain]} if domain in curves else {}
+                        if not curves or spec.task not in data["thresholds"]:
+                            continue
                         chosen = data["thresholds"][spec.task]
                         fig = tradeoff_figure(curves, None, spec.task, chosen)
                         title = f"{spec.task}: what a threshold keeps (validation; dots: applied)"
