@@ -40,14 +40,18 @@ from curate.pipeline.heuristics import (
 from curate.pipeline.langid import NordicLanguageFilter
 from curate.pipeline.layout import RunLayout
 from curate.pipeline.line_clean import LineCleaner
+from curate.pipeline.pii import PIIRemover
 from curate.pipeline.spec import FilterSpec, parse_spec, path_digest, read_spec
 from curate.pipeline.steps import CurateReader, FixEncoding, QualityScorer, ScoreFilter
+from curate.pipeline.url_filter import NordicURLFilter
 from curate.quiet import datatrove_console
 from curate.report.filter_report import write_report
 
 STEPS = {
     "fix_encoding": FixEncoding,
     "clean_lines": LineCleaner,
+    "pii": PIIRemover,
+    "url_filter": NordicURLFilter,
     "language": NordicLanguageFilter,
     "gopher_quality": NordicGopherQuality,
     "gopher_repetition": GopherRepetition,
