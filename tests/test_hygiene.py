@@ -158,3 +158,59 @@ def test_url_filter_user_lists(tmp_path):
     assert judge("https://www.norgescasino.com/") is True
     with pytest.raises(InputError, match="missing.txt"):
         NordicURLFilter(block_file=str(tmp_path / "missing.txt"))
+
+
+SCHOOL = (
+    "Kommunestyret vedtok i går å bygge en ny skole på Nordby. Skolen skal stå ferdig i 2027 og "
+    "får plass til 400 elever. Rådmannen mener at bygget vil løse plassproblemene i sentrum."
+)
+SCHOOL_AGAIN = (
+    "I går vedtok kommunestyret å bygge en ny skole på Nordby. Den nye skolen skal stå ferdig i "
+    "2027 og får plass til 400 elever. Ifølge rådmannen vil bygget løse plassproblemene i sentrum."
+)
+RECIPE = (
+    "Skjær løken i tynne skiver og stek den gyllen i smør. Tilsett poteter i terninger, salt og "
+    "pepper, og la det steke under lokk i tjue minutter. Server med speilegg og rødbeter."
+)
+
+
+def test_semantic_dedup_merges_a_reworded_copy_keeps_the_best_and_drops_the_vectors(
+    tmp_path, bundle
+):
+    import yaml
+
+    from curate.pipeline.build import run_filter
+
+    data = tmp_path / "in"
+    data.mkdir()
+    with DocumentWriter(data / "docs.jsonl") as writer:
+        for i, text in enumerate([SCHOOL, SCHOOL_AGAIN, RECIPE]):
+            writer.write(Document(id=f"d{i}", text=text, lang="nb"))
+    steps = [
+        {"quality_scorer": {"bundles": [str(bundle[0])], "embeddings": True}},
+        {"minhash_dedup": {"language": "nb", "keep": "best_score"}},
+        {"semantic_dedup": {"threshold": 0.9, "keep": "best_score"}},
+    ]
+    spec = {
+        "name": "t",
+        "input": {"path": str(data)},
+        "steps": steps,
+        "output": {"path": str(tmp_path / "out")},
+        "executor": {"type": "local", "local": {"tasks": 2, "workers": 1}},
+    }
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    run_filter(tmp_path / "spec.yaml")
+    out = tmp_path / "out"
+    kept = {d.id: d for d in read_documents([out / "kept"])}
+    merged = list(read_documents([out / "excluded" / "03_semantic_dedup"]))
+    assert len(merged) == 1 and merged[0].id in {"d0", "d1"}  # MinHash kept both copies
+    survivor = kept[({"d0", "d1"} - {merged[0].id}).pop()]
+    task = "educational_value"
+    assert survivor.metadata[task] >= merged[0].metadata[task]  # keep: best_score
+    assert survivor.metadata["cluster_size"] == 2 and kept["d2"].metadata["cluster_size"] == 1
+    assert all("embedding" not in d.metadata for d in [*kept.values(), *merged])
+
+    steps[0]["quality_scorer"]["embeddings"] = False
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(Exception, match="embeddings: true"):
+        run_filter(tmp_path / "spec.yaml", restart=True)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 from tqdm import tqdm
 
 from curate.classify.runtime import QualityClassifier
@@ -26,18 +28,37 @@ class ScoreSummary:
         return self.documents / self.seconds if self.seconds else 0.0
 
 
-def add_scores(docs, classifiers: list[QualityClassifier]) -> None:
+EMBEDDING = "embedding"  # metadata key: the text's vector, as `vector_to_metadata` writes it
+
+
+def add_scores(docs, classifiers: list[QualityClassifier], embeddings: bool = False) -> None:
     """Write metadata[<task>] (float on the label scale), metadata[<task>_int] (rounded,
     clipped, as FineWeb-Edu's int_score) and metadata[<task>_raw] (before the label-scale map)
-    in place."""
+    in place; with `embeddings`, also metadata["embedding"], the first bundle's text vector
+    from the same encoder pass."""
     texts = [d.text for d in docs]
+    vectors = None
     for clf in classifiers:
-        for task, (scores, raw) in clf.scores_and_raw(texts).items():  # one encoder pass
+        scored, found = clf.scores_raw_and_embeddings(texts)  # one encoder pass
+        vectors = vectors if vectors is not None else found
+        for task, (scores, raw) in scored.items():
             lo, hi = clf.scale_of(task)
             for doc, s, r in zip(docs, scores, raw, strict=True):
                 doc.metadata[task] = round(float(s), 4)
                 doc.metadata[f"{task}_int"] = int(min(max(round(float(s)), lo), hi))
                 doc.metadata[f"{task}_raw"] = round(float(r), 4)
+    if embeddings and vectors is not None:
+        for doc, vector in zip(docs, vectors, strict=True):
+            doc.metadata[EMBEDDING] = vector_to_metadata(vector)
+
+
+def vector_to_metadata(vector: np.ndarray) -> str:
+    """float16, base64: 384 dimensions take 1,024 characters of JSON."""
+    return base64.b64encode(np.asarray(vector, dtype="<f2").tobytes()).decode("ascii")
+
+
+def vector_from_metadata(value: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(value), dtype="<f2").astype(np.float32)
 
 
 def score_corpus(

@@ -179,7 +179,13 @@ def chain_stages(spec: FilterSpec) -> list[Stage]:
     stages: list[Stage] = []
     current: list = [reader(spec)]
     scored: list[str] = []  # tasks scored before a dedup, for `keep: best_score`
+    embedded = False  # a quality_scorer before writes text vectors (for semantic_dedup)
     for index, name, params in ((s.index, s.name, s.params) for s in spec.steps):
+        if name in DEDUPS and DEDUPS[name].needs_embeddings and not embedded:
+            raise SpecError(
+                f"step {index} ({name}) compares the texts' vectors: put a quality_scorer with "
+                "`embeddings: true` before it"
+            )
         if name in DEDUPS:
             dedup = DEDUPS[name](name, index, params, layout.dedup(index, name), scored)
             reached = layout.reached(index, name)
@@ -192,6 +198,7 @@ def chain_stages(spec: FilterSpec) -> list[Stage]:
             step = build_step(index, name, params, layout)
             if name == "quality_scorer":
                 scored.extend(t for b in step.bundles for t in task_thresholds(b))
+                embedded = embedded or step.embeddings
             current.append(step)
     return [*stages, ([*current, writer(spec)], {})]
 

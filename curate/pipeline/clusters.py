@@ -272,3 +272,146 @@ class Rehydrate(PipelineStep):
                 copy = Document(text=doc.text, id=f"{doc.id}#{n}", metadata=dict(doc.metadata))
                 copy.metadata[REHYDRATED_COPY] = n
                 yield copy
+
+
+VECTORS_SUFFIX = ".vectors.npy"
+
+
+class DropMetadata(PipelineStep):
+    """Removes metadata keys that served a step and have no place in the output (text vectors
+    after semantic dedup)."""
+
+    type = "🫂 - DEDUP"
+    name = "🧹 drop metadata"
+
+    def __init__(self, keys: list[str]):
+        super().__init__()
+        self.keys = list(keys)
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1):
+        for doc in data:
+            for key in self.keys:
+                doc.metadata.pop(key, None)
+            yield doc
+
+
+class RecordVectors(PipelineStep):
+    """Semantic dedup's signature step: writes `<rank>.vectors.npy`, each document's text
+    vector (float16, from quality_scorer's `embeddings`) in order; a document without one gets
+    zeros and is never merged. The vectors leave the documents' metadata here."""
+
+    type = "🫂 - DEDUP"
+    name = "🧭 text vectors"
+
+    def __init__(self, output_folder):
+        super().__init__()
+        self.output_folder = get_datafolder(output_folder)
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1):
+        from curate.classify.scoring import EMBEDDING, vector_from_metadata
+
+        rows: list[np.ndarray | None] = []
+        for doc in data:
+            with self.track_time():
+                value = doc.metadata.get(EMBEDDING)
+                rows.append(vector_from_metadata(value) if value else None)
+            if value is None:
+                self.stat_update("no_embedding")
+            yield doc
+        dim = next((len(r) for r in rows if r is not None), 0)
+        matrix = np.zeros((len(rows), dim), dtype=np.float16)
+        for i, row in enumerate(rows):
+            if row is not None:
+                matrix[i] = row
+        with self.output_folder.open(f"{rank:05d}{VECTORS_SUFFIX}", "wb") as f:
+            np.save(f, matrix)
+
+
+class SemanticClusters(ResolveClusters):
+    """Groups of documents whose text vectors lie within `threshold` cosine similarity: spherical
+    k-means splits the collection into clusters of about `cluster_size` documents (SemDedup's
+    way, NeMo Curator's too), then every pair inside a cluster is compared and pairs at or above
+    the threshold are joined (connected components)."""
+
+    name = "🧭 semantic clusters, best copy"
+
+    def __init__(
+        self,
+        input_folder,
+        members_folder,
+        output_folder,
+        threshold: float = 0.95,
+        cluster_size: int = 5000,
+        seed: int = 0,
+    ):
+        super().__init__(input_folder, members_folder, output_folder)
+        self.threshold, self.cluster_size, self.seed = threshold, cluster_size, seed
+
+    def load_vectors(self) -> tuple[np.ndarray, list[Member]]:
+        files = self.input_folder.list_files(glob_pattern=f"*{VECTORS_SUFFIX}")
+        blocks, where = [], []
+        for name in files:
+            with self.input_folder.open(name, "rb") as f:
+                block = np.load(f).astype(np.float32)
+            rank = int(name.split(".")[0])
+            blocks.append(block)
+            where += [(rank, d) for d in range(len(block))]
+        dims = {b.shape[1] for b in blocks if len(b) and b.shape[1]}
+        if len(dims) > 1:
+            raise InputError(f"text vectors of different sizes {sorted(dims)}: one bundle only")
+        dim = dims.pop() if dims else 0
+        blocks = [b if b.shape[1] else np.zeros((len(b), dim), np.float32) for b in blocks]
+        return (np.concatenate(blocks) if blocks else np.zeros((0, 0), np.float32)), where
+
+    def groups(self) -> Iterable[list[Member]]:
+        vectors, where = self.load_vectors()
+        live = np.flatnonzero(np.abs(vectors).sum(axis=1) > 0) if len(vectors) else []
+        parent = list(range(len(vectors)))
+
+        def find(x: int) -> int:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for members in kmeans_partition(vectors[live], self.cluster_size, self.seed):
+            index = live[members]
+            for a, b in close_pairs(vectors[index], self.threshold):
+                ra, rb = find(int(index[a])), find(int(index[b]))
+                if ra != rb:
+                    parent[max(ra, rb)] = min(ra, rb)
+        components: dict[int, list[Member]] = defaultdict(list)
+        for i in range(len(vectors)):
+            components[find(i)].append(where[i])
+        for group in components.values():
+            if len(group) > 1:
+                yield group
+
+
+def kmeans_partition(vectors: np.ndarray, cluster_size: int, seed: int, rounds: int = 10):
+    """Index arrays of a spherical k-means partition into clusters of about `cluster_size`."""
+    n = len(vectors)
+    k = max(1, round(n / cluster_size))
+    if k == 1:
+        return [np.arange(n)] if n else []
+    rng = np.random.default_rng(seed)
+    centroids = vectors[rng.choice(n, size=k, replace=False)]
+    for _ in range(rounds):
+        assigned = np.argmax(vectors @ centroids.T, axis=1)
+        for c in range(k):
+            members = vectors[assigned == c]
+            if len(members):
+                mean = members.sum(axis=0)
+                centroids[c] = mean / max(np.linalg.norm(mean), 1e-12)
+    assigned = np.argmax(vectors @ centroids.T, axis=1)
+    return [np.flatnonzero(assigned == c) for c in range(k) if (assigned == c).any()]
+
+
+def close_pairs(vectors: np.ndarray, threshold: float, block: int = 1024):
+    """(i, j), i < j, of unit vectors with cosine similarity >= threshold, in row blocks."""
+    for start in range(0, len(vectors), block):
+        sims = vectors[start : start + block] @ vectors.T
+        rows, cols = np.nonzero(sims >= threshold)
+        for r, c in zip(rows + start, cols, strict=True):
+            if r < c:
+                yield int(r), int(c)

@@ -13,13 +13,17 @@ from typing import Any
 
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
+from curate.classify.scoring import EMBEDDING
 from curate.pipeline import SpecError
 from curate.pipeline.clusters import (
+    DropMetadata,
     ExactClusters,
     KeepPolicy,
     MinhashClusters,
     RecordCluster,
     RecordMembers,
+    RecordVectors,
+    SemanticClusters,
 )
 from curate.pipeline.heuristics import ISO3
 
@@ -37,6 +41,7 @@ class Dedup:
     the tasks a quality_scorer before this step scores (for `keep: best_score`)."""
 
     allowed: set[str] = set()
+    needs_embeddings = False  # a quality_scorer with `embeddings: true` must come before it
 
     def __init__(self, name: str, index: int, params: dict[str, Any], work: Path, scored_tasks=()):
         unknown = set(params) - self.allowed - POLICY_KEYS
@@ -135,4 +140,29 @@ class ExactDedup(Dedup):
         return [([clusters], {"tasks": 1})]
 
 
-DEDUPS = {"minhash_dedup": MinhashDedup, "exact_dedup": ExactDedup}
+class SemanticDedup(Dedup):
+    """Near duplicates MinHash misses (reworded copies, templated pages with other names): the
+    text vectors the classifier bundle's encoder gave in the quality_scorer's pass (its
+    `embeddings: true`), clustered by k-means, pairs at or above cosine `threshold` joined
+    (curate.pipeline.clusters.SemanticClusters), the `keep` policy's copy kept."""
+
+    allowed = {"threshold", "cluster_size", "seed"}
+    needs_embeddings = True
+
+    def signature(self) -> list:
+        return [self.members(), RecordVectors(output_folder=str(self.work / "signatures"))]
+
+    def middle(self) -> list[Stage]:
+        clusters = SemanticClusters(
+            input_folder=str(self.work / "signatures"),
+            members_folder=str(self.work / "members"),
+            output_folder=str(self.work / "clusters"),
+            **self.params,
+        )
+        return [([clusters], {"tasks": 1})]
+
+    def filter(self, exclusion_writer: DiskWriter | None) -> list:
+        return [DropMetadata([EMBEDDING]), *super().filter(exclusion_writer)]
+
+
+DEDUPS = {"minhash_dedup": MinhashDedup, "exact_dedup": ExactDedup, "semantic_dedup": SemanticDedup}

@@ -90,7 +90,9 @@ class SetAsideErrors:
 
 class QualityScorer(PipelineStep):
     """Adds metadata[<task>] and metadata[<task>_int] from one or more classifier bundles,
-    scoring `batch_size` documents at a time (length-sorted inside the classifier)."""
+    scoring `batch_size` documents at a time (length-sorted inside the classifier). With
+    `embeddings`, also each text's vector from the same encoder pass (metadata["embedding"]),
+    for a semantic_dedup step after it."""
 
     name = "🎯 quality scorer"
     type = "🔢 - SCORER"
@@ -103,12 +105,17 @@ class QualityScorer(PipelineStep):
         variant: str = "int8",
         threads: int | None = None,
         device: str = "cpu",
+        embeddings: bool = False,
     ):
         super().__init__()
         self.bundles = [str(b) for b in bundles]
-        self.device = device
-        for bundle in self.bundles:  # fail before any task starts, not in every worker
-            read_manifest(bundle)
+        self.device, self.embeddings = device, embeddings
+        manifests = [read_manifest(b) for b in self.bundles]  # fail before any task starts
+        if embeddings and not any(m.embedding for m in manifests):
+            raise InputError(
+                f"quality_scorer embeddings: none of {self.bundles} has an embedding output "
+                "(exported before curate added it); export the classifier again"
+            )
         self.batch_size, self.variant, self.threads = batch_size, variant, threads
         self._classifiers = None
 
@@ -134,7 +141,7 @@ class QualityScorer(PipelineStep):
         data = iter(data or [])
         while batch := list(islice(data, self.batch_size)):
             with self.track_time(unit="batch"):
-                add_scores(batch, self.classifiers)
+                add_scores(batch, self.classifiers, embeddings=self.embeddings)
             for doc in batch:
                 self.stat_update("scored")
                 yield doc
