@@ -189,7 +189,7 @@ def test_semantic_dedup_merges_a_reworded_copy_keeps_the_best_and_drops_the_vect
     steps = [
         {"quality_scorer": {"bundles": [str(bundle[0])], "embeddings": True}},
         {"minhash_dedup": {"language": "nb", "keep": "best_score"}},
-        {"semantic_dedup": {"threshold": 0.9, "keep": "best_score"}},
+        {"semantic_dedup": {"threshold": 0.958, "keep": "best_score"}},
     ]
     spec = {
         "name": "t",

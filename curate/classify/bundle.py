@@ -5,9 +5,8 @@
 Fields: format_version, task, scale, threshold (+ threshold_policy, thresholds_by_language),
 max_length, fluency, lexical, label_scale (raw score -> label scale; thresholds are on the label
 scale where it is present), curves (threshold -> share kept, precision, recall per calibration
-domain and language, on validation), base_model, inputs (ONNX input names), embedding (the
-model's second output: {output, pooling, dim}; absent in bundles from before it), fused_ops,
-metrics, parity, int8_fp32_nodes and sha256 (file -> digest, paths relative to the bundle).
+domain and language, on validation), base_model, inputs (ONNX input names), fused_ops, metrics,
+parity, int8_fp32_nodes and sha256 (file -> digest, paths relative to the bundle).
 
 A bundle of several tasks (one encoder pass, one output column per task; format 2) has no
 top-level task: `tasks` lists, in output-column order, each task's task, scale, threshold,
@@ -85,7 +84,6 @@ class Manifest:
     sha256: dict[str, str]
     head: list[float] | None
     document: dict[str, Any]
-    embedding: dict[str, Any] | None = None  # {output, pooling, dim}: the encoder's text vector
 
     @property
     def task_names(self) -> list[str]:
@@ -124,7 +122,6 @@ def parse_manifest(path: Path, document: dict[str, Any]) -> Manifest:
             sha256=dict(document.get("sha256", {})),
             head=document.get("head"),
             document=document,
-            embedding=document.get("embedding"),
         )
     except (KeyError, TypeError, ValueError, IndexError) as err:
         raise BundleError(f"{path / MANIFEST}: not a classifier manifest ({err!r})") from err

@@ -61,9 +61,7 @@ class ParityError(CurateError, RuntimeError):
 def export_onnx(model, path: Path, head: list[float] | None = None, opset: int = 17) -> None:
     """The TorchScript exporter (dynamo=False): its BERT graph is the one onnxruntime's fusion
     patterns recognise. With `head` (a multi-class model), the graph returns the expected score
-    softmax(logits) . head instead of the single regression output. A second output,
-    `embedding`, is the encoder's last hidden state mean-pooled over the tokens (EMBEDDING): a
-    by-product of the same pass, for semantic deduplication."""
+    softmax(logits) . head instead of the single regression output."""
     model.eval()
     names = [n for n in ONNX_INPUTS if n != "token_type_ids" or model.config.type_vocab_size > 0]
     dummy = tuple(
@@ -79,29 +77,21 @@ def export_onnx(model, path: Path, head: list[float] | None = None, opset: int =
             self.inner = inner
 
         def forward(self, *inputs):
-            feed = dict(zip(names, inputs, strict=True))
-            out = self.inner(**feed, output_hidden_states=True)
-            return expected_score(out.logits, head), mean_pool(out.hidden_states[-1], feed)
+            logits = self.inner(**dict(zip(names, inputs, strict=True))).logits
+            return expected_score(logits, head)
 
-    axes = {n: {0: "batch", 1: "sequence"} for n in names}
-    axes |= {"score": {0: "batch"}, "embedding": {0: "batch"}}
+    axes = {n: {0: "batch", 1: "sequence"} for n in names} | {"score": {0: "batch"}}
     torch.onnx.export(
         ScoreOnly(model),
         dummy,
         str(path),
         input_names=names,
-        output_names=["score", "embedding"],
+        output_names=["score"],
         dynamic_axes=axes,
         opset_version=opset,
         dynamo=False,
         do_constant_folding=True,
     )
-
-
-def mean_pool(hidden, feed: dict):
-    """The mean of the token vectors, padding left out."""
-    mask = feed["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
 
 def fuse(src: Path, dst: Path, num_heads: int, hidden_size: int) -> dict[str, int]:
@@ -286,7 +276,6 @@ def classifier_spec(info: dict, model, fused: dict, bundle: Path) -> dict:
     return {
         **info,
         "inputs": inputs,
-        "embedding": {"output": "embedding", "pooling": "mean", "dim": model.config.hidden_size},
         "fused_ops": fused,
         "sha256": file_digests(bundle, files),
     }

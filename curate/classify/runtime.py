@@ -32,6 +32,7 @@ from curate.classify.fluency import FluencyParams, WordBigramLM, fluency_penalty
 from curate.classify.label_scale import LabelScale
 from curate.classify.lexical import LexicalModel
 from curate.classify.side import SideModels
+from curate.classify.text_vectors import TextVectors
 from curate.classify.torch_encoder import TORCH_FILES
 from curate.errors import InputError
 
@@ -86,6 +87,7 @@ class QualityClassifier:
         self._tokenizer = None
         self._fluency: dict[str, WordBigramLM] = {}
         self._lexical: dict[str, LexicalModel] = {}
+        self._vectors: TextVectors | None = None
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -149,6 +151,7 @@ class QualityClassifier:
             "_fluency": {},
             "_lexical": {},
             "_torch": None,
+            "_vectors": None,
         }
 
     @property
@@ -210,21 +213,8 @@ class QualityClassifier:
         score is the encoder's, blended with the task's lexical model and lowered by its
         fluency penalty where it has them; the label-scale map (bundles from before it: none)
         turns it into the score."""
-        return self.scores_raw_and_embeddings(texts)[0]
-
-    @property
-    def has_embeddings(self) -> bool:
-        """The bundle's model also returns the text's vector (bundles exported since it)."""
-        return self.spec.embedding is not None
-
-    def scores_raw_and_embeddings(
-        self, texts: list[str]
-    ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray | None]:
-        """`scores_and_raw` and, from the same encoder pass, each text's unit-length vector
-        (mean-pooled last hidden state; zeros for empty texts; None where the bundle has no
-        embedding output)."""
         texts = list(texts)
-        encoder, embeddings = self.encoder_outputs(texts)
+        encoder = self.encoder_scores(texts)
         live = np.array([bool(t and t.strip()) for t in texts], dtype=bool)
         live_texts = [t for t in texts if t and t.strip()]
         out = {}
@@ -235,7 +225,14 @@ class QualityClassifier:
             scores = raw.copy()
             scores[live] = side.calibrate(raw[live])
             out[task] = (scores, raw)
-        return out, embeddings
+        return out
+
+    def text_vectors(self, texts: list[str]) -> np.ndarray:
+        """Unit-length vectors of the texts from the encoder's embedding layer (for semantic
+        dedup; curate.classify.text_vectors): no encoder pass. Needs the bundle's torch copy."""
+        if self._vectors is None:
+            self._vectors = TextVectors(self.path, self.tokenizer, self.max_length)
+        return self._vectors(list(texts))
 
     def adjust(self, encoder: np.ndarray, texts: list[str], task: str | None = None) -> np.ndarray:
         """A task's score from its encoder score: blended with its lexical model, lowered by its
@@ -283,20 +280,12 @@ class QualityClassifier:
 
     def encoder_scores(self, texts: list[str]) -> np.ndarray:
         """The encoder's scores alone, one column per task: (len(texts), len(tasks))."""
-        return self.encoder_outputs(texts)[0]
-
-    def encoder_outputs(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
-        """The encoder's scores (len(texts), len(tasks)) and unit-length text vectors
-        (len(texts), dim), or None for a bundle without them; windows of a chunked text are
-        averaged."""
         texts = list(texts)
         bottom = [float(self.scale_of(t)[0]) for t in self.tasks]
         scores = np.tile(np.array(bottom, dtype=np.float32), (len(texts), 1))
-        dim = self.spec.embedding["dim"] if self.has_embeddings else None
-        vectors = np.zeros((len(texts), dim), dtype=np.float32) if dim else None
         live = [i for i, t in enumerate(texts) if t and t.strip()]
         if not live:
-            return scores, vectors
+            return scores
         cut = None if self.chunking != "first" else self.max_length * CHARS_PER_TOKEN_CAP
         encodings = self.tokenizer.encode_batch([texts[i][:cut] for i in live])
         windows, owner = [], []
@@ -304,14 +293,10 @@ class QualityClassifier:
             parts = [enc] + (list(enc.overflowing) if self.chunking != "first" else [])
             windows.extend(parts)
             owner.extend([pos] * len(parts))
-        window_scores, window_vectors = self._run(windows)
-        owner = np.asarray(owner)
-        scores[live] = self._aggregate(window_scores, owner, len(live))
-        if vectors is not None and window_vectors is not None:
-            pooled = mean_by_owner(window_vectors, owner, len(live))
-            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-            vectors[live] = pooled / np.maximum(norms, 1e-12)
-        return scores, vectors
+        window_scores = self._run(windows)
+        per_doc = self._aggregate(window_scores, np.asarray(owner), len(live))
+        scores[live] = per_doc
+        return scores
 
     def int_scores(self, texts: list[str], task: str | None = None) -> np.ndarray:
         lo, hi = self.scale_of(task)
@@ -336,20 +321,18 @@ class QualityClassifier:
             out = np.full((n, window_scores.shape[1]), -np.inf, dtype=np.float32)
             np.maximum.at(out, owner, window_scores)
             return out
-        return mean_by_owner(window_scores, owner, n)
+        counts = np.bincount(owner, minlength=n)[:, None]
+        sums = np.zeros((n, window_scores.shape[1]))
+        np.add.at(sums, owner, window_scores)
+        return (sums / counts).astype(np.float32)
 
-    def _run(self, encodings) -> tuple[np.ndarray, np.ndarray | None]:
+    def _run(self, encodings) -> np.ndarray:
         lengths = np.array([len(e.ids) for e in encodings])
         order = np.argsort(lengths, kind="stable")
         out = np.empty((len(encodings), len(self.tasks)), dtype=np.float32)
-        dim = self.spec.embedding["dim"] if self.has_embeddings else None
-        vectors = np.empty((len(encodings), dim), dtype=np.float32) if dim else None
         for batch in self._batches(order, lengths):
-            scores, batch_vectors = self._run_batch([encodings[i] for i in batch])
-            out[batch] = scores
-            if vectors is not None:
-                vectors[batch] = batch_vectors
-        return out, vectors
+            out[batch] = self._run_batch([encodings[i] for i in batch])
+        return out
 
     def _batches(self, order: np.ndarray, lengths: np.ndarray):
         """Consecutive runs of the length-sorted order whose padded size fits the budget."""
@@ -374,20 +357,10 @@ class QualityClassifier:
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
         feed = {k: v for k, v in feed.items() if k in self.spec.inputs}
         if self.engine == "torch":
-            scores, vectors = self.torch_encoder(feed, embeddings=self.has_embeddings)
+            scores = self.torch_encoder(feed)
         else:
-            names = ["score", "embedding"] if self.has_embeddings else ["score"]
-            scores, *rest = self.session.run(names, feed)
-            vectors = rest[0] if rest else None
-        return scores.reshape(len(encodings), -1), vectors
-
-
-def mean_by_owner(rows: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
-    """The mean of the rows each of `n` owners has (a document's windows)."""
-    counts = np.bincount(owner, minlength=n)[:, None]
-    sums = np.zeros((n, rows.shape[1]))
-    np.add.at(sums, owner, rows)
-    return (sums / counts).astype(np.float32)
+            scores = self.session.run(["score"], feed)[0]
+        return scores.reshape(len(encodings), -1)
 
 
 def resolve_device(device: str) -> str:

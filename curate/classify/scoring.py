@@ -35,20 +35,17 @@ def add_scores(docs, classifiers: list[QualityClassifier], embeddings: bool = Fa
     """Write metadata[<task>] (float on the label scale), metadata[<task>_int] (rounded,
     clipped, as FineWeb-Edu's int_score) and metadata[<task>_raw] (before the label-scale map)
     in place; with `embeddings`, also metadata["embedding"], the first bundle's text vector
-    from the same encoder pass."""
+    (QualityClassifier.text_vectors: its encoder's embedding layer, no second encoder pass)."""
     texts = [d.text for d in docs]
-    vectors = None
     for clf in classifiers:
-        scored, found = clf.scores_raw_and_embeddings(texts)  # one encoder pass
-        vectors = vectors if vectors is not None else found
-        for task, (scores, raw) in scored.items():
+        for task, (scores, raw) in clf.scores_and_raw(texts).items():  # one encoder pass
             lo, hi = clf.scale_of(task)
             for doc, s, r in zip(docs, scores, raw, strict=True):
                 doc.metadata[task] = round(float(s), 4)
                 doc.metadata[f"{task}_int"] = int(min(max(round(float(s)), lo), hi))
                 doc.metadata[f"{task}_raw"] = round(float(r), 4)
-    if embeddings and vectors is not None:
-        for doc, vector in zip(docs, vectors, strict=True):
+    if embeddings and classifiers:
+        for doc, vector in zip(docs, classifiers[0].text_vectors(texts), strict=True):
             doc.metadata[EMBEDDING] = vector_to_metadata(vector)
 
 

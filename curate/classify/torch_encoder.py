@@ -68,22 +68,12 @@ class TorchEncoder:
         # a multi-class model's score: the expected class value (curate.classify.published)
         self.head = None if head is None else torch.tensor(head, device=self.device)
 
-    def __call__(
-        self, feed: dict[str, np.ndarray], embeddings: bool = False
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Scores, and with `embeddings` the mean-pooled last hidden states (as the ONNX
-        model's `embedding` output)."""
+    def __call__(self, feed: dict[str, np.ndarray]) -> np.ndarray:
         torch = self.torch
         inputs = {
             k: torch.from_numpy(v).to(self.device, non_blocking=True) for k, v in feed.items()
         }
         with torch.inference_mode():
-            out = self.model(**inputs, output_hidden_states=embeddings)
-            logits = out.logits.float()
+            logits = self.model(**inputs).logits.float()
             scores = logits.reshape(-1) if self.head is None else logits.softmax(-1) @ self.head
-            vectors = None
-            if embeddings:
-                mask = inputs["attention_mask"].unsqueeze(-1).to(out.hidden_states[-1].dtype)
-                pooled = (out.hidden_states[-1] * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-                vectors = pooled.float().cpu().numpy()
-        return scores.cpu().numpy(), vectors
+        return scores.cpu().numpy()

@@ -340,7 +340,7 @@ class SemanticClusters(ResolveClusters):
         input_folder,
         members_folder,
         output_folder,
-        threshold: float = 0.95,
+        threshold: float = 0.958,
         cluster_size: int = 5000,
         seed: int = 0,
     ):

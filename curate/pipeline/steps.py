@@ -20,6 +20,7 @@ from datatrove.utils.typeshelper import StatHints
 
 from curate.classify.bundle import read_manifest
 from curate.classify.calibrate import ALL, CHOOSE_BY, choose_on_curve, curve_for
+from curate.classify.torch_encoder import TORCH_FILES
 from curate.documents import DEFAULT_MAX_CHARS, ReadReport, read_file_documents
 from curate.errors import InputError
 from curate.pipeline.layout import SCORE_DROP, STEP_ERROR
@@ -91,8 +92,8 @@ class SetAsideErrors:
 class QualityScorer(PipelineStep):
     """Adds metadata[<task>] and metadata[<task>_int] from one or more classifier bundles,
     scoring `batch_size` documents at a time (length-sorted inside the classifier). With
-    `embeddings`, also each text's vector from the same encoder pass (metadata["embedding"]),
-    for a semantic_dedup step after it."""
+    `embeddings`, also each text's vector from the first bundle's encoder (its embedding
+    layer: no second encoder pass; metadata["embedding"]) for a semantic_dedup step after it."""
 
     name = "🎯 quality scorer"
     type = "🔢 - SCORER"
@@ -110,11 +111,12 @@ class QualityScorer(PipelineStep):
         super().__init__()
         self.bundles = [str(b) for b in bundles]
         self.device, self.embeddings = device, embeddings
-        manifests = [read_manifest(b) for b in self.bundles]  # fail before any task starts
-        if embeddings and not any(m.embedding for m in manifests):
+        for bundle in self.bundles:  # fail before any task starts, not in every worker
+            read_manifest(bundle)
+        if embeddings and not all((Path(self.bundles[0]) / f).exists() for f in TORCH_FILES):
             raise InputError(
-                f"quality_scorer embeddings: none of {self.bundles} has an embedding output "
-                "(exported before curate added it); export the classifier again"
+                f"quality_scorer embeddings: {self.bundles[0]} has no torch copy of its encoder "
+                "(the text vectors come from its embedding layer); export it again"
             )
         self.batch_size, self.variant, self.threads = batch_size, variant, threads
         self._classifiers = None
