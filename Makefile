@@ -188,6 +188,7 @@ bench: setup $(BUNDLES) $(JOINT) $(TINY_LM)
 	$(BIN)/python benchmarks/score_tasks.py
 	$(BIN)/python benchmarks/score_ceiling.py
 	$(BIN)/python benchmarks/filter_throughput.py
+	$(BIN)/python benchmarks/hygiene.py
 	$(BIN)/python benchmarks/lm_throughput.py
 	$(BIN)/python benchmarks/posttrain.py
 	$(BIN)/python benchmarks/translation_checks.py

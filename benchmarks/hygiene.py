@@ -361,6 +361,13 @@ def main() -> None:
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "hygiene"))
     args = parser.parse_args()
+    from curate.reference import ReferenceMissing, reference_dir
+    from curate.web import WebMissing, web_dir
+
+    try:
+        reference_dir(), web_dir()
+    except (ReferenceMissing, WebMissing) as err:
+        sys.exit(f"hygiene benchmark skipped (it measures on real text first): {err}")
     if args.tune:
         tune()
         return

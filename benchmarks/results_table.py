@@ -50,6 +50,8 @@ def main() -> None:
         "per-step time (`benchmarks/filter_throughput.py`)",
         "filter_steps": "Filtering: the demo spec's steps, each run once "
         "(`benchmarks/filter_throughput.py --only-spec`)",
+        "hygiene": "Corpus hygiene: personal data, URLs, semantic duplicates on real text "
+        "(`benchmarks/hygiene.py`)",
         "annotate": "Annotation: requests/s vs the latency bound under injected faults "
         "(`benchmarks/annotate_throughput.py`)",
         "lm": "LM pretraining: curate (Lightning) vs transformers Trainer "
