@@ -27,7 +27,6 @@ import gzip
 import json
 import random
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -37,7 +36,8 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from tables import write_results  # benchmarks/ is on sys.path when run as a script
+from filter_throughput import run_spec  # benchmarks/ is on sys.path when run as a script
+from tables import write_results
 
 from curate.documents import read_documents
 from curate.pipeline.pii import KINDS, find_pii
@@ -149,21 +149,6 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def run_filter(spec: dict, folder: Path) -> float:
-    path = folder / "spec.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    start = time.perf_counter()
-    with (folder / "run.log").open("w") as log:
-        subprocess.run(
-            [sys.executable, "-m", "curate.cli", "filter", str(path)],
-            check=True,
-            cwd=ROOT,
-            stdout=log,
-            stderr=log,
-        )
-    return time.perf_counter() - start
-
-
 def dedup_spec(corpus: Path, out: Path, threshold: float) -> dict:
     return {
         "name": "hygiene-dedup",
@@ -187,7 +172,7 @@ def semantic_section(work: Path, threshold: float) -> tuple[list[str], dict]:
     ]
     rows += [{"id": d.id, "text": page_text(d), "lang": d.lang} for d in test_pages]
     write_jsonl(work / "dedup_in" / "docs.jsonl.gz", rows)
-    run_filter(dedup_spec(work / "dedup_in", work / "dedup", threshold), work)
+    run_spec(dedup_spec(work / "dedup_in", work / "dedup", threshold), work)
     out = work / "dedup"
     kept = {d.id: d for d in read_documents([out / "kept"])}
     removed = {
@@ -328,7 +313,7 @@ def throughput_section(work: Path) -> tuple[list[str], dict]:
     runs = {}
     for hygiene in (False, True):
         out = work / f"demo_{hygiene}"
-        seconds = run_filter(demo_spec(work / "web_in", out, hygiene), work)
+        seconds = run_spec(demo_spec(work / "web_in", out, hygiene), work)
         runs[hygiene] = (seconds, step_times(out))
     (before, before_steps), (after, after_steps) = runs[False], runs[True]
     total_before, total_after = sum(before_steps.values()), sum(after_steps.values())

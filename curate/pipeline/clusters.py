@@ -158,27 +158,36 @@ class MinhashClusters(ResolveClusters):
     name = "🎯 MinHash clusters, best copy"
 
     def groups(self) -> Iterable[list[Member]]:
-        parent: dict[Member, Member] = {}
+        def pairs():
+            for name in self.input_folder.list_files(glob_pattern="*.dups"):
+                with self.input_folder.open(name, "rb") as f:
+                    for f1, d1, f2, d2 in read_tuples_from_file(f, "4I"):
+                        yield (f1, d1), (f2, d2)
 
-        def find(x: Member) -> Member:
-            root = x
-            while parent.get(root, root) != root:
-                root = parent[root]
-            while parent.get(x, x) != root:  # path compression
-                parent[x], x = root, parent[x]
-            return root
+        return connected_components(pairs())
 
-        for name in self.input_folder.list_files(glob_pattern="*.dups"):
-            with self.input_folder.open(name, "rb") as f:
-                for f1, d1, f2, d2 in read_tuples_from_file(f, "4I"):
-                    a, b = find((f1, d1)), find((f2, d2))
-                    if a != b:
-                        parent[max(a, b)] = min(a, b)
-        clusters: dict[Member, list[Member]] = defaultdict(list)
-        for node in list(parent):
-            clusters[find(node)].append(node)
-        for root, nodes in clusters.items():
-            yield list({root, *nodes})
+
+def connected_components(pairs: Iterable[tuple[Member, Member]]) -> Iterable[list[Member]]:
+    """The groups that pairs of duplicates join (union-find, path compression)."""
+    parent: dict[Member, Member] = {}
+
+    def find(x: Member) -> Member:
+        root = x
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(x, x) != root:  # path compression
+            parent[x], x = root, parent[x]
+        return root
+
+    for first, second in pairs:
+        a, b = find(first), find(second)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    clusters: dict[Member, list[Member]] = defaultdict(list)
+    for node in list(parent):
+        clusters[find(node)].append(node)
+    for root, nodes in clusters.items():
+        yield list({root, *nodes})
 
 
 class ExactClusters(ResolveClusters):
@@ -366,26 +375,14 @@ class SemanticClusters(ResolveClusters):
     def groups(self) -> Iterable[list[Member]]:
         vectors, where = self.load_vectors()
         live = np.flatnonzero(np.abs(vectors).sum(axis=1) > 0) if len(vectors) else []
-        parent = list(range(len(vectors)))
 
-        def find(x: int) -> int:
-            while parent[x] != x:
-                parent[x] = parent[parent[x]]
-                x = parent[x]
-            return x
+        def pairs():
+            for members in kmeans_partition(vectors[live], self.cluster_size, self.seed):
+                index = live[members]
+                for a, b in close_pairs(vectors[index], self.threshold):
+                    yield where[int(index[a])], where[int(index[b])]
 
-        for members in kmeans_partition(vectors[live], self.cluster_size, self.seed):
-            index = live[members]
-            for a, b in close_pairs(vectors[index], self.threshold):
-                ra, rb = find(int(index[a])), find(int(index[b]))
-                if ra != rb:
-                    parent[max(ra, rb)] = min(ra, rb)
-        components: dict[int, list[Member]] = defaultdict(list)
-        for i in range(len(vectors)):
-            components[find(i)].append(where[i])
-        for group in components.values():
-            if len(group) > 1:
-                yield group
+        return connected_components(pairs())
 
 
 def kmeans_partition(vectors: np.ndarray, cluster_size: int, seed: int, rounds: int = 10):
