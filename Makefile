@@ -113,8 +113,18 @@ $(SYNTHETIC): | setup
 
 # 98% keep/drop agreement, not 99%: the linguistic-quality threshold sits where many demo documents
 # score, and int8 flips 1 to 2% of them (mean |Δ| 0.035); measured in the bundle's classifier.json.
-classifiers/%/bundle/classifier.json: classifiers/%/metrics.json
+# Then the cascade (docs/filter.md): fitted on the web sample's validation pages (all four
+# languages; never its test pages), on the demo corpus where the web sample is absent.
+WEB_VALIDATION := $(OUT)/web_validation/pages.jsonl.gz
+CASCADE_PAGES = $(if $(wildcard $(WEB)/hplt.jsonl.gz),$(WEB_VALIDATION),data/demo)
+$(WEB_VALIDATION): | setup
+	$(BIN)/python tools/web_pages.py --split validation --lang nb --lang nn --lang da --lang sv \
+	  --web $(WEB) -o $@
+
+classifiers/%/bundle/classifier.json: classifiers/%/metrics.json \
+  $(if $(wildcard $(WEB)/hplt.jsonl.gz),$(WEB_VALIDATION),)
 	$(BIN)/curate export classifiers/$* -o classifiers/$*/bundle --min-agreement 0.98
+	$(BIN)/curate cascade classifiers/$*/bundle --corpus $(CASCADE_PAGES)
 
 score: setup $(BUNDLES)
 	$(BIN)/curate score data/demo $(TASKS:%=--model classifiers/%/bundle) \

@@ -12,7 +12,14 @@ unchanged), in one run:
       difference is the writing and reading back of what reaches each dedup). The repeats are
       duplicates, so dedup removes most of them.
 
-    python benchmarks/filter_throughput.py [--docs 20000] [--only-spec]
+  (e) the demo spec on the real web sample (../shared/web, every split; credit HPLT), one task
+      on one core, three ways in one run: as before this release (`cascade: false`, datatrove's
+      word tokenizer), with the shared words alone (decisions must be identical: any difference
+      is listed by document), and with the cascade as well (keep/drop agreement with the full
+      model, the share of documents reaching each encoder per language, the scorer's share of
+      step time).
+
+    python benchmarks/filter_throughput.py [--docs 20000] [--only-spec] [--only-web]
 """
 
 from __future__ import annotations
@@ -127,7 +134,12 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=20000)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "filter"))
     parser.add_argument("--only-spec", action="store_true", help="run (d) alone")
+    parser.add_argument("--only-web", action="store_true", help="run (e) alone")
+    parser.add_argument("--web", default=None, help="the web sample folder (../shared/web)")
     args = parser.parse_args()
+    web_ways(args.web, Path(args.out).with_name("filter_web"))
+    if args.only_web:
+        return
     work = Path(tempfile.mkdtemp(prefix="curate-filter-bench-"))
     try:
         corpus = work / "corpus"
@@ -173,6 +185,168 @@ def main() -> None:
         report(result, Path(args.out))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+WAYS = {  # name: (environment, quality_scorer settings)
+    "before (no cascade, datatrove's words)": ({"CURATE_DATATROVE_WORDS": "1"}, {"cascade": False}),
+    "shared words": ({}, {"cascade": False}),
+    "shared words + cascade": ({}, {"cascade": True}),
+}
+
+
+def web_ways(web: str | None, out: Path) -> None:
+    """(e): the demo spec on the web sample, before and after, side by side."""
+    from curate.web import CREDIT, WebMissing, page_text, web_splits
+
+    try:
+        pages = [d for split in web_splits(web).values() for d in split]
+    except WebMissing as err:
+        print(f"(e) skipped: it measures on the real web sample first: {err}")
+        return
+    work = Path(tempfile.mkdtemp(prefix="curate-filter-web-"))
+    try:
+        corpus = work / "corpus"
+        corpus.mkdir()
+        with gzip.open(corpus / "pages.jsonl.gz", "wt", encoding="utf-8") as fh:
+            for doc in pages:
+                row = {"id": doc.id, "text": page_text(doc), "lang": doc.lang}
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        runs = {
+            name: web_run(corpus, work / f"run{i}", *way)
+            for i, (name, way) in enumerate(WAYS.items())
+        }
+        report_web(runs, {d.id: d.lang for d in pages}, out, CREDIT)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def web_run(corpus: Path, folder: Path, env: dict, scorer: dict) -> dict:
+    """One way: the demo spec, one task, one onnxruntime thread; its time per step, kept ids
+    and the scorer's counts."""
+    demo = yaml.safe_load((ROOT / "pipelines" / "demo.yaml").read_text())
+    demo["input"] = {"path": str(corpus)}
+    demo["output"] = {"path": str(folder / "out")}
+    demo["executor"] = {"local": {"tasks": 1, "workers": 1}}
+    for step in demo["steps"]:
+        if "quality_scorer" in step:
+            step["quality_scorer"].update(scorer, threads=1)
+    folder.mkdir()
+    before = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        seconds = run_spec(demo, folder)
+    finally:
+        for k, v in before.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    layout = RunLayout(folder / "out")
+    steps, counts = [], {}
+    for stage in layout.logs.glob("stage*/stats.json"):
+        for s in json.loads(stage.read_text()):
+            if s.get("time_stats"):
+                steps.append((s["name"], s["time_stats"]["total"]))
+            if "quality scorer" in s["name"]:
+                counts = {
+                    k: v["total"] if isinstance(v, dict) else v for k, v in s["stats"].items()
+                }
+    kept = set()
+    for file in layout.kept.glob("*.jsonl.gz"):
+        with gzip.open(file, "rt", encoding="utf-8") as fh:
+            kept |= {json.loads(line)["id"] for line in fh}
+    return {"seconds": seconds, "steps": steps, "kept": kept, "scorer": counts}
+
+
+def encoder_shares(counts: dict) -> dict[str, str]:
+    """{task: "nb 12% (of 2,900), nn ..."} from the scorer's `<task> <path>: <lang>` counts."""
+    out: dict[str, dict[str, list[int]]] = {}
+    for key, value in counts.items():
+        if ": " not in key or " " not in key.split(": ")[0]:
+            continue
+        head, lang = key.split(": ", 1)
+        task, path = head.rsplit(" ", 1)
+        pair = out.setdefault(task, {}).setdefault(lang, [0, 0])
+        pair[path == "encoder"] += int(value)
+    return {
+        task: ", ".join(
+            f"{lang} {e / (c + e):.1%} of {c + e:,}" for lang, (c, e) in sorted(langs.items())
+        )
+        for task, langs in out.items()
+    }
+
+
+def report_web(runs: dict, langs: dict[str, str], out: Path, credit: str) -> None:
+    names = list(runs)
+    base = runs[names[0]]
+    docs = len(langs)
+    before_rate = docs / sum(s for _, s in base["steps"])
+    lines = [
+        f"# The demo spec on the web sample: {docs:,} real pages, one task on one core",
+        "",
+        "| way | wall s | step s | docs/s per core | vs before | scorer s | scorer share | kept "
+        "| of before's kept | same decisions as before |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    result: dict = {"docs": docs, "ways": {}}
+    for name, run in runs.items():
+        total = sum(s for _, s in run["steps"])
+        scorer = sum(s for n, s in run["steps"] if "quality scorer" in n)
+        differ = sorted(run["kept"] ^ base["kept"])
+        both = len(run["kept"] & base["kept"])
+        lines.append(
+            f"| {name} | {run['seconds']:.1f} | {total:.1f} | {docs / total:.0f} | "
+            f"{docs / total / before_rate:.2f}x | {scorer:.1f} | {scorer / total:.0%} | "
+            f"{len(run['kept']):,} | {both / len(base['kept']):.1%} | "
+            f"{1 - len(differ) / docs:.2%} ({len(differ)} differ) |"
+        )
+        result["ways"][name] = {
+            "wall_s": run["seconds"],
+            "step_s": total,
+            "docs_per_s_per_core": docs / total,
+            "scorer_s": scorer,
+            "kept": len(run["kept"]),
+            "kept_by_both": both,
+            "differ_from_before": differ,
+            "by_language": language_agreement(run["kept"], base["kept"], langs),
+            "encoder_share": encoder_shares(run["scorer"]),
+            "steps": run["steps"],
+        }
+    lines += [
+        "",
+        "Per language (HPLT's label), the last way against the first: same keep/drop decision, "
+        "and the share of the first way's kept pages it keeps too:",
+        "",
+        "| language | pages | same decision | kept before | of them kept |",
+        "|---|---|---|---|---|",
+    ]
+    for lang, row in result["ways"][names[-1]]["by_language"].items():
+        lines.append(
+            f"| {lang} | {row['pages']:,} | {row['same']:.2%} | {row['kept_before']} | "
+            f"{row['kept_both'] / max(row['kept_before'], 1):.1%} |"
+        )
+    lines += ["", "Documents whose decision differs from the first way's, by way:", ""]
+    for name, row in result["ways"].items():
+        if row["differ_from_before"]:
+            lines.append(f"- {name}: {', '.join(row['differ_from_before'])}")
+    lines += ["", "Share of the documents reaching the scorer that its encoder judged:", ""]
+    for name, row in result["ways"].items():
+        for task, share in row["encoder_share"].items():
+            lines.append(f"- {name}, {task}: {share}")
+    lines += ["", "Seconds per step, the last way:", "", "| step | seconds |", "|---|---|"]
+    lines += [f"| {n} | {s:.2f} |" for n, s in runs[names[-1]]["steps"]]
+    lines += ["", credit]
+    write_results(out, lines, result)
+
+
+def language_agreement(kept: set, before: set, langs: dict[str, str]) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for doc_id, lang in langs.items():
+        row = out.setdefault(lang, {"pages": 0, "same": 0, "kept_before": 0, "kept_both": 0})
+        row["pages"] += 1
+        row["same"] += (doc_id in kept) == (doc_id in before)
+        row["kept_before"] += doc_id in before
+        row["kept_both"] += doc_id in before and doc_id in kept
+    for row in out.values():
+        row["same"] /= row["pages"]
+    return dict(sorted(out.items()))
 
 
 def report(result: dict, out: Path) -> None:

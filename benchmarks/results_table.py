@@ -48,6 +48,8 @@ def main() -> None:
         "task (`benchmarks/score_tasks.py`)",
         "filter": "Filtering: datatrove pipeline vs the classifiers alone, 1 -> 2 workers, "
         "per-step time (`benchmarks/filter_throughput.py`)",
+        "filter_web": "Filtering the web sample: before this release, words counted once, and "
+        "the cascade, one run (`benchmarks/filter_throughput.py --only-web`)",
         "filter_steps": "Filtering: the demo spec's steps, each run once "
         "(`benchmarks/filter_throughput.py --only-spec`)",
         "hygiene": "Corpus hygiene: personal data, URLs, semantic duplicates on real text "

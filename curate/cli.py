@@ -624,6 +624,60 @@ def export_cmd(
     console.print(f"fused: {manifest.document['fused_ops']}; bundle written to {out_dir}/")
 
 
+@cli.command("cascade")
+@click.argument("bundle", type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--corpus",
+    "corpora",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True),
+    help="Documents like the ones the specs will filter, no labels needed (repeatable): the "
+    "validation pages of your crawl, never the test pages you measure on. Each document's "
+    "`lang` picks its language's band.",
+)
+@click.option(
+    "--target",
+    type=float,
+    default=0.995,
+    show_default=True,
+    help="Share of the documents the full model keeps, and of those it drops, whose "
+    "decision the cascade must match, per language and threshold, on these documents.",
+)
+def cascade_cmd(bundle, corpora, target):
+    """Fit the cascade of BUNDLE and write it into its classifier.json: the lexical and fluency
+    models judge every document, the encoder only those whose cheap score falls in a band
+    around the threshold a score_filter applies (about a millisecond a document against
+    twelve). The band is fitted per language and per threshold on the label scale so that
+    keep/drop decisions match the full model's on --target of the documents; the agreement and
+    the share reaching the encoder at each threshold travel in the bundle. A quality_scorer
+    step uses it unless its spec says `cascade: false` (docs/filter.md)."""
+    from curate.classify.cascade import fit_bundle
+    from curate.classify.runtime import QualityClassifier
+    from curate.documents import read_documents
+
+    docs = list(read_documents(corpora))
+    if not docs:
+        raise click.UsageError(f"no documents in {', '.join(corpora)}")
+    texts, langs = [d.text for d in docs], [d.lang for d in docs]
+    fitted = fit_bundle(bundle, texts, langs, target, corpus=list(corpora))
+    clf = QualityClassifier.load(bundle)
+    table = Table("task", "language", "threshold", "agreement", "of kept", "reach the encoder")
+    for task, cascade in fitted.items():
+        for lang, threshold in clf.task_spec(task).language_thresholds().items():
+            point = cascade.point(lang, threshold)
+            table.add_row(
+                task,
+                f"{lang or 'other'} ({point['language']})",
+                f"{threshold:.3f}",
+                f"{point['agreement']:.2%}",
+                f"{point['kept']:.2%}",
+                f"{point['encoder']:.1%}",
+            )
+    console.print(table)
+    console.print(f"cascade fitted on {len(docs):,} documents, written to {bundle}/classifier.json")
+
+
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option(

@@ -2,30 +2,14 @@
 scikit-learn on the training split, blended into the task's score, and scored from the bundle
 with numpy alone."""
 
-import json
-
 import numpy as np
 import pytest
-from conftest import TASK, tiny_config
+from conftest import seed_set
 from scipy.stats import spearmanr
 
 from curate.classify import QualityClassifier
 from curate.classify.bundle import BundleError
-from curate.classify.config import LexicalConfig
-from curate.classify.export import export_bundle
 from curate.classify.lexical import LexicalModel, blend
-from curate.classify.train import train_classifier
-from curate.documents import read_documents
-from curate.synthesize import synthesize
-
-
-def seed_set(repo_root) -> tuple[list[dict], dict[str, str]]:
-    rows = [
-        json.loads(line)
-        for line in (repo_root / "annotations/seed" / f"{TASK}.jsonl").read_text().splitlines()
-    ]
-    texts = {d.id: d.text for d in read_documents([repo_root / "data/demo"])}
-    return [r for r in rows if r["id"] in texts], texts
 
 
 def test_lexical_model_ranks_documents_it_never_saw_and_survives_saving(tmp_path, repo_root):
@@ -38,35 +22,6 @@ def test_lexical_model_ranks_documents_it_never_saw_and_survives_saving(tmp_path
     again = LexicalModel.load(tmp_path / "lexical.npz")
     assert np.allclose(again.predict([texts[r["id"]] for r in held_out]), predicted, atol=1e-5)
     assert again.examples == 0 and model.examples == len(train)
-
-
-@pytest.fixture(scope="module")
-def lexical_bundle(tmp_path_factory, repo_root):
-    """A classifier trained on 20 seed labels per score plus damaged copies of 40 documents."""
-    rows, texts = seed_set(repo_root)
-    picked, per = [], {}
-    for r in rows:
-        if per.setdefault(r["score"], 0) < 20:
-            per[r["score"]] += 1
-            picked.append(r)
-    work = tmp_path_factory.mktemp("lexical")
-    (work / "labels.jsonl").write_text("\n".join(json.dumps(r) for r in picked) + "\n")
-    clean = [d for d in read_documents([repo_root / "data/demo"]) if d.lang in ("nb", "nn")][:40]
-    synthesize(clean, work / "damaged", families=["word_shuffle", "spam"], tasks=[TASK])
-    config = tiny_config(repo_root)
-    config.lexical = LexicalConfig(weight=0.5, min_examples=10)
-    out = work / "clf"
-    metrics = train_classifier(
-        config,
-        [work / "labels.jsonl", work / "damaged"],
-        [repo_root / "data/demo", work / "damaged"],
-        out,
-        progress=False,
-    )
-    docs = [d.text for d in read_documents([repo_root / "data/demo"])][:40]
-    bundle = work / "bundle"
-    spec = export_bundle(out, bundle, docs, min_agreement=0.0)
-    return out, metrics, bundle, spec, docs
 
 
 def test_training_fits_the_lexical_model_on_labelled_text_not_on_damaged_copies(lexical_bundle):

@@ -146,7 +146,7 @@ def test_heuristics_take_thresholds_per_language_with_fineweb2_defaults():
     step = build_step(1, "gopher_repetition", params, None)
     nb, nn, other = step.filters["nb"], step.filters["nn"], step.filters[None]
     assert nb.dup_line_frac == 0.283 and nb.top_n_grams == [[2, 0.204], [3, 0.175], [4, 0.15]]
-    assert nn.dup_line_frac == 0.5 and nn.language == "nno"  # the spec's own value wins
+    assert nn.dup_line_frac == 0.5 and nn.language.language == "nno"  # the spec's own value wins
     assert other.dup_line_frac == 0.3  # datatrove's default for languages not named
     # a document's identified language picks the filter: 3 of 10 lines repeat a line
     distinct = [

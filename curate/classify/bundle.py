@@ -4,9 +4,10 @@
 
 Fields: format_version, task, scale, threshold (+ threshold_policy, thresholds_by_language),
 max_length, fluency, lexical, label_scale (raw score -> label scale; thresholds are on the label
-scale where it is present), curves (threshold -> share kept, precision, recall per calibration
-domain and language, on validation), base_model, inputs (ONNX input names), fused_ops, metrics,
-parity, int8_fp32_nodes and sha256 (file -> digest, paths relative to the bundle).
+scale where it is present), cascade (curate.classify.cascade), curves (threshold -> share kept,
+precision, recall per calibration domain and language, on validation), base_model, inputs
+(ONNX input names), fused_ops, metrics, parity, int8_fp32_nodes and sha256 (file -> digest,
+paths relative to the bundle).
 
 A bundle of several tasks (one encoder pass, one output column per task; format 2) has no
 top-level task: `tasks` lists, in output-column order, each task's task, scale, threshold,
@@ -64,6 +65,7 @@ class TaskSpec:
     parity: dict[str, Any] | None = None
     label_scale: dict[str, Any] | None = None  # curate.classify.label_scale; None: raw scores
     curves: dict[str, Any] | None = None  # {domain: {language: trade-off curve}} (validation)
+    cascade: dict[str, Any] | None = None  # curate.classify.cascade; None: encoder for all
 
     def language_thresholds(self) -> dict[str | None, float]:
         """{language: threshold}; the `None` key is the task's single threshold, the one for
@@ -152,6 +154,21 @@ def write_manifest(path: Path, spec: dict[str, Any]) -> None:
     version (2 only where it holds several tasks)."""
     spec["format_version"] = 2 if "tasks" in spec else 1
     (path / MANIFEST).write_text(json.dumps(spec, indent=2), encoding="utf-8")
+
+
+def update_task(path: str | os.PathLike, task: str, **fields: Any) -> None:
+    """Set `fields` of one task in the manifest of the finished bundle at `path`, atomically
+    (the manifest is not among the digests it lists)."""
+    from curate.documents import write_atomic
+
+    manifest = read_manifest(path)
+    manifest.task(task)  # refused when absent
+    document = dict(manifest.document)
+    targets = document["tasks"] if "tasks" in document else [document]
+    for stored in targets:
+        if stored.get("task", task) == task:
+            stored.update(fields)
+    write_atomic(Path(path) / MANIFEST, json.dumps(document, indent=2))
 
 
 def file_digests(path: Path, names: list[str]) -> dict[str, str]:

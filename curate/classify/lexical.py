@@ -39,6 +39,31 @@ def word_buckets(word: str, low: int, high: int, buckets: int) -> tuple[int, ...
     return tuple(zlib.crc32(g.encode()) % buckets for g in grams)
 
 
+@lru_cache(maxsize=2048)
+def text_vector(
+    text: str, max_chars: int, char_ngrams: tuple[int, int], buckets: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(buckets, values) of a text's normalised log-count vector: the buckets of each word's
+    unigram and character n-grams (cached per word: the same wherever it occurs), then of its
+    word pairs. Cached per text: the tasks of a spec score the same batch of texts one after
+    another with models of the same features."""
+    words = WORD.findall(text[:max_chars].lower())
+    low, high = char_ngrams
+    own = [word_buckets(w, low, high, buckets) for w in words]
+    pairs = [
+        zlib.crc32(f"b {a} {b}".encode()) % buckets
+        for a, b in zip(words[:-1], words[1:], strict=True)
+    ]
+    found, counts = np.unique(
+        np.fromiter(chain(chain.from_iterable(own), pairs), dtype=np.int64), return_counts=True
+    )
+    values = np.log1p(counts)
+    norm = np.linalg.norm(values)
+    values = values / norm if norm else values
+    found.flags.writeable = values.flags.writeable = False  # shared by every caller
+    return found, values
+
+
 def blend(encoder: np.ndarray, lexical: np.ndarray, weight: float) -> np.ndarray:
     """The task's score before the fluency penalty: `weight` of the lexical model's score."""
     return ((1.0 - weight) * encoder + weight * lexical).astype(np.float32)
@@ -57,24 +82,9 @@ class LexicalModel:
         self.buckets = len(coef)
         self.examples = 0  # how many training examples `fit` saw (not saved: metrics.json has it)
 
-    def hashes(self, text: str) -> np.ndarray:
-        """The bucket of every n-gram of the text: each word's own (cached: a word's unigram
-        and character n-grams are the same wherever it occurs), then its word pairs'."""
-        words = WORD.findall(text[: self.max_chars].lower())
-        low, high = self.char_ngrams
-        own = [word_buckets(w, low, high, self.buckets) for w in words]
-        pairs = [
-            zlib.crc32(f"b {a} {b}".encode()) % self.buckets
-            for a, b in zip(words[:-1], words[1:], strict=True)
-        ]
-        return np.fromiter(chain(chain.from_iterable(own), pairs), dtype=np.int64)
-
     def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(buckets, values) of the text's normalised log-count vector."""
-        buckets, counts = np.unique(self.hashes(text), return_counts=True)
-        values = np.log1p(counts)
-        norm = np.linalg.norm(values)
-        return buckets, values / norm if norm else values
+        return text_vector(text, self.max_chars, self.char_ngrams, self.buckets)
 
     def matrix(self, texts: Sequence[str]):
         """The texts' vectors as a scipy sparse matrix, for fitting."""

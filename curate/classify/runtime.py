@@ -87,6 +87,7 @@ class QualityClassifier:
         self._tokenizer = None
         self._fluency: dict[str, WordBigramLM] = {}
         self._lexical: dict[str, LexicalModel] = {}
+        self._side: dict[str, SideModels] = {}
         self._vectors: TextVectors | None = None
 
     # --- loading ---------------------------------------------------------------------------
@@ -150,6 +151,7 @@ class QualityClassifier:
             "_tokenizer": None,
             "_fluency": {},
             "_lexical": {},
+            "_side": {},
             "_torch": None,
             "_vectors": None,
         }
@@ -242,6 +244,11 @@ class QualityClassifier:
 
     def side_models(self, task: str | None = None) -> SideModels:
         spec = self.task_spec(task)
+        if spec.task not in self._side:
+            self._side[spec.task] = self.load_side_models(spec)
+        return self._side[spec.task]
+
+    def load_side_models(self, spec: TaskSpec) -> SideModels:
         side = SideModels()
         if fluency := spec.fluency:
             params = FluencyParams(**{k: v for k, v in fluency.items() if k != "file"})

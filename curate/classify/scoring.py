@@ -6,12 +6,13 @@ import base64
 import itertools
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 from tqdm import tqdm
 
+from curate.classify.cascade import CHEAP, ENCODER, judged_scores
 from curate.classify.runtime import QualityClassifier
 from curate.documents import DocumentWriter, ReadReport, read_documents
 
@@ -31,19 +32,34 @@ class ScoreSummary:
 EMBEDDING = "embedding"  # metadata key: the text's vector, as `vector_to_metadata` writes it
 
 
-def add_scores(docs, classifiers: list[QualityClassifier], embeddings: bool = False) -> None:
+def add_scores(
+    docs,
+    classifiers: list[QualityClassifier],
+    embeddings: bool = False,
+    windows: Callable[[QualityClassifier], dict] | None = None,
+) -> None:
     """Write metadata[<task>] (float on the label scale), metadata[<task>_int] (rounded,
     clipped, as FineWeb-Edu's int_score) and metadata[<task>_raw] (before the label-scale map)
     in place; with `embeddings`, also metadata["embedding"], the first bundle's text vector
-    (QualityClassifier.text_vectors: its encoder's embedding layer, no second encoder pass)."""
+    (QualityClassifier.text_vectors: its encoder's embedding layer, no second encoder pass).
+    With `windows` (a bundle -> {task: each document's bands}), the cascade judges
+    (curate.classify.cascade.judged_scores) and metadata[<task>_judge] says which path did."""
     texts = [d.text for d in docs]
-    for clf in classifiers:
-        for task, (scores, raw) in clf.scores_and_raw(texts).items():  # one encoder pass
+    if windows is None:
+        every = [
+            {t: (s, r, None) for t, (s, r) in c.scores_and_raw(texts).items()} for c in classifiers
+        ]
+    else:
+        every = judged_scores(classifiers, texts, windows)
+    for clf, judged in zip(classifiers, every, strict=True):
+        for task, (scores, raw, by_encoder) in judged.items():
             lo, hi = clf.scale_of(task)
-            for doc, s, r in zip(docs, scores, raw, strict=True):
+            for i, (doc, s, r) in enumerate(zip(docs, scores, raw, strict=True)):
                 doc.metadata[task] = round(float(s), 4)
                 doc.metadata[f"{task}_int"] = int(min(max(round(float(s)), lo), hi))
                 doc.metadata[f"{task}_raw"] = round(float(r), 4)
+                if by_encoder is not None:
+                    doc.metadata[f"{task}_judge"] = ENCODER if by_encoder[i] else CHEAP
     if embeddings and classifiers:
         for doc, vector in zip(docs, classifiers[0].text_vectors(texts), strict=True):
             doc.metadata[EMBEDDING] = vector_to_metadata(vector)

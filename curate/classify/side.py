@@ -16,6 +16,18 @@ from curate.classify.lexical import LEXICAL_FILE, LexicalModel, blend
 
 
 @dataclass
+class SideParts:
+    """The side models' share of some texts' scores: the lexical model's prediction and the
+    fluency penalty (None where the task has no such model)."""
+
+    lexical: np.ndarray | None = None
+    penalty: np.ndarray | None = None
+
+    def select(self, rows: np.ndarray) -> SideParts:
+        return SideParts(*(None if a is None else a[rows] for a in (self.lexical, self.penalty)))
+
+
+@dataclass
 class SideModels:
     fluency: tuple[WordBigramLM, FluencyParams] | None = None
     lexical: LexicalModel | None = None
@@ -31,11 +43,22 @@ class SideModels:
 
     def raw(self, encoder: np.ndarray, texts: list[str]) -> np.ndarray:
         """The encoder's score blended and penalised, before the label-scale map."""
+        return self.combine(encoder, self.parts(texts))
+
+    def parts(self, texts: list[str]) -> SideParts:
+        """What the side models say of the texts, without the encoder (cheap: the cascade's
+        first judge, curate.classify.cascade)."""
+        lexical = self.lexical.predict(texts) if self.lexical is not None else None
+        penalty = fluency_penalty(*self.fluency, texts) if self.fluency is not None else None
+        return SideParts(lexical, penalty)
+
+    def combine(self, encoder: np.ndarray, parts: SideParts) -> np.ndarray:
+        """The raw score from an encoder score and the side models' parts."""
         scores = np.asarray(encoder, dtype=np.float32)
-        if self.lexical is not None:
-            scores = blend(scores, self.lexical.predict(texts), self.weight)
-        if self.fluency is not None:
-            scores = scores + fluency_penalty(*self.fluency, texts)
+        if parts.lexical is not None:
+            scores = blend(scores, parts.lexical, self.weight)
+        if parts.penalty is not None:
+            scores = scores + parts.penalty
         return scores
 
     def record(self, alpha: float | None = None) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from curate.pipeline.pii import PIIRemover
 from curate.pipeline.spec import FilterSpec, parse_spec, path_digest, read_spec
 from curate.pipeline.steps import CurateReader, FixEncoding, QualityScorer, ScoreFilter
 from curate.pipeline.url_filter import NordicURLFilter
+from curate.pipeline.words import words_for
 from curate.quiet import datatrove_console
 from curate.report.filter_report import write_report
 
@@ -130,7 +131,7 @@ def language_params(params: dict, signature: set[str], language: str | None = No
     params = dict(params)
     if "language" in signature:
         language = language or params.get("language", DEFAULT_LANGUAGE)
-        params["language"] = ISO3.get(language, language)
+        params["language"] = words_for(ISO3.get(language, language))
     if language and "languages" in signature:  # NordicGopherQuality's stop-word languages
         params["languages"] = [language]
     return params
@@ -180,6 +181,7 @@ def chain_stages(spec: FilterSpec) -> list[Stage]:
     current: list = [reader(spec)]
     scored: list[str] = []  # tasks scored before a dedup, for `keep: best_score`
     embedded = False  # a quality_scorer before writes text vectors (for semantic_dedup)
+    scorers: list[QualityScorer] = []
     for index, name, params in ((s.index, s.name, s.params) for s in spec.steps):
         if name in DEDUPS and DEDUPS[name].needs_embeddings and not embedded:
             raise SpecError(
@@ -196,6 +198,11 @@ def chain_stages(spec: FilterSpec) -> list[Stage]:
             current = [reached_reader(reached), *dedup.filter(excluded)]
         else:
             step = build_step(index, name, params, layout)
+            if isinstance(step, QualityScorer):
+                scorers.append(step)
+            if isinstance(step, ScoreFilter):  # the cascade's bands sit around its thresholds
+                for scorer in scorers:
+                    scorer.decided_by(step.thresholds)
             if name == "quality_scorer":
                 scored.extend(t for b in step.bundles for t in task_thresholds(b))
                 embedded = embedded or step.embeddings

@@ -26,6 +26,7 @@ from curate.pipeline.clusters import (
     SemanticClusters,
 )
 from curate.pipeline.heuristics import ISO3
+from curate.pipeline.words import words_for
 
 Stage = tuple[list, dict[str, int]]
 POLICY_KEYS = {"keep", "sources"}
@@ -95,7 +96,7 @@ class MinhashDedup(Dedup):
             MinhashDedupSignature(
                 output_folder=str(self.work / "signatures"),
                 config=self.config(),
-                language=ISO3.get(language, language),
+                language=words_for(ISO3.get(language, language)),
             ),
         ]
 

@@ -16,6 +16,7 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from curate.errors import InputError
 from curate.pipeline.steps import SetAsideErrors, document_language
+from curate.pipeline.words import words_for
 
 ISO3 = {"nb": "nob", "nn": "nno", "sv": "swe", "da": "dan", "fi": "fin", "en": "eng"}
 
@@ -73,7 +74,7 @@ class NordicGopherQuality(SetAsideErrors, GopherQualityFilter):
             min_stop_words=min_stop_words,
             stop_words=stop_words,
             exclusion_writer=exclusion_writer,
-            language=ISO3[languages[0]],
+            language=words_for(ISO3[languages[0]]),
         )
 
 

@@ -93,7 +93,14 @@ class QualityScorer(PipelineStep):
     """Adds metadata[<task>] and metadata[<task>_int] from one or more classifier bundles,
     scoring `batch_size` documents at a time (length-sorted inside the classifier). With
     `embeddings`, also each text's vector from the first bundle's encoder (its embedding
-    layer: no second encoder pass; metadata["embedding"]) for a semantic_dedup step after it."""
+    layer: no second encoder pass; metadata["embedding"]) for a semantic_dedup step after it.
+
+    The cascade (`cascade: true`, the default; curate.classify.cascade): where a score_filter
+    after this step judges a task and the bundle carries a fitted cascade, the side models score
+    every document and the encoder only those whose cheap score falls in the band around their
+    language's threshold. metadata[<task>_judge] says which path judged a document ("cheap" or
+    "encoder"); the stats count both, per language. Tasks no later step judges, and every task
+    with `cascade: false`, get the encoder for every document."""
 
     name = "🎯 quality scorer"
     type = "🔢 - SCORER"
@@ -107,10 +114,11 @@ class QualityScorer(PipelineStep):
         threads: int | None = None,
         device: str = "cpu",
         embeddings: bool = False,
+        cascade: bool = True,
     ):
         super().__init__()
         self.bundles = [str(b) for b in bundles]
-        self.device, self.embeddings = device, embeddings
+        self.device, self.embeddings, self.cascade = device, embeddings, cascade
         for bundle in self.bundles:  # fail before any task starts, not in every worker
             read_manifest(bundle)
         if embeddings and not all((Path(self.bundles[0]) / f).exists() for f in TORCH_FILES):
@@ -119,7 +127,14 @@ class QualityScorer(PipelineStep):
                 "(the text vectors come from its embedding layer); export it again"
             )
         self.batch_size, self.variant, self.threads = batch_size, variant, threads
+        self.decisions: dict[str, list[dict[str | None, float]]] = {}
         self._classifiers = None
+
+    def decided_by(self, thresholds: dict[str, dict[str | None, float]]) -> None:
+        """A later step keeps a document when its task score reaches these thresholds
+        ({task: {language: threshold}}): the cascade's bands sit around them."""
+        for task, by_language in thresholds.items():
+            self.decisions.setdefault(task, []).append(dict(by_language))
 
     @property
     def classifiers(self):
@@ -137,15 +152,43 @@ class QualityScorer(PipelineStep):
     def __getstate__(self):
         return {**self.__dict__, "_classifiers": None}
 
+    def windows(self, clf, langs: list[str | None]) -> dict:
+        """{task: each document's bands} for the bundle's tasks the cascade judges."""
+        from curate.classify.cascade import Cascade
+
+        out = {}
+        for task in clf.tasks:
+            cascade = Cascade.from_dict(clf.task_spec(task).cascade)
+            if cascade is None or task not in self.decisions:
+                continue
+            out[task] = [
+                [
+                    cascade.band(lang, t)
+                    for by_language in self.decisions[task]
+                    if (t := by_language.get(lang, by_language.get(None))) is not None
+                ]
+                for lang in langs
+            ]
+        return out
+
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1):
         from curate.classify.scoring import add_scores
 
         data = iter(data or [])
         while batch := list(islice(data, self.batch_size)):
+            langs = [document_language(doc) for doc in batch]
             with self.track_time(unit="batch"):
-                add_scores(batch, self.classifiers, embeddings=self.embeddings)
-            for doc in batch:
+                add_scores(
+                    batch,
+                    self.classifiers,
+                    embeddings=self.embeddings,
+                    windows=(lambda c: self.windows(c, langs)) if self.cascade else None,  # noqa: B023
+                )
+            for doc, lang in zip(batch, langs, strict=True):
                 self.stat_update("scored")
+                for task in (t for clf in self.classifiers for t in clf.tasks):
+                    if judge := doc.metadata.get(f"{task}_judge"):
+                        self.stat_update(f"{task} {judge}", f"{task} {judge}: {lang}")
                 yield doc
 
 
