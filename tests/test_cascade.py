@@ -60,9 +60,7 @@ def test_a_threshold_between_grid_points_keeps_the_agreement_in_every_language()
         for lang in ("nb", "nn", "sv"):  # sv has no band of its own: the pooled one
             mine = np.array([x == lang for x in langs]) if lang != "sv" else np.ones(n, bool)
             low, high = cascade.band(lang, threshold)
-            on_kept, on_dropped = per_side_agreement(
-                cheap[mine], full[mine], low, high, threshold
-            )
+            on_kept, on_dropped = per_side_agreement(cheap[mine], full[mine], low, high, threshold)
             assert on_kept >= 0.995 and on_dropped >= 0.995, (lang, threshold)
 
 

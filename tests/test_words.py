@@ -21,7 +21,7 @@ TRICKY = [
     "Se https://www.nrk.no/nyheter/?id=12 eller skriv til post@kommune.no :-) :0).",
     "Prisen er 1.299,- kr for 100km/t, 25°C og 3x4 m² TV-serie-episoder; 'sitat' – slutt...",
     "Vi var på fjelltur i går :) Det var 1.-2. juni, og vêret var fint!!! #tur @venn",
-    "Hon sa: \"Det är bra.\" Priset är 99 kr/st. t.ex. o.s.v. XD",
+    'Hon sa: "Det är bra." Priset är 99 kr/st. t.ex. o.s.v. XD',
     "Han sagde: »Det er godt«. Ca. 2.500 kr. pr. måned, inkl. moms & gebyr (se s. 4).",
     "   linjer\n\nmed   mellomrom\tog\ttabulatorer\n- punkt en\n- punkt to   ",
 ]
