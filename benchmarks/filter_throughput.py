@@ -75,7 +75,7 @@ def scorer_alone(texts: list[str], threads: int) -> float:
     return time.perf_counter() - start
 
 
-def run_spec(spec: dict, folder: Path) -> float:
+def run_spec(spec: dict, folder: Path, env: dict[str, str] | None = None) -> float:
     path = folder / "spec.yaml"
     path.write_text(yaml.safe_dump(spec))
     start = time.perf_counter()
@@ -86,6 +86,7 @@ def run_spec(spec: dict, folder: Path) -> float:
             cwd=ROOT,
             stdout=log,
             stderr=log,
+            env={**os.environ, **(env or {})},
         )
     return time.perf_counter() - start
 
@@ -231,13 +232,7 @@ def web_run(corpus: Path, folder: Path, env: dict, scorer: dict) -> dict:
         if "quality_scorer" in step:
             step["quality_scorer"].update(scorer, threads=1)
     folder.mkdir()
-    before = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        seconds = run_spec(demo, folder)
-    finally:
-        for k, v in before.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    seconds = run_spec(demo, folder, env)
     layout = RunLayout(folder / "out")
     steps, counts = [], {}
     for stage in layout.logs.glob("stage*/stats.json"):

@@ -652,8 +652,8 @@ def cascade_cmd(bundle, corpora, target):
     keep/drop decisions match the full model's on --target of the documents; the agreement and
     the share reaching the encoder at each threshold travel in the bundle. A quality_scorer
     step uses it unless its spec says `cascade: false` (docs/filter.md)."""
+    from curate.classify.bundle import read_manifest
     from curate.classify.cascade import fit_bundle
-    from curate.classify.runtime import QualityClassifier
     from curate.documents import read_documents
 
     docs = list(read_documents(corpora))
@@ -661,10 +661,10 @@ def cascade_cmd(bundle, corpora, target):
         raise click.UsageError(f"no documents in {', '.join(corpora)}")
     texts, langs = [d.text for d in docs], [d.lang for d in docs]
     fitted = fit_bundle(bundle, texts, langs, target, corpus=list(corpora))
-    clf = QualityClassifier.load(bundle)
+    manifest = read_manifest(bundle)
     table = Table("task", "language", "threshold", "agreement", "of kept", "reach the encoder")
     for task, cascade in fitted.items():
-        for lang, threshold in clf.task_spec(task).language_thresholds().items():
+        for lang, threshold in manifest.task(task).language_thresholds().items():
             point = cascade.point(lang, threshold)
             table.add_row(
                 task,

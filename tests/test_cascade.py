@@ -124,3 +124,47 @@ def test_a_bundle_without_a_cascade_scores_every_document_with_its_encoder(bundl
     kept, counts = run(tmp_path / "plain", filter_spec(tmp_path / "plain", bundle[0], {}))
     task = read_manifest(bundle[0]).task().task
     assert counts.get(f"{task} encoder") == counts["scored"] and not counts.get(f"{task} cheap")
+
+
+def test_cascade_refuses_an_empty_corpus_and_a_bundle_without_a_lexical_model(
+    lexical_bundle, tmp_path
+):
+    import shutil
+
+    from curate.classify.bundle import update_task
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(lexical_bundle[2], bundle)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    result = CliRunner().invoke(cli, ["cascade", str(bundle), "--corpus", str(empty)])
+    assert result.exit_code != 0 and "no documents" in result.output
+    assert read_manifest(bundle).task().cascade is None  # nothing written
+
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text(json.dumps({"id": "a", "text": "Ein tekst om fjell.", "lang": "nn"}) + "\n")
+    update_task(bundle, read_manifest(bundle).task().task, lexical=None)
+    result = CliRunner().invoke(cli, ["cascade", str(bundle), "--corpus", str(docs)])
+    assert result.exit_code == 1 and "lexical model" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_documents_the_encoder_judges_score_exactly_as_the_full_model(lexical_bundle, tmp_path):
+    import shutil
+
+    from curate.classify import QualityClassifier
+    from curate.classify.cascade import fit_bundle, judged_scores
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(lexical_bundle[2], bundle)
+    docs = lexical_bundle[4]  # 40 demo texts
+    fit_bundle(str(bundle), docs, ["nb"] * len(docs))
+    clf = QualityClassifier.load(bundle)
+    task = clf.tasks[0]
+    texts = [*docs, "", "   "]  # empty texts too
+    everywhere = {task: [[(-1e9, 1e9)]] * len(texts)}  # every document inside its band
+    (judged,) = judged_scores([clf], texts, lambda c: everywhere)
+    scores, raw, by_encoder = judged[task]
+    full_scores, full_raw = clf.scores_and_raw(texts)[task]
+    assert by_encoder.all()
+    assert np.allclose(scores, full_scores, atol=1e-6) and np.allclose(raw, full_raw, atol=1e-6)

@@ -163,6 +163,7 @@ class CheapJudgement:
     falls inside one of the document's bands (the encoder decides) or below one (a later
     score_filter drops the document whatever the other tasks say)."""
 
+    parts: SideParts
     raw: np.ndarray
     score: np.ndarray
     inside: np.ndarray
@@ -173,14 +174,15 @@ def cheap_judgement(
     side: SideModels, cascade: Cascade, texts: list[str], windows
 ) -> CheapJudgement:
     """`windows`: each document's bands, one per threshold it will meet."""
-    raw = cascade.cheap_raw(side, side.parts(texts))
+    parts = side.parts(texts)
+    raw = cascade.cheap_raw(side, parts)
     score = side.calibrate(raw)
     inside = [any(lo <= c < hi for lo, hi in mine) for c, mine in zip(score, windows, strict=True)]
     # no band: the document's language has no threshold, the score_filter drops it
     below = [
         not mine or any(c < lo for lo, _ in mine) for c, mine in zip(score, windows, strict=True)
     ]
-    return CheapJudgement(raw, score, np.array(inside, bool), np.array(below, bool))
+    return CheapJudgement(parts, raw, score, np.array(inside, bool), np.array(below, bool))
 
 
 def judged_scores(classifiers, texts: list[str], windows_of) -> list[dict[str, tuple]]:
@@ -195,7 +197,7 @@ def judged_scores(classifiers, texts: list[str], windows_of) -> list[dict[str, t
         windows = windows_of(clf)
         mine: dict[str, CheapJudgement | None] = {}
         for task in clf.tasks:
-            cascade = Cascade.from_dict(clf.task_spec(task).cascade)
+            cascade = clf.cascade(task)
             if cascade is not None and task in windows:
                 side = clf.side_models(task)
                 mine[task] = cheap_judgement(side, cascade, texts, windows[task])
@@ -213,7 +215,8 @@ def judged_scores(classifiers, texts: list[str], windows_of) -> list[dict[str, t
         for judgement in mine.values():
             need = need | (np.ones_like(live) if judgement is None else judgement.inside & ~dropped)
         rows = np.flatnonzero(need)
-        full = clf.scores_and_raw([texts[i] for i in rows]) if len(rows) else {}
+        parts = {t: j.parts.select(rows) for t, j in mine.items() if j is not None}
+        full = clf.scores_and_raw([texts[i] for i in rows], parts) if len(rows) else {}
         scored = {}
         for task, judgement in mine.items():
             empty = np.zeros(len(texts), np.float32)

@@ -41,13 +41,13 @@ def word_buckets(word: str, low: int, high: int, buckets: int) -> tuple[int, ...
 
 @lru_cache(maxsize=2048)
 def text_vector(
-    text: str, max_chars: int, char_ngrams: tuple[int, int], buckets: int
+    text: str, char_ngrams: tuple[int, int], buckets: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """(buckets, values) of a text's normalised log-count vector: the buckets of each word's
     unigram and character n-grams (cached per word: the same wherever it occurs), then of its
     word pairs. Cached per text: the tasks of a spec score the same batch of texts one after
-    another with models of the same features."""
-    words = WORD.findall(text[:max_chars].lower())
+    another with models of the same features (the caller cuts the text to its max_chars)."""
+    words = WORD.findall(text.lower())
     low, high = char_ngrams
     own = [word_buckets(w, low, high, buckets) for w in words]
     pairs = [
@@ -84,7 +84,7 @@ class LexicalModel:
 
     def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(buckets, values) of the text's normalised log-count vector."""
-        return text_vector(text, self.max_chars, self.char_ngrams, self.buckets)
+        return text_vector(text[: self.max_chars], self.char_ngrams, self.buckets)
 
     def matrix(self, texts: Sequence[str]):
         """The texts' vectors as a scipy sparse matrix, for fitting."""

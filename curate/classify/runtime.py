@@ -28,10 +28,11 @@ from typing import Any
 import numpy as np
 
 from curate.classify.bundle import BundleError, Manifest, TaskSpec, read_manifest, verify_files
+from curate.classify.cascade import Cascade
 from curate.classify.fluency import FluencyParams, WordBigramLM, fluency_penalty
 from curate.classify.label_scale import LabelScale
 from curate.classify.lexical import LexicalModel
-from curate.classify.side import SideModels
+from curate.classify.side import SideModels, SideParts
 from curate.classify.text_vectors import TextVectors
 from curate.classify.torch_encoder import TORCH_FILES
 from curate.errors import InputError
@@ -88,6 +89,7 @@ class QualityClassifier:
         self._fluency: dict[str, WordBigramLM] = {}
         self._lexical: dict[str, LexicalModel] = {}
         self._side: dict[str, SideModels] = {}
+        self._cascade: dict[str, Cascade | None] = {}
         self._vectors: TextVectors | None = None
 
     # --- loading ---------------------------------------------------------------------------
@@ -152,6 +154,7 @@ class QualityClassifier:
             "_fluency": {},
             "_lexical": {},
             "_side": {},
+            "_cascade": {},
             "_torch": None,
             "_vectors": None,
         }
@@ -210,11 +213,14 @@ class QualityClassifier:
         running the model."""
         return {task: scores for task, (scores, _) in self.scores_and_raw(texts).items()}
 
-    def scores_and_raw(self, texts: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def scores_and_raw(
+        self, texts: list[str], parts: dict[str, SideParts] | None = None
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Every task's (score on the label scale, raw score) from one encoder pass: the raw
         score is the encoder's, blended with the task's lexical model and lowered by its
         fluency penalty where it has them; the label-scale map (bundles from before it: none)
-        turns it into the score."""
+        turns it into the score. `parts` ({task: the side models' parts of these texts}, as
+        the cascade computed them) are used instead of computing them again."""
         texts = list(texts)
         encoder = self.encoder_scores(texts)
         live = np.array([bool(t and t.strip()) for t in texts], dtype=bool)
@@ -223,7 +229,9 @@ class QualityClassifier:
         for column, task in enumerate(self.tasks):
             side = self.side_models(task)
             raw = encoder[:, column].copy()
-            raw[live] = side.raw(raw[live], live_texts)
+            given = (parts or {}).get(task)
+            mine = side.parts(live_texts) if given is None else given.select(live)
+            raw[live] = side.combine(raw[live], mine)
             scores = raw.copy()
             scores[live] = side.calibrate(raw[live])
             out[task] = (scores, raw)
@@ -241,6 +249,13 @@ class QualityClassifier:
         fluency penalty, mapped onto the label scale, where the task has them
         (curate.classify.side)."""
         return self.side_models(task).adjust(encoder, texts)
+
+    def cascade(self, task: str | None = None) -> Cascade | None:
+        """The task's fitted cascade (curate.classify.cascade), None where it has none."""
+        spec = self.task_spec(task)
+        if spec.task not in self._cascade:
+            self._cascade[spec.task] = Cascade.from_dict(spec.cascade)
+        return self._cascade[spec.task]
 
     def side_models(self, task: str | None = None) -> SideModels:
         spec = self.task_spec(task)

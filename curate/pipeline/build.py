@@ -200,12 +200,11 @@ def chain_stages(spec: FilterSpec) -> list[Stage]:
             step = build_step(index, name, params, layout)
             if isinstance(step, QualityScorer):
                 scorers.append(step)
+                scored.extend(t for b in step.bundles for t in task_thresholds(b))
+                embedded = embedded or step.embeddings
             if isinstance(step, ScoreFilter):  # the cascade's bands sit around its thresholds
                 for scorer in scorers:
                     scorer.decided_by(step.thresholds)
-            if name == "quality_scorer":
-                scored.extend(t for b in step.bundles for t in task_thresholds(b))
-                embedded = embedded or step.embeddings
             current.append(step)
     return [*stages, ([*current, writer(spec)], {})]
 

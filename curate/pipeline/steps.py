@@ -153,22 +153,22 @@ class QualityScorer(PipelineStep):
         return {**self.__dict__, "_classifiers": None}
 
     def windows(self, clf, langs: list[str | None]) -> dict:
-        """{task: each document's bands} for the bundle's tasks the cascade judges."""
-        from curate.classify.cascade import Cascade
-
+        """{task: each document's bands} for the bundle's tasks the cascade judges (one band
+        per threshold a later step applies to the document's language)."""
         out = {}
         for task in clf.tasks:
-            cascade = Cascade.from_dict(clf.task_spec(task).cascade)
+            cascade = clf.cascade(task)
             if cascade is None or task not in self.decisions:
                 continue
-            out[task] = [
-                [
+            bands = {
+                lang: [
                     cascade.band(lang, t)
                     for by_language in self.decisions[task]
                     if (t := by_language.get(lang, by_language.get(None))) is not None
                 ]
-                for lang in langs
-            ]
+                for lang in set(langs)
+            }
+            out[task] = [bands[lang] for lang in langs]
         return out
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1):
