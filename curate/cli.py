@@ -654,13 +654,14 @@ def cascade_cmd(bundle, corpora, target):
     step uses it unless its spec says `cascade: false` (docs/filter.md)."""
     from curate.classify.bundle import read_manifest
     from curate.classify.cascade import fit_bundle
+    from curate.classify.runtime import QualityClassifier
     from curate.documents import read_documents
 
     docs = list(read_documents(corpora))
     if not docs:
         raise click.UsageError(f"no documents in {', '.join(corpora)}")
     texts, langs = [d.text for d in docs], [d.lang for d in docs]
-    fitted = fit_bundle(bundle, texts, langs, target, corpus=list(corpora))
+    fitted = fit_bundle(QualityClassifier.load(bundle), texts, langs, target, corpus=list(corpora))
     manifest = read_manifest(bundle)
     table = Table("task", "language", "threshold", "agreement", "of kept", "reach the encoder")
     for task, cascade in fitted.items():

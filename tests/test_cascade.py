@@ -158,8 +158,8 @@ def test_documents_the_encoder_judges_score_exactly_as_the_full_model(lexical_bu
     bundle = tmp_path / "bundle"
     shutil.copytree(lexical_bundle[2], bundle)
     docs = lexical_bundle[4]  # 40 demo texts
-    fit_bundle(str(bundle), docs, ["nb"] * len(docs))
-    clf = QualityClassifier.load(bundle)
+    fit_bundle(QualityClassifier.load(bundle), docs, ["nb"] * len(docs))
+    clf = QualityClassifier.load(bundle)  # again: with the cascade it wrote
     task = clf.tasks[0]
     texts = [*docs, "", "   "]  # empty texts too
     everywhere = {task: [[(-1e9, 1e9)]] * len(texts)}  # every document inside its band

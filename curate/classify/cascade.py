@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from curate.classify.bundle import update_task
 from curate.classify.calibrate import ALL
 from curate.classify.side import SideModels, SideParts
 from curate.errors import InputError
@@ -230,25 +231,23 @@ def judged_scores(classifiers, texts: list[str], windows_of) -> list[dict[str, t
 
 
 def fit_bundle(
-    path: str, texts: list[str], langs: list[str | None], target: float = TARGET, **fitted_on
+    clf, texts: list[str], langs: list[str | None], target: float = TARGET, **fitted_on
 ) -> dict[str, Cascade]:
-    """Fit every task of the bundle at `path` that has a lexical model on `texts` with the
-    bundle's own (int8) encoder, and write each task's cascade into its classifier.json."""
-    from curate.classify.bundle import update_task
-    from curate.classify.runtime import QualityClassifier
-
-    clf = QualityClassifier.load(path)
+    """Fit every task with a lexical model of the bundle `clf` (a QualityClassifier, int8:
+    the encoder the pipeline runs) on `texts`, and write each task's cascade into the bundle's
+    classifier.json."""
+    judged = [t for t in clf.tasks if clf.side_models(t).lexical is not None]
+    if not judged:
+        raise InputError(f"{clf.path}: no task has a lexical model, the cascade's cheap judge")
     encoder = clf.encoder_scores(texts)
     out = {}
     for column, task in enumerate(clf.tasks):
-        side = clf.side_models(task)
-        if side.lexical is None:
+        if task not in judged:
             continue
+        side = clf.side_models(task)
         parts = side.parts(texts)
         out[task] = fit_cascade(
             side, parts, encoder[:, column], langs, clf.scale_of(task), target, fitted_on
         )
-        update_task(path, task, cascade=out[task].to_dict())
-    if not out:
-        raise InputError(f"{path}: no task has a lexical model, the cascade's cheap judge")
+        update_task(clf.path, task, cascade=out[task].to_dict())
     return out
