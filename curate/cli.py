@@ -20,6 +20,7 @@ from curate.annotate.config import backend_names
 from curate.degrade import FAMILIES as FAMILY_NAMES
 from curate.documents import DEFAULT_MAX_CHARS
 from curate.errors import CurateError
+from curate.extras import require_extra
 from curate.pipeline.executors import EXECUTORS
 from curate.posttrain.languages import SOURCES, TARGETS
 from curate.sources import SCHEMAS
@@ -37,35 +38,10 @@ def known_tasks() -> list[str]:
         raise SystemExit(f"Error: {err}") from None
 
 
-# What each extra brings (pyproject.toml); the base install scores and filters without them.
-EXTRA_MODULES = {
-    "annotate": ("google.genai", "aiohttp", "krippendorff", "sklearn"),
-    "train": ("torch", "transformers", "pytorch_lightning", "sklearn", "onnx"),
-    "lm": ("torch", "transformers", "pytorch_lightning", "datasets"),
-}
-
-
-def require_extra(extra: str) -> None:
-    """Stop with the pip command to run when a module of `extra` is not installed."""
-    import importlib.util
-
-    def missing(name: str) -> bool:
-        try:
-            return importlib.util.find_spec(name) is None
-        except ImportError:  # a parent package is missing
-            return True
-
-    absent = [m for m in EXTRA_MODULES[extra] if missing(m)]
-    if absent:
-        raise click.ClickException(
-            f"this command needs curate's [{extra}] extra ({', '.join(absent)} not installed): "
-            f"pip install 'curate[{extra}]'"
-        )
-
-
 class CurateGroup(click.Group):
-    """Turns the errors a user can fix into one line and exit code 1; with -v the traceback
-    is logged too."""
+    """The one place where errors a user can fix (`CurateError`) become one line and the
+    error's exit code; with -v the traceback is logged too. Other exceptions are bugs and keep
+    their traceback."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -73,7 +49,9 @@ class CurateGroup(click.Group):
         except CurateError as err:
             if (ctx.obj or {}).get("verbose"):
                 logging.getLogger("curate").exception("curate error")
-            raise click.ClickException(str(err)) from err
+            one_line = click.ClickException(str(err))
+            one_line.exit_code = err.exit_code
+            raise one_line from err
 
 
 @click.group(cls=CurateGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -922,6 +900,8 @@ def mix_cmd(config_path, output, sets) -> None:
     from curate.posttrain.mix import MixConfig, cluster_markdown, mix, table_markdown, write_mix
 
     config = MixConfig.load(config_path, sets, output=output)
+    if config.clusterclip is not None:
+        require_extra("lm")  # ClusterClip's KMeans is scikit-learn's
     result = mix(config)
     files = write_mix(result, config)
     console.print(table_markdown(result.table), markup=False, highlight=False)

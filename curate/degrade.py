@@ -7,7 +7,8 @@ sentences), sentences switching to another language, machine-like repetition, an
 markup. Each task file (curate.tasks, `damage_scores`) gives each family the score its
 guidelines (`annotations/guidelines.md`) give such a document, so damaged copies of clean text
 can serve as labelled training data without an LLM (`curate synthesize`). Adding a family is a
-function here, its entry in FAMILIES, and its score in each task file.
+function here (`@uses_donors` if it takes material from other documents), its entry in
+FAMILIES, and its score in each task file.
 """
 
 from __future__ import annotations
@@ -24,6 +25,17 @@ Damage = Callable[[str, random.Random, Sequence[str]], str]
 
 class UnknownFamily(CurateError, ValueError):
     """A damage family that curate.degrade does not have."""
+
+
+def uses_donors(damage: Damage) -> Damage:
+    """Marks a family that takes its material from donor documents (in other languages):
+    `curate synthesize` asks for them when the family is chosen."""
+    damage.needs_donors = True  # type: ignore[attr-defined]
+    return damage
+
+
+def needs_donors(family: str) -> bool:
+    return getattr(FAMILIES[family], "needs_donors", False)
 
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÆØÅÄÖ0-9«\"'])")
@@ -145,6 +157,7 @@ def fragments(text: str, rng: random.Random, donors: Sequence[str] = ()) -> str:
     return "\n".join(out)
 
 
+@uses_donors
 def language_mix(text: str, rng: random.Random, donors: Sequence[str] = ()) -> str:
     """About half the sentences replaced by sentences from other-language documents."""
     pool = [s for d in donors for s in sentences(d)]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.annotations import AnnotationRecord, records_file, write_records
-from curate.degrade import FAMILIES, UnknownFamily, damaged_copies
+from curate.degrade import FAMILIES, UnknownFamily, damaged_copies, needs_donors
 from curate.documents import Document, text_sha256, write_documents
 from curate.errors import InputError
 from curate.tasks import get_task
@@ -76,8 +76,9 @@ def synthesize(
         raise UnknownFamily(f"unknown damage families {sorted(unknown)}; known: {sorted(FAMILIES)}")
     if any(w <= 0 for w in (weights or {}).values()):
         raise InputError(f"damage family weights must be positive: {weights}")
-    if "language_mix" in families and not donors:
-        raise InputError("language_mix needs --donors: documents in other languages")
+    needing = [f for f in families if needs_donors(f)]
+    if needing and not donors:
+        raise InputError(f"{', '.join(needing)} needs --donors: documents in other languages")
     out = Path(out_dir)
     damaged: list[Document] = []
     for doc in clean:

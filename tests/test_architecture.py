@@ -2,6 +2,7 @@
 them), and no test double in the runtime package."""
 
 import ast
+import re
 from pathlib import Path
 
 import networkx as nx
@@ -87,3 +88,194 @@ def test_user_errors_are_one_line_and_bugs_keep_their_traceback(tmp_path, monkey
     monkeypatch.setattr("curate.pipeline.build.run_filter", bug)
     result = CliRunner().invoke(cli, ["filter", str(spec)])
     assert isinstance(result.exception, ValueError)  # not turned into a user error
+
+
+def curate_modules():
+    """Every module of the package that imports here (one whose optional extra is missing is
+    left out)."""
+    import importlib
+    import pkgutil
+
+    import curate
+
+    for info in pkgutil.walk_packages(curate.__path__, "curate."):
+        try:
+            yield importlib.import_module(info.name)
+        except ImportError:
+            continue
+
+
+def test_every_error_curate_defines_is_a_curate_error():
+    """One error family: the CLI turns exactly these into one line and their exit code."""
+    import inspect
+
+    from curate.errors import CurateError
+
+    defined = [
+        (module.__name__, obj)
+        for module in curate_modules()
+        for obj in vars(module).values()
+        if inspect.isclass(obj)
+        and issubclass(obj, BaseException)
+        and obj.__module__ == module.__name__
+    ]
+    assert len(defined) > 15
+    assert [(m, c.__name__) for m, c in defined if not issubclass(c, CurateError)] == []
+
+
+def test_only_the_cli_module_raises_click_errors():
+    """Glue modules raise CurateErrors; curate/cli.py maps them in one place."""
+    markers = ("ClickException", "click.exceptions", "UsageError")
+    hits = [
+        str(p.relative_to(PACKAGE))
+        for p in PACKAGE.rglob("*.py")
+        if p.name != "cli.py" and any(m in p.read_text(encoding="utf-8") for m in markers)
+    ]
+    assert hits == []
+
+
+@pytest.mark.parametrize(
+    ("command", "what"),
+    [
+        (["annotate", "data/demo", "--sample", "2"], "annotation"),
+        (["translate", "data/lm/sft_en_demo.jsonl", "--to", "nb"], "translation"),
+    ],
+)
+def test_an_llm_command_without_a_key_stops_in_one_line(command, what, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from curate.cli import cli
+
+    monkeypatch.chdir(PACKAGE.parent)
+    for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "CURATE_FAKE_LLM"):
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(cli, [*command, "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    why = "no API key: set the environment variable GEMINI_API_KEY"
+    assert len(lines) == 1 and lines[0].startswith(f"Error: {what} stopped: {why}")
+
+
+def test_a_bug_in_an_ablation_variant_keeps_its_traceback(monkeypatch, caplog):
+    """A variant's bad input is one line in the results; a bug there is logged with its
+    traceback and kept in the results, and the other variants still run."""
+    pytest.importorskip("pytorch_lightning")
+    from curate.ablate import runner
+    from curate.ablate.config import VariantConfig
+    from curate.errors import InputError
+
+    def bad_input(*args):
+        raise InputError("no such folder: x")
+
+    def bug(*args):
+        return {}["missing key"]
+
+    monkeypatch.setattr(runner, "variant_documents", bad_input)
+    failed = runner.run_variant(None, None, VariantConfig(name="typo"), {}).failed
+    assert failed == {"step": "filter", "error": "InputError: no such folder: x"}
+
+    monkeypatch.setattr(runner, "variant_documents", bug)
+    with caplog.at_level("ERROR"):
+        failed = runner.run_variant(None, None, VariantConfig(name="buggy"), {}).failed
+    assert failed["error"] == "KeyError: 'missing key'"
+    assert 'return {}["missing key"]' in failed["traceback"]
+    record = next(r for r in caplog.records if "buggy" in r.getMessage())
+    assert record.exc_info and record.exc_info[0] is KeyError
+
+
+def test_the_extras_guard_is_the_packaging_table():
+    """`require_extra` reads the extras of pyproject.toml (as installed): each extra's modules
+    are the import names of exactly what pyproject lists for it, includes resolved."""
+    import tomllib
+
+    from curate.extras import distributions, modules
+
+    extras = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    name = re.compile(r"^[A-Za-z0-9_.-]+")
+    for extra, lines in extras.items():
+        listed = [name.match(line).group() for line in lines if not line.startswith("curate[")]
+        assert set(listed) <= set(distributions(extra)), extra
+    assert {"peft", "sklearn", "datasets"} <= set(modules("lm"))
+    assert set(modules("lm")) < set(modules("ablate"))  # ablate = lm + lm-eval
+    assert "google.genai" in modules("annotate")
+
+
+def test_a_command_says_which_extra_to_install(monkeypatch, tmp_path):
+    """With scikit-learn missing, `curate mix` with ClusterClip names the extra and the pip
+    command instead of failing inside KMeans."""
+    import importlib.util
+
+    from click.testing import CliRunner
+
+    from curate.cli import cli
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n == "sklearn" else real(n, *a)
+    )
+    monkeypatch.chdir(PACKAGE.parent)
+    result = CliRunner().invoke(cli, ["mix", "lm/mix.demo.yaml", "-o", str(tmp_path / "mix")])
+    assert result.exit_code == 1, result.output
+    assert "needs curate's [lm] extra (sklearn not installed): pip install 'curate[lm]'" in (
+        result.output
+    )
+    assert not (tmp_path / "mix").exists()
+
+
+def registered_names() -> dict[str, tuple[str | None, set[str]]]:
+    """What a spec, a config or a command names: {kind: (the module that may compare them,
+    names)}. Steps have none: build.py registers them and each step's class says what it is."""
+    from curate.annotate.backends import BACKENDS
+    from curate.degrade import FAMILIES
+    from curate.pipeline.build import STEPS
+    from curate.pipeline.dedup import DEDUPS
+    from curate.pipeline.executors import RUNNERS
+
+    return {
+        "step": (None, set(STEPS)),
+        "dedup": ("pipeline/dedup.py", set(DEDUPS)),
+        "runner": ("pipeline/executors.py", set(RUNNERS)),
+        "backend": ("annotate/backends.py", set(BACKENDS)),
+        "family": ("degrade.py", set(FAMILIES)),
+    }
+
+
+def name_comparisons(path: Path, names: set[str]) -> list[str]:
+    """`x == "slurm"`, `name in {"gopher_quality", ...}`, `"language_mix" in families`: a
+    registered name compared in code, where a capability of what is registered should be."""
+    hits = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Compare):
+            parts = [node.left, *node.comparators]
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Set):
+            parts = [node.value]  # a hand-written set of names, compared elsewhere
+        else:
+            continue
+        strings = {
+            c.value
+            for part in parts
+            for c in ast.walk(part)
+            if isinstance(c, ast.Constant) and isinstance(c.value, str)
+        }
+        hits += [f"{path.name}:{node.lineno}: {s!r}" for s in sorted(strings & names)]
+    return hits
+
+
+def test_no_registered_name_is_compared_outside_its_owner():
+    """Capabilities are attributes of what is registered (a step is per-language, a runner
+    queues, a backend has a batch mode, a damage family needs donors), not name checks."""
+    registered = registered_names()
+    owner, steps = registered["step"]
+    # the language step's name is also the `language` parameter of every word filter
+    registered["step"] = (owner, steps - {"language"})
+    # the test server speaks each backend's wire format: its protocols share their names
+    elsewhere = {"annotate/fake_server.py"}
+    hits = []
+    for kind, (owner, names) in registered.items():
+        for path in PACKAGE.rglob("*.py"):
+            if str(path.relative_to(PACKAGE)) not in {owner, *elsewhere}:
+                hits += [f"{kind} {hit}" for hit in name_comparisons(path, names)]
+    assert hits == []

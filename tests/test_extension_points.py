@@ -1,6 +1,6 @@
-"""Adding a task, a backend, a filter step, a damage family or a source schema: each is one or two
-code places, and each is seen everywhere it must be (issue #26). Every test adds a toy one and
-checks it is wired through the real commands."""
+"""Adding a task, a backend, a filter step, an executor, a damage family or a source schema: each
+is one or two code places, and each is seen everywhere it must be (issues #26, #37). Every test
+adds a toy one and checks it is wired through the real commands."""
 
 import gzip
 import json
@@ -277,6 +277,25 @@ def test_a_damage_family_with_its_scores_labels_synthetic_copies(tmp_path, monke
     assert summary["labels"]["toxicity"] == {0: 3, 1: 3}
 
 
+def test_a_damage_family_that_needs_donors_says_so(tmp_path, monkeypatch):
+    """`@uses_donors` is all `curate synthesize` needs to ask for donor documents."""
+    from curate.degrade import uses_donors
+    from curate.errors import InputError
+    from curate.synthesize import synthesize
+
+    @uses_donors
+    def borrowed(text, rng, donors=()):
+        return text + " " + donors[0]
+
+    monkeypatch.setitem(FAMILIES, "borrowed", borrowed)
+    with pytest.raises(InputError, match="borrowed needs --donors"):
+        synthesize(docs(2), tmp_path / "out", families=["borrowed"], copies=1)
+    summary = synthesize(
+        docs(2), tmp_path / "out", donors=["Ein annan tekst."], families=["borrowed"], copies=1
+    )
+    assert summary["damaged"] == 2
+
+
 # --- a source schema: its adapter and its Schema entry (name, adapter, recogniser) ---------
 
 
@@ -303,3 +322,45 @@ def test_a_broken_task_file_stops_the_cli_with_one_line(tmp_path):
     shown = curate("--help", env={"CURATE_TASKS": str(folder)})
     assert shown.returncode == 1 and "Traceback" not in shown.stderr
     assert "stand_in 'vibes'" in shown.stderr and "toxicity.yaml" in shown.stderr
+
+
+def test_an_executor_is_one_runner_class(tmp_path, monkeypatch):
+    """A toy executor kind: a Runner subclass in RUNNERS is all a spec's `executor:` section,
+    `curate filter` and its checks need (it neither queues nor writes job scripts)."""
+    from click.testing import CliRunner
+
+    from curate.cli import cli
+    from curate.pipeline.executors import RUNNERS, LocalRunner
+
+    ran = []
+
+    class ToyRunner(LocalRunner):
+        kind = "toy"
+
+        def run(self, stages, layout, name, dry_run=False, wait=False):
+            ran.append(len(stages))
+            return super().run(stages, layout, name)
+
+    monkeypatch.setitem(RUNNERS, "toy", ToyRunner)
+    docs = [Document(id=f"d{i}", text=f"Dette er dokument nummer {i}.") for i in range(5)]
+    write_documents(docs, tmp_path / "in" / "docs.jsonl.gz")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "name": "toy",
+                "input": {"path": str(tmp_path / "in")},
+                "steps": [{"fix_encoding": {}}],
+                "output": {"path": str(tmp_path / "out")},
+                "executor": {"type": "toy", "toy": {"tasks": 1, "workers": 1}},
+            }
+        )
+    )
+    result = CliRunner().invoke(cli, ["filter", str(spec)])
+    assert result.exit_code == 0, result.output
+    assert ran == [1]
+    kept = list((tmp_path / "out" / "kept").glob("*"))
+    assert kept and sum(1 for _ in gzip.open(kept[0], "rt")) == 5
+
+    refused = CliRunner().invoke(cli, ["filter", str(spec), "--dry-run"])
+    assert refused.exit_code == 1 and "--dry-run is for --executor slurm" in refused.output

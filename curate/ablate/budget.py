@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from curate.documents import ReadReport, read_documents, write_atomic, write_documents
+from curate.errors import CurateError
 
 
 @dataclass
@@ -31,8 +32,8 @@ class Sample:
         return {**asdict(self), "repeats": self.repeats}
 
 
-class EmptyVariant(ValueError):
-    pass
+class EmptyVariant(CurateError, ValueError):
+    """Nothing of a variant passed its filters: no sample to train on."""
 
 
 def count_tokens(texts: list[str], tokenizer) -> list[int]:

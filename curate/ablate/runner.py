@@ -140,6 +140,7 @@ def filter_variant(config: AblationConfig, layout: AblationLayout, variant: Vari
     """The variant's kept documents: a `curate filter` run in filter/<digest of its run
     identity>/, reused when done, resumed by datatrove when it was cut short."""
     from curate.pipeline.build import parse, run_and_report, run_identity
+    from curate.pipeline.executors import RUNNERS
     from curate.pipeline.layout import RunLayout
 
     where, document = spec_document(config, variant)
@@ -153,8 +154,8 @@ def filter_variant(config: AblationConfig, layout: AblationLayout, variant: Vari
     if not done.exists():
         document["output"]["path"] = str(folder)
         log.info("variant %s: filtering into %s", variant.name, folder)
-        # a Slurm run is followed to its end
-        finished = run_and_report(parse(document, where), wait=kind == "slurm")
+        # a queueing executor's run (Slurm) is followed to its end
+        finished = run_and_report(parse(document, where), wait=RUNNERS[kind].queues)
         if finished.outcome.state != "done":
             raise CurateError(f"filter run in {folder} ended {finished.outcome.state}")
         done.touch()
@@ -306,10 +307,16 @@ def run_variant(
                 shared["tokenizer"],
                 shared["tasks"],
             )
-    except Exception as err:  # one variant's failure never ends the ablation
+    except CurateError as err:  # one variant's bad input never ends the ablation
         log.error("variant %s failed at %s: %s", variant.name, step, err)
-        log.debug("%s", traceback.format_exc())
         outcome.failed = {"step": step, "error": f"{type(err).__name__}: {err}"}
+    except Exception as err:  # nor does a bug, but it keeps its traceback (log and results)
+        log.exception("variant %s failed at %s (a bug, not the input): %s", variant.name, step, err)
+        outcome.failed = {
+            "step": step,
+            "error": f"{type(err).__name__}: {err}",
+            "traceback": traceback.format_exc(),
+        }
     return outcome
 
 

@@ -17,7 +17,7 @@ import aiohttp
 import httpx
 
 from curate.annotate.config import AnnotateConfig
-from curate.errors import InputError
+from curate.errors import CurateError, InputError
 
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
 FATAL_STATUS = {401, 403, 404}
@@ -70,7 +70,7 @@ OPENAI_BLOCKING = {"content_filter"}
 OPENAI_TRUNCATING = {"length"}
 
 
-class RetryableError(Exception):
+class RetryableError(CurateError):
     """Rate limits, server errors, timeouts: try again later."""
 
     def __init__(self, reason: str, retry_after: float | None = None):
@@ -78,16 +78,17 @@ class RetryableError(Exception):
         self.retry_after = retry_after
 
 
-class RequestFailed(Exception):
+class RequestFailed(CurateError):
     """This request cannot succeed as sent (a 400, say): record it and move on."""
 
 
-class FatalBackendError(Exception):
+class FatalBackendError(CurateError):
     """Every request would fail (bad key, unknown model): stop the run."""
 
 
 class Backend(Protocol):
     name: str
+    batch_mode: bool  # whether curate.annotate.batch can send its requests as one batch job
 
     async def generate(self, prompt: str) -> Answer: ...
 
@@ -129,6 +130,7 @@ class GeminiBackend:
     """Gemini through google-genai's async client, with JSON output constrained by a schema."""
 
     name = "gemini"
+    batch_mode = True  # the Gemini Batch API (curate.annotate.batch)
 
     def __init__(self, config: AnnotateConfig):
         from google import genai
@@ -250,6 +252,7 @@ class OpenAIBackend:
     """
 
     name = "openai"
+    batch_mode = False
 
     def __init__(self, config: AnnotateConfig):
         if not config.base_url:

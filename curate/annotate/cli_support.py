@@ -1,4 +1,5 @@
-"""Glue between `curate annotate` and the runner: config resolution, sampling, the fake server."""
+"""Glue between the commands that talk to an LLM (`curate annotate`, `curate translate`) and the
+runner: config resolution, sampling, the fake server, a stopped run as the command's error."""
 
 from __future__ import annotations
 
@@ -7,14 +8,13 @@ import logging
 import os
 from pathlib import Path
 
-import click
-
-from curate.annotate.backends import FatalBackendError
+from curate.annotate.backends import BACKENDS, FatalBackendError
 from curate.annotate.config import default_config_path, load_config
 from curate.annotate.runner import AnnotationStopped, AnnotationSummary, Budget, annotate, describe
 from curate.annotate.sampling import stratified_sample
 from curate.annotate.store import USAGE_FIELDS
 from curate.documents import ReadReport, read_documents
+from curate.errors import BudgetReached, CurateError, InputError
 from curate.tasks import get_task, selected_tasks
 
 logger = logging.getLogger(__name__)
@@ -61,22 +61,45 @@ def run_annotate(
         )
     tasks = selected_tasks(task)
     docs = read_sample(inputs, sample, seed, console)
-    with fake_server_if(fake_llm, console) as fake_url:
-        config = client_config(
-            config_path,
-            sets,
-            fake_url,
-            batch,
-            backend=backend,
-            model=model,
-            base_url=base_url,
-            instruction_language=instruction_language,
-            concurrency=concurrency,
-            requests_per_minute=rpm,
-            max_cost_usd=max_cost,
-            max_failed_runs=0 if retry_failed else None,
-        )
+    options = backend_options(backend, model, base_url, concurrency, rpm, max_cost)
+    options.update(
+        instruction_language=instruction_language,
+        max_failed_runs=0 if retry_failed else None,
+    )
+    with llm_command("annotation", fake_llm, console, config_path, sets, batch, **options) as llm:
+        config, _ = llm
         annotate_tasks(docs, tasks, config, out_dir, console, batch=batch)
+
+
+def backend_options(backend, model, base_url, concurrency, rpm, max_cost) -> dict:
+    """The command-line options every LLM command shares, as config overrides."""
+    return {
+        "backend": backend,
+        "model": model,
+        "base_url": base_url,
+        "concurrency": concurrency,
+        "requests_per_minute": rpm,
+        "max_cost_usd": max_cost,
+    }
+
+
+@contextlib.contextmanager
+def llm_command(what: str, fake_llm: bool, console, config_path, sets, batch: bool, **overrides):
+    """What every command that talks to an LLM shares: the fake server when asked for, the
+    backend config (`client_config`), a stopped run as the command's error (`stops_as_errors`).
+    Yields (config, the fake server's address or None)."""
+    with fake_server_if(fake_llm, console) as fake_url, stops_as_errors(what):
+        yield client_config(config_path, sets, fake_url, batch, **overrides), fake_url
+
+
+@contextlib.contextmanager
+def stops_as_errors(what: str):
+    """A run that stopped (no key, a fatal answer, an interrupt) as one `CurateError` line,
+    "<what> stopped: <why>", with the stop's exit code."""
+    try:
+        yield
+    except (AnnotationStopped, FatalBackendError) as stop:
+        raise CurateError(f"{what} stopped: {stop}", stop.exit_code) from stop
 
 
 def client_config(config_path, sets, fake_url: str | None, batch: bool, **overrides):
@@ -92,8 +115,9 @@ def client_config(config_path, sets, fake_url: str | None, batch: bool, **overri
         )
     path = config_path or default_config_path(overrides.get("backend") or "gemini")
     config = load_config(path, sets, **overrides)
-    if batch and config.backend != "gemini":
-        raise click.ClickException("--batch needs the gemini backend")
+    if batch and not getattr(BACKENDS.get(config.backend), "batch_mode", False):
+        batched = sorted(name for name, b in BACKENDS.items() if b.batch_mode)
+        raise InputError(f"--batch needs a backend with a batch mode: {', '.join(batched)}")
     return config
 
 
@@ -123,7 +147,8 @@ def run_jury(
     budget = Budget(runs[0][0].max_cost_usd)
     for config, member_dir in runs:
         console.print(f"annotator {member_dir.name}: {config.backend} {config.model}")
-        annotate_tasks(docs, tasks, config, member_dir, console, budget)
+        with stops_as_errors("annotation"):
+            annotate_tasks(docs, tasks, config, member_dir, console, budget)
     run_agreement([d for _, d in runs], task, None, out / "consensus", console)
 
 
@@ -180,19 +205,15 @@ def annotate_tasks(
             finally:
                 if summaries:
                     console.print(describe(summaries[-1]), markup=False, highlight=False)
-    except AnnotationStopped as stop:
+    except AnnotationStopped:
         print_totals(summaries, console)
-        console.print(f"[bold red]annotation stopped[/bold red]: {stop}", highlight=False)
-        raise click.exceptions.Exit(stop.exit_code) from None
-    except FatalBackendError as err:  # raised before any request (no key)
-        raise click.ClickException(f"annotation stopped: {err}") from err
+        raise
     print_totals(summaries, console)
     if budget.refused:
-        console.print(
-            f"[yellow]budget reached[/yellow]: stopped before this run's cost would exceed "
+        raise BudgetReached(
+            f"budget reached: stopped before this run's cost would exceed "
             f"${config.max_cost_usd:.2f}; rerun (with a larger --max-cost) to continue"
         )
-        raise click.exceptions.Exit(3)
 
 
 def print_totals(summaries: list[AnnotationSummary], console) -> None:

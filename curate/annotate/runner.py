@@ -29,6 +29,7 @@ from curate.annotate.prompts import Prompt, load_prompt
 from curate.annotate.store import USAGE_FIELDS, AnnotationStore, add_usage
 from curate.annotations import AnnotationRecord
 from curate.documents import Document, text_sha256
+from curate.errors import CurateError
 
 logger = logging.getLogger(__name__)
 
@@ -60,13 +61,13 @@ class AnnotationSummary:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
-class AnnotationStopped(Exception):
+class AnnotationStopped(CurateError):
     """The run stopped before its end (fatal backend error, interrupt); `summary` says what
     was done, `exit_code` what the command should return."""
 
     def __init__(self, reason: str, summary: AnnotationSummary, exit_code: int = 1):
-        super().__init__(reason)
-        self.summary, self.exit_code = summary, exit_code
+        super().__init__(reason, exit_code)
+        self.summary = summary
 
 
 class Budget:

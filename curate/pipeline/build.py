@@ -93,9 +93,6 @@ def confine(spec: FilterSpec, root: str | Path) -> None:
             raise SpecError(f"{key}: {path} resolves to {resolved}, outside the root {root}")
 
 
-PER_LANGUAGE_STEPS = {"gopher_repetition", "gopher_quality", "fineweb_quality", "c4_quality"}
-
-
 def build_step(index: int, name: str, params: dict, layout: RunLayout | None):
     """One configured step; `layout=None` builds it without an exclusion writer. A heuristic
     step with `by_language: {lang: {params}}` becomes one filter per language (see
@@ -104,10 +101,11 @@ def build_step(index: int, name: str, params: dict, layout: RunLayout | None):
     signature = set(inspect.signature(cls.__init__).parameters)
     allowed = signature - {"self", "exclusion_writer"}
     params = dict(params)
-    by_language = params.pop("by_language", None) if name in PER_LANGUAGE_STEPS else None
+    per_language = getattr(cls, "per_language", False)
+    by_language = params.pop("by_language", None) if per_language else None
     unknown = set(params) - allowed
     if unknown:
-        extra = ["by_language"] if name in PER_LANGUAGE_STEPS else []
+        extra = ["by_language"] if per_language else []
         raise SpecError(
             f"step {index} ({name}): unknown parameters {sorted(unknown)}; "
             f"allowed: {sorted([*allowed, *extra])}"

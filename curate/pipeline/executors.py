@@ -65,6 +65,9 @@ class Runner:
 
     kind: ClassVar[str]
     extra_keys: ClassVar[set[str]] = set()  # ours, not the executor's
+    # A queueing runner returns once its jobs are submitted (the run goes on without us), unless
+    # asked to wait; it can also write its job scripts without submitting them (--dry-run).
+    queues: ClassVar[bool] = False
 
     def __init__(self, settings: dict[str, Any]):
         self.settings = self.checked(settings)
@@ -108,10 +111,13 @@ class Runner:
     def check_mode(self, dry_run: bool, wait: bool) -> None:
         """Refuse what this kind cannot do; `run_spec` asks before anything is built or
         claimed."""
+        if self.queues:
+            return
+        queueing = " or ".join(f"--executor {k}" for k, r in RUNNERS.items() if r.queues)
         if dry_run:
-            raise SpecError("--dry-run is for --executor slurm (it writes the sbatch scripts)")
+            raise SpecError(f"--dry-run is for {queueing} (it writes the job scripts)")
         if wait:
-            raise SpecError(f"--wait is for --executor slurm ({self.kind} runs always wait)")
+            raise SpecError(f"--wait is for {queueing} ({self.kind} runs always wait)")
 
     def run(
         self, stages: list, layout: RunLayout, name: str, dry_run: bool = False, wait: bool = False
@@ -164,6 +170,7 @@ class RayRunner(Runner):
 
 class SlurmRunner(Runner):
     kind = "slurm"
+    queues = True
 
     @staticmethod
     def executor_class() -> type:
@@ -178,9 +185,6 @@ class SlurmRunner(Runner):
         settings.setdefault("env_command", this_environment())
         settings["sbatch_args"] = {"kill-on-invalid-dep": "yes", **settings.get("sbatch_args", {})}
         return settings
-
-    def check_mode(self, dry_run: bool, wait: bool) -> None:
-        pass  # Slurm does both
 
     def stage_settings(self, n: int, name: str, fixed: dict[str, Any]) -> dict[str, Any]:
         return {"job_name": f"{name}_stage{n}", **super().stage_settings(n, name, fixed)}

@@ -38,7 +38,14 @@ STOP_WORDS = {
 }
 
 
-class NordicGopherQuality(SetAsideErrors, GopherQualityFilter):
+class PerLanguage:
+    """A step that takes `by_language: {lang: {params}}` in a spec: one filter per language
+    (curate.pipeline.build.build_by_language)."""
+
+    per_language = True
+
+
+class NordicGopherQuality(PerLanguage, SetAsideErrors, GopherQualityFilter):
     """Gopher's rules with stop words for `languages` (union) and the word tokenizer of the
     first language (Bokmål and Nynorsk share spaCy's blank `nb` tokenizer)."""
 
@@ -92,13 +99,13 @@ class ByLanguage(SetAsideErrors, BaseFilter):
 
 
 # datatrove's filters as the spec's steps, setting aside a document they cannot judge
-class GopherRepetition(SetAsideErrors, GopherRepetitionFilter):
+class GopherRepetition(PerLanguage, SetAsideErrors, GopherRepetitionFilter):
     pass
 
 
-class C4Quality(SetAsideErrors, C4QualityFilter):
+class C4Quality(PerLanguage, SetAsideErrors, C4QualityFilter):
     pass
 
 
-class FineWebQuality(SetAsideErrors, FineWebQualityFilter):
+class FineWebQuality(PerLanguage, SetAsideErrors, FineWebQualityFilter):
     pass

@@ -7,7 +7,7 @@ errors name the file, the step and the key. Everything after works on the typed 
     steps:                       # in order, each `- step_name: {params}` (curate.pipeline.build)
       - language: {languages: [nb, nn]}
     output: {path: out/filter/demo, format: jsonl.gz}
-    executor:                    # curate.pipeline.runners: a section per executor kind
+    executor:                    # curate.pipeline.executors: a section per executor kind
       type: local
       local: {tasks: 4, workers: 2}
 
@@ -26,7 +26,7 @@ from typing import Any
 from curate.classify.bundle import MANIFEST, sha256_file
 from curate.config import ConfigError, apply_sets, read_yaml
 from curate.pipeline import SpecError
-from curate.pipeline.executors import EXECUTORS as EXECUTOR_KINDS
+from curate.pipeline.executors import RUNNERS
 
 SPEC_KEYS = {"name", "input", "steps", "output", "executor"}
 INPUT_KEYS = {"path", "source", "glob"}
@@ -61,8 +61,8 @@ class FilterSpec:
     def executor_settings(self, kind: str | None = None) -> tuple[str, dict[str, Any]]:
         """(kind, that kind's section) with `kind` overriding the spec's executor.type."""
         kind = kind or self.executor_kind
-        if kind not in EXECUTOR_KINDS:
-            raise SpecError(f"executor {kind!r} is unknown; available: {list(EXECUTOR_KINDS)}")
+        if kind not in RUNNERS:
+            raise SpecError(f"executor {kind!r} is unknown; available: {list(RUNNERS)}")
         return kind, dict(self.executor_sections.get(kind) or {})
 
     def paths(self, step_classes: dict[str, type]) -> list[tuple[str, str]]:
@@ -153,16 +153,15 @@ def parse_step(index: int, entry: Any, where: str, step_names: set[str]) -> Step
 def parse_executor(section: Any, where: str) -> tuple[str, dict[str, dict[str, Any]]]:
     if not isinstance(section, dict):
         raise SpecError(f"{where}: `executor` must be a mapping")
-    unknown = set(section) - {"type", *EXECUTOR_KINDS}
+    unknown = set(section) - {"type", *RUNNERS}
     if unknown:
         raise SpecError(
-            f"{where}: executor: unknown keys {sorted(unknown)}; "
-            f"allowed: {['type', *EXECUTOR_KINDS]}"
+            f"{where}: executor: unknown keys {sorted(unknown)}; allowed: {['type', *RUNNERS]}"
         )
     kind = section.get("type", "local")
-    if kind not in EXECUTOR_KINDS:
-        raise SpecError(f"{where}: executor {kind!r} is unknown; available: {list(EXECUTOR_KINDS)}")
-    return kind, {k: dict(section.get(k) or {}) for k in EXECUTOR_KINDS}
+    if kind not in RUNNERS:
+        raise SpecError(f"{where}: executor {kind!r} is unknown; available: {list(RUNNERS)}")
+    return kind, {k: dict(section.get(k) or {}) for k in RUNNERS}
 
 
 def path_digest(path: str | Path) -> str | None:

@@ -425,4 +425,7 @@ def test_agreement_and_batch_refuse_what_they_cannot_do(tmp_path):
             str(tmp_path / "o"),
         ],
     )
-    assert result.exit_code != 0 and "--batch needs the gemini backend" in result.output
+    assert (
+        result.exit_code != 0
+        and "--batch needs a backend with a batch mode: gemini" in result.output
+    )
