@@ -36,6 +36,8 @@ def main() -> None:
     titles = {
         "quality": "Judgement on real text: classifiers and specs, clean reference prose vs "
         "damaged copies (`benchmarks/quality.py`)",
+        "demo_recipe": "The classifiers `make demo` trains (quick recipe) vs `make train`'s, "
+        "every judgement figure of quality.py (`benchmarks/demo_recipe.py`)",
         "learning_curve_lexical": "Learning curve on the web labels, the lexical model alone "
         "(`benchmarks/learning_curve.py --lexical-only`)",
         "learning_curve": "Learning curve on the web labels, the classifiers retrained "
