@@ -212,7 +212,7 @@ def histogram(task: str, web_scores: dict, reference_scores, threshold: dict, pa
 
 def spec_throughput(spec_path: Path, docs, workdir: Path) -> dict:
     """The whole spec, dedup included, on `docs`: wall-clock docs/s of the run."""
-    from quality import local_spec
+    from spec_steps import local_spec
 
     from curate.pipeline.build import run_spec
 
@@ -225,7 +225,7 @@ def spec_throughput(spec_path: Path, docs, workdir: Path) -> dict:
 
 def web_section(bundles: list[Path], specs: list[Path], reference_clean, out: Path, web=None):
     """Everything above; returns (markdown lines, raw figures)."""
-    from quality import run_steps, survival
+    from spec_steps import run_steps, survival
 
     from curate.classify import QualityClassifier
 

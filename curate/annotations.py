@@ -23,6 +23,7 @@ from typing import Any
 
 import zstandard
 
+from curate.atomic import atomic_path
 from curate.documents import list_input_files, open_binary
 
 RECORD_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst")
@@ -95,11 +96,8 @@ def record_line(record: AnnotationRecord | dict[str, Any]) -> str:
 
 def write_records(records: Iterable[AnnotationRecord], path: Path) -> None:
     """Write a whole record file at once, atomically (a reader never sees half of it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         fh.writelines(map(record_line, records))
-    os.replace(tmp, path)
 
 
 def iter_records(

@@ -1008,7 +1008,7 @@ def ablate_cmd(config_path, output, sets, restart) -> None:
 def report(out_dir) -> None:
     """Write OUTPUT/report.html for a `curate filter` output folder: kept and dropped per step,
     retention per source and language, score histograms with thresholds, text samples."""
-    from curate.report.filter_report import write_report
+    from curate.pipeline.report import write_report
 
     console.print(f"report: {write_report(out_dir)}")
 

@@ -13,7 +13,6 @@ import io
 import json
 import logging
 import os
-import tempfile
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -23,6 +22,7 @@ from typing import Any
 
 import zstandard
 
+from curate.atomic import commit, remove, temporary_beside
 from curate.document import Document
 from curate.errors import CurateError, InputError, MissingInput
 from curate.sources import row_to_document
@@ -252,13 +252,6 @@ def read_documents(
             yield doc
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write a small text file whole or not at all: a temporary file beside it, renamed."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 class DocumentWriter:
     """Write Documents atomically: to a temporary file beside the target, renamed on close.
 
@@ -270,12 +263,7 @@ class DocumentWriter:
         self.path = Path(path)
         if not self.path.name.endswith(JSONL_SUFFIXES + PARQUET_SUFFIXES):
             raise InputError(f"{self.path}: unsupported output type {SUPPORTED_SUFFIXES[:-2]}")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
-        )
-        os.close(fd)
-        self._tmp = Path(tmp)
+        self._tmp = temporary_beside(self.path)
         self._parquet = self.path.name.endswith(PARQUET_SUFFIXES)
         self._batch: list[dict] = []
         self._parquet_batch = parquet_batch
@@ -334,14 +322,14 @@ class DocumentWriter:
                 self._pq_writer.close()
         else:
             self._fh.close()
-        os.replace(self._tmp, self.path)
+        commit(self._tmp, self.path)
 
     def abort(self) -> None:
         if self._fh is not None:
             self._fh.close()
         if self._pq_writer is not None:
             self._pq_writer.close()
-        self._tmp.unlink(missing_ok=True)
+        remove(self._tmp)
 
     def __enter__(self) -> DocumentWriter:
         return self

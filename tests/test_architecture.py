@@ -53,6 +53,38 @@ def test_no_import_cycles_in_curate():
     assert cycles == [], f"import cycles: {cycles}"
 
 
+def test_no_import_cycles_between_curates_packages():
+    """curate.pipeline may use curate.classify, never the other way round as well (the filter
+    run's report lives in curate.pipeline: it read pipeline's layout while pipeline wrote it)."""
+    packages = nx.DiGraph()
+    for a, b in import_graph().edges():
+        pa, pb = ".".join(a.split(".")[:2]), ".".join(b.split(".")[:2])
+        if pa != pb:
+            packages.add_edge(pa, pb)
+    cycles = sorted(sorted(c) for c in nx.strongly_connected_components(packages) if len(c) > 1)
+    assert cycles == [], f"package cycles: {cycles}"
+
+
+@pytest.mark.parametrize("folder", ["benchmarks", "tools"])
+def test_no_import_cycles_in_the_scripts(folder):
+    """benchmarks/ and tools/ import each other's modules by bare name (the folder is on
+    sys.path when a script runs): no two of them import each other, even lazily."""
+    scripts = {p.stem: p for p in (PACKAGE.parent / folder).glob("*.py")}
+    graph = nx.DiGraph()
+    for name, path in scripts.items():
+        graph.add_node(name)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                used = {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                used = {node.module or ""}
+            else:
+                continue
+            graph.add_edges_from((name, u) for u in used if u in scripts and u != name)
+    cycles = sorted(sorted(c) for c in nx.strongly_connected_components(graph) if len(c) > 1)
+    assert cycles == [], f"import cycles in {folder}/: {cycles}"
+
+
 def test_the_scan_finds_a_cycle_when_there_is_one(tmp_path, monkeypatch):
     pkg = tmp_path / "curate"
     (pkg / "a").mkdir(parents=True)
@@ -278,4 +310,77 @@ def test_no_registered_name_is_compared_outside_its_owner():
         for path in PACKAGE.rglob("*.py"):
             if str(path.relative_to(PACKAGE)) not in {owner, *elsewhere}:
                 hits += [f"{kind} {hit}" for hit in name_comparisons(path, names)]
+    assert hits == []
+
+
+def test_every_atomic_write_goes_through_one_helper():
+    """Renames over a target and hand-made temporary files live in curate/atomic.py alone."""
+    pattern = re.compile(r"os\.replace\(|\.rename\(|mkstemp|mkdtemp|\btmp\.replace\(")
+    hits = [
+        f"{p.relative_to(PACKAGE)}:{n}"
+        for p in PACKAGE.rglob("*.py")
+        if p.name != "atomic.py"
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert hits == []
+
+
+def test_an_atomic_write_that_fails_leaves_the_old_file_and_no_litter(tmp_path):
+    from curate.atomic import atomic_path, write_atomic
+
+    target = tmp_path / "run" / "stats.json"
+    write_atomic(target, "old")
+    with pytest.raises(KeyError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise KeyError("killed mid-write")
+    assert target.read_text() == "old" and sorted(target.parent.iterdir()) == [target]
+    folder = tmp_path / "bundle"
+    for text in ("first", "second"):
+        with atomic_path(folder) as tmp:
+            tmp.mkdir()
+            (tmp / "model.onnx").write_text(text)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle", "run"]
+    assert (folder / "model.onnx").read_text() == "second"
+
+
+def test_one_run_identity_helper_for_filter_runs_and_ablations(tmp_path):
+    """Both long-running outputs claim their folder through curate.run_identity."""
+    from curate.errors import CurateError
+    from curate.run_identity import claim
+
+    for owner in ("pipeline/build.py", "ablate/runner.py"):
+        text = (PACKAGE / owner).read_text(encoding="utf-8")
+        assert "from curate.run_identity import" in text and "before.get(" not in text, owner
+    record = tmp_path / "run" / "run.json"
+    assert claim(record, {"steps": [1], "tasks": 2}, "restart") == []  # written
+    assert claim(record, {"steps": [1], "tasks": 2}, "restart") == []  # the same run
+    assert claim(record, {"steps": [1, 2], "tasks": 2}, "restart") == ["steps"]
+    record.write_text("{half")
+    with pytest.raises(CurateError, match="run.json is not readable JSON.*restart"):
+        claim(record, {"steps": [1]}, "restart")
+
+
+def test_one_lightning_fit_and_resume_helper():
+    """Classifier and LM training resume the same way: through curate/fit.py alone."""
+    pattern = re.compile(r"\.fit\(\s*module|\"last\.ckpt\"")
+    hits = [
+        str(p.relative_to(PACKAGE))
+        for p in PACKAGE.rglob("*.py")
+        if p.name != "fit.py" and pattern.search(p.read_text("utf-8"))
+    ]
+    assert hits == []
+
+
+def test_a_language_model_run_folder_has_one_owner():
+    """`curate pretrain/sft/dpo` and the ablation's runs name LM run files through
+    curate/lm/layout.py only."""
+    names = ('"summary.json"', '"token_cache"', '"adapter"')
+    hits = [
+        f"{p.relative_to(PACKAGE)}: {n}"
+        for p in PACKAGE.rglob("*.py")
+        if p.relative_to(PACKAGE) != Path("lm/layout.py")
+        for n in names
+        if n in p.read_text(encoding="utf-8")
+    ]
     assert hits == []

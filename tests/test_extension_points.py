@@ -134,7 +134,7 @@ def test_a_classifier_config_takes_its_scale_from_the_task_file(toy_task, tmp_pa
 
 
 def test_the_report_draws_every_task_the_documents_were_scored_on(toy_task, tmp_path):
-    from curate.report.filter_report import write_report
+    from curate.pipeline.report import write_report
 
     kept = tmp_path / "run" / "kept"
     kept.mkdir(parents=True)

@@ -9,7 +9,8 @@ import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from curate.documents import ReadReport, read_documents, write_atomic, write_documents
+from curate.atomic import write_atomic
+from curate.documents import ReadReport, read_documents, write_documents
 from curate.errors import CurateError
 
 

@@ -26,7 +26,7 @@ from curate.ablate.signal import (  # noqa: E402
     task_signal,
 )
 from curate.ablate.tasks import TaskSet  # noqa: E402
-from curate.documents import write_atomic  # noqa: E402
+from curate.atomic import write_atomic  # noqa: E402
 
 Table = tuple[list[str], list[list[str]]]  # header, rows
 

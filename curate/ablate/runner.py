@@ -24,8 +24,10 @@ from curate.ablate.evaluate import score_model
 from curate.ablate.harness import require_harness
 from curate.ablate.layout import AblationLayout, append_eval, read_evals
 from curate.ablate.tasks import TasksConfig, TaskSet, task_set
-from curate.documents import write_atomic
+from curate.atomic import atomic_path, write_atomic
 from curate.errors import CurateError
+from curate.run_identity import as_recorded
+from curate.run_identity import claim as claim_record
 
 log = logging.getLogger(__name__)
 RECORD_VERSION = "1"
@@ -46,17 +48,15 @@ class VariantOutcome:
 
 def identity(config: AblationConfig, tasks: TasksConfig) -> dict[str, Any]:
     """What makes runs comparable: changed, the finished runs would not be."""
-    return json.loads(
-        json.dumps(
-            {
-                "version": RECORD_VERSION,
-                "model": asdict(config.model),
-                "training": asdict(config.training),
-                "budget_tokens": config.budget_tokens,
-                "eval_every": config.eval_every,
-                "tasks": asdict(tasks),
-            }
-        )
+    return as_recorded(
+        {
+            "version": RECORD_VERSION,
+            "model": asdict(config.model),
+            "training": asdict(config.training),
+            "budget_tokens": config.budget_tokens,
+            "eval_every": config.eval_every,
+            "tasks": asdict(tasks),
+        }
     )
 
 
@@ -65,17 +65,12 @@ def claim(layout: AblationLayout, wanted: dict[str, Any], restart: bool) -> None
         if not layout.record.exists():
             raise AblationChanged(f"{layout.root} holds no curate ablation: not removed")
         shutil.rmtree(layout.root)
-    if layout.record.exists():
-        before = json.loads(layout.record.read_text(encoding="utf-8"))
-        changed = sorted(k for k in wanted if before.get(k) != wanted[k])
-        if changed:
-            raise AblationChanged(
-                f"{layout.root} holds an ablation with other {', '.join(changed)}; its runs "
-                "would not compare with new ones. Give another output or --restart."
-            )
-        return
-    layout.root.mkdir(parents=True, exist_ok=True)
-    write_atomic(layout.record, json.dumps(wanted, indent=2))
+    changed = claim_record(layout.record, wanted, "give another output or --restart")
+    if changed:
+        raise AblationChanged(
+            f"{layout.root} holds an ablation with other {', '.join(sorted(changed))}; its runs "
+            "would not compare with new ones. Give another output or --restart."
+        )
 
 
 def tokenizer_for(config: AblationConfig, layout: AblationLayout, corpus: list[str]):
@@ -90,10 +85,8 @@ def tokenizer_for(config: AblationConfig, layout: AblationLayout, corpus: list[s
     if not (layout.tokenizer / "tokenizer.json").exists():
         log.info("training the shared tokenizer on %s", corpus)
         tokenizer = train_tokenizer(corpus_texts(corpus), config.model.vocab_size)
-        tmp = layout.tokenizer.with_name(".tokenizer.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tokenizer.save_pretrained(tmp)
-        tmp.rename(layout.tokenizer)
+        with atomic_path(layout.tokenizer) as tmp:
+            tokenizer.save_pretrained(tmp)
     return AutoTokenizer.from_pretrained(layout.tokenizer)
 
 
@@ -215,11 +208,12 @@ def run_seed(
     """One training run: curate pretrain from the seed's initial weights on the sample,
     resumed from its last checkpoint when one is there; skipped when finished."""
     from curate.lm.config import DataConfig, LMConfig, TrainingConfig
+    from curate.lm.layout import LMRunLayout
     from curate.lm.train import run
 
     out = layout.run(variant, seed)
     scored = {row["step"] for row in read_evals(layout.evals(variant, seed))}
-    if (out / "summary.json").exists() and config.steps in scored:
+    if LMRunLayout(out).finished() and config.steps in scored:
         return
     t = config.training
     lm = LMConfig(
@@ -230,7 +224,7 @@ def run_seed(
             train=[str(layout.sample(variant, seed))],
             max_length=t.max_length,
             val_fraction=VAL_FRACTION,
-            cache_dir=str(out / "token_cache"),
+            cache_dir=str(LMRunLayout(out).token_cache),
         ),
         training=TrainingConfig(
             **{k: v for k, v in asdict(t).items() if k != "max_length"},  # max_length: data's
@@ -244,7 +238,7 @@ def run_seed(
     scorer = CheckpointScorer(
         tasks, tokenizer, config.eval_every, config.steps, window, layout.evals(variant, seed)
     )
-    resume = (out / "checkpoints" / "last.ckpt").exists()
+    resume = LMRunLayout(out).last_checkpoint.exists()
     log.info(
         "variant %s seed %d: training %d steps%s",
         variant,

@@ -30,10 +30,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from curate.atomic import write_atomic
 from curate.config import build
 from curate.degrade import char_noise, sentences, word_shuffle
 from curate.document import Document
-from curate.documents import write_atomic
 from curate.reference import is_prose, reference_splits
 from curate.web import hplt_verdict, page_text, web_splits
 

@@ -40,7 +40,8 @@ from curate.annotate.runner import (
     unique_ids,
 )
 from curate.annotate.store import USAGE_FIELDS, AnnotationStore, add_usage
-from curate.documents import Document, write_atomic
+from curate.atomic import write_atomic
+from curate.documents import Document
 
 logger = logging.getLogger(__name__)
 FINISHED = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}

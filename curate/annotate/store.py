@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.annotations import failures_file, record_line, records_file
-from curate.documents import write_atomic
+from curate.atomic import write_atomic
 
 USAGE_FILE = "usage.json"
 USAGE_FIELDS = ("requests", "input_tokens", "output_tokens", "cost_usd")

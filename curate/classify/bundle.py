@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from curate.atomic import write_atomic
 from curate.errors import CurateError
 
 MANIFEST = "classifier.json"
@@ -159,7 +160,6 @@ def write_manifest(path: Path, spec: dict[str, Any]) -> None:
 def update_task(path: str | os.PathLike, task: str, **fields: Any) -> None:
     """Set `fields` of one task in the manifest of the finished bundle at `path`, atomically
     (the manifest is not among the digests it lists)."""
-    from curate.documents import write_atomic
 
     manifest = read_manifest(path)
     manifest.task(task)  # refused when absent

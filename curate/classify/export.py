@@ -16,7 +16,6 @@ import os
 import random
 import re
 import shutil
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from curate.atomic import atomic_path
 from curate.classify.bundle import (
     FORMAT_VERSION,
     file_digests,
@@ -188,9 +188,8 @@ def write_bundle(
     """ONNX export, fusion, int8, tokenizer, torch copy and parity check into a temporary
     folder beside `out`, which replaces `out` only when everything passed."""
     model, tokenizer, info = source.model, source.tokenizer, source.info
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
-    try:
+    with atomic_path(out) as tmp:
+        tmp.mkdir()
         export_onnx(model, tmp / "raw.onnx", info["head"])
         fused = fuse(
             tmp / "raw.onnx",
@@ -210,12 +209,6 @@ def write_bundle(
         write_manifest(tmp, spec)
         card = source.folder / "README.md" if source.folder else None
         write_bundle_card(tmp / "README.md", card, spec)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return spec
 
 

@@ -51,6 +51,7 @@ from curate.classify.plots import (
 from curate.classify.side import SideModels
 from curate.classify.trained import write_metrics
 from curate.errors import InputError
+from curate.fit import fit as fit_resumable
 
 logger = logging.getLogger(__name__)
 
@@ -218,10 +219,8 @@ def fit(module, data, t, out: Path, resume: bool, progress: bool):
         log_every_n_steps=5,
         enable_model_summary=False,
     )
-    last = out / "checkpoints" / "last.ckpt"
-    ckpt = str(last) if resume and last.exists() else None
-    trainer.fit(module, data, ckpt_path=ckpt, weights_only=True)  # never unpickle arbitrary objects
-    best = checkpoint.best_model_path or str(last)
+    fit_resumable(trainer, module, data, out, resume)
+    best = checkpoint.best_model_path or str(last_checkpoint(out))
     state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
     module.load_state_dict(state)
     return trainer, best

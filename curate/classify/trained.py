@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curate.documents import write_atomic
+from curate.atomic import write_atomic
 from curate.errors import InputError
 
 METRICS = "metrics.json"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from curate.atomic import atomic_path, write_atomic
 from curate.documents import ReadReport, list_input_files, read_documents
 from curate.errors import CurateError
 
@@ -77,10 +77,9 @@ def tokenize_corpus(paths: list[str | Path], tokenizer, cache_dir: Path) -> Toke
         )
     tokens = np.concatenate(chunks).astype(np.int32)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}.npy")
-    np.save(tmp, tokens)
-    tmp.replace(path)
-    meta_path.write_text(json.dumps({"documents": documents, "bad_rows": report.bad_count}))
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, tokens)
+    write_atomic(meta_path, json.dumps({"documents": documents, "bad_rows": report.bad_count}))
     log.info("tokenized %d documents (%d tokens) into %s", documents, len(tokens), path)
     return TokenStream(tokens, documents, report.bad_count)
 

@@ -18,9 +18,12 @@ import torch
 from pytorch_lightning.callbacks import ModelCheckpoint, ThroughputMonitor
 from pytorch_lightning.loggers import CSVLogger
 
+from curate.atomic import atomic_path, write_atomic
+from curate.fit import fit as fit_resumable
 from curate.lm.adapters import is_adapted, merged_model, parameter_counts
 from curate.lm.config import LMConfig
 from curate.lm.export import save_model
+from curate.lm.layout import LMRunLayout
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +89,7 @@ def make_datamodule(config: LMConfig, tokenizer):
         "shuffle": d.shuffle,
     }
     if config.stage == "pretrain":
-        cache = Path(d.cache_dir or Path(config.output) / "token_cache")
+        cache = Path(d.cache_dir or LMRunLayout(Path(config.output)).token_cache)
         return PackedDataModule(d.train, tokenizer, d.max_length, cache, d.val_fraction, **window)
     cls = SFTDataModule if config.stage == "sft" else DPODataModule
     return cls(d.train, tokenizer, d.max_length, d.val_fraction, d.val, **window)
@@ -134,16 +137,15 @@ def attach_reference(config: LMConfig, module, datamodule) -> None:
     with module.model.disable_adapter() if adapted else contextlib.nullcontext():
         reference_logps(module.model, datamodule.collate, items, config.training.batch_size)
     values = [(i["chosen_reference"], i["rejected_reference"]) for i in items]
-    tmp = path.with_suffix(".pt.tmp")
-    torch.save(values, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save(values, tmp)
 
 
 def make_trainer(config: LMConfig, total_steps: int, callbacks: list) -> pl.Trainer:
     t = config.training
     out = Path(config.output)
     checkpoints = ModelCheckpoint(
-        dirpath=out / "checkpoints",
+        dirpath=LMRunLayout(out).checkpoints,
         save_last=True,
         save_top_k=1,
         every_n_train_steps=t.checkpoint_every_n_steps,
@@ -185,12 +187,9 @@ def run(config: LMConfig, resume: bool = False, callbacks: list = ()) -> dict[st
         attach_reference(config, module, datamodule)
     clock = TokenClock()
     trainer = make_trainer(config, total_steps, [clock, *callbacks])
-    last = out / "checkpoints" / "last.ckpt"
-    ckpt_path = str(last) if resume and last.exists() else None
-    if resume and ckpt_path is None:
-        log.warning("--resume: no %s yet, starting from the beginning", last)
+    last = LMRunLayout(out).last_checkpoint
     started = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    ckpt_path = fit_resumable(trainer, module, datamodule, out, resume)
     fit_seconds = time.perf_counter() - started
     trainer.save_checkpoint(last)  # the end state, so a later --resume has nothing left to do
     summary = {
@@ -213,7 +212,7 @@ def run(config: LMConfig, resume: bool = False, callbacks: list = ()) -> dict[st
             )
         else:
             summary.update(save_outputs(module.model, tokenizer, out))
-        write_json(out / "summary.json", summary)
+        write_json(LMRunLayout(out).summary, summary)
     return summary
 
 
@@ -224,13 +223,11 @@ def save_outputs(model, tokenizer, out: Path) -> dict[str, Any]:
     if is_adapted(model):
         trainable, total = parameter_counts(model)
         saved["trainable_parameters"], saved["parameters"] = trainable, total
-        saved["adapter_dir"] = str(save_model(model, tokenizer, out / "adapter"))
+        saved["adapter_dir"] = str(save_model(model, tokenizer, LMRunLayout(out).adapter))
         model = merged_model(model)
-    saved["model_dir"] = str(save_model(model, tokenizer, out / "model"))
+    saved["model_dir"] = str(save_model(model, tokenizer, LMRunLayout(out).model))
     return saved
 
 
 def write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    tmp.replace(path)
+    write_atomic(path, json.dumps(data, indent=2, default=str))

@@ -10,7 +10,6 @@ curate.pipeline.layout's (kept/, excluded/<NN>_<step>/, logs/)."""
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import shutil
 from collections.abc import Callable
@@ -22,7 +21,6 @@ from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter, ParquetWriter
 
 from curate.classify.bundle import task_thresholds
-from curate.documents import write_atomic
 from curate.errors import CurateError, InputError
 from curate.pipeline import SpecError
 from curate.pipeline.clusters import Rehydrate
@@ -38,15 +36,16 @@ from curate.pipeline.heuristics import (
     NordicGopherQuality,
 )
 from curate.pipeline.langid import NordicLanguageFilter
-from curate.pipeline.layout import RunLayout
+from curate.pipeline.layout import RESTART_HINT, RunLayout
 from curate.pipeline.line_clean import LineCleaner
 from curate.pipeline.pii import PIIRemover
+from curate.pipeline.report import write_report
 from curate.pipeline.spec import FilterSpec, parse_spec, path_digest, read_spec
 from curate.pipeline.steps import CurateReader, FixEncoding, QualityScorer, ScoreFilter
 from curate.pipeline.url_filter import NordicURLFilter
 from curate.pipeline.words import words_for
 from curate.quiet import datatrove_console
-from curate.report.filter_report import write_report
+from curate.run_identity import as_recorded, claim
 
 STEPS = {
     "fix_encoding": FixEncoding,
@@ -244,30 +243,21 @@ def run_identity(spec: FilterSpec, settings: dict[str, Any]) -> dict[str, Any]:
         "tasks": settings.get("tasks", 1),
         "bundles": files,
     }
-    return json.loads(json.dumps(identity))  # as it reads back from run.json
+    return as_recorded(identity)
 
 
 def claim_output(layout: RunLayout, identity: dict[str, Any]) -> None:
     """datatrove resumes a run by skipping the tasks its logs mark complete, so a rerun into a
     folder that holds a different run would keep that run's results; refuse it, naming what
     differs. The first run writes run.json (atomically)."""
-    before = layout.read_record()
-    if before:
-        changed = [
-            "bundles (files its steps read)" if key == "bundles" else key
-            for key in identity
-            if before.get(key) != identity[key]
-        ]
-        if changed:
-            raise SpecError(
-                f"{layout.root} holds a run made from other {' and '.join(changed)}; rerunning "
-                "into it would only finish that run's missing tasks and keep its results. Give "
-                "another output (--set output.path=...) or start over (`curate filter "
-                "--restart`)."
-            )
-        return
-    layout.root.mkdir(parents=True, exist_ok=True)
-    write_atomic(layout.run_record, json.dumps(identity, indent=2, ensure_ascii=False))
+    changed = claim(layout.run_record, identity, RESTART_HINT)
+    if changed:
+        named = ["bundles (files its steps read)" if key == "bundles" else key for key in changed]
+        raise SpecError(
+            f"{layout.root} holds a run made from other {' and '.join(named)}; rerunning into it "
+            "would only finish that run's missing tasks and keep its results. Give another "
+            "output (--set output.path=...) or start over (`curate filter --restart`)."
+        )
 
 
 def remove_run(layout: RunLayout) -> None:

@@ -39,6 +39,7 @@ from typing import Any, ClassVar
 
 from datatrove.utils.stats import PipelineStats
 
+from curate.atomic import atomic_path
 from curate.errors import CurateError
 from curate.pipeline import SpecError
 from curate.pipeline.layout import RunLayout
@@ -277,10 +278,8 @@ def merge_stats(logs: Path) -> Path | None:
         (PipelineStats.from_json(json.loads(f.read_text())) for f in files), start=PipelineStats()
     )
     path = logs / "stats.json"
-    tmp = path.with_suffix(".json.tmp")
-    with tmp.open("w") as out:
+    with atomic_path(path) as tmp, tmp.open("w") as out:
         merged.save_to_disk(out)
-    tmp.replace(path)
     return path
 
 

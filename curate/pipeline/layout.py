@@ -19,15 +19,17 @@ a step could not judge (the step raised) is dropped with `filter_reason` "error:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from curate.pipeline import SpecError
+from curate.run_identity import read_record
 
 SCORE_DROP = "score_drop"
 STEP_ERROR = "step_error"  # why a step could not judge or score a document
+
+
+RESTART_HINT = "start over with `curate filter --restart` or give another output"
 
 
 @dataclass(frozen=True)
@@ -85,16 +87,7 @@ class RunLayout:
 
     def read_record(self) -> dict:
         """run.json as written ({} when there is none yet)."""
-        if not self.run_record.exists():
-            return {}
-        try:
-            return json.loads(self.run_record.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise SpecError(
-                f"{self.run_record} is not readable JSON ({err}): cannot tell which run "
-                f"{self.root} holds; start over with `curate filter --restart` or give another "
-                "output"
-            ) from err
+        return read_record(self.run_record, RESTART_HINT)
 
     def holds_a_run(self) -> bool:
         return self.run_record.exists() or self.logs.exists()

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from curate.atomic import write_atomic
 from curate.config import build, load
-from curate.documents import write_atomic
 from curate.errors import InputError, MissingInput
 from curate.lm.rows import get_text, read_rows, row_texts
 from curate.posttrain.clusterclip import ClusterClipConfig, clusterclip, plot_cluster_sizes

@@ -34,8 +34,9 @@ from curate.annotate.runner import (
 )
 from curate.annotate.store import read_jsonl
 from curate.annotations import failures_file, records_file
+from curate.atomic import write_atomic
 from curate.config import load
-from curate.documents import Document, ReadReport, text_sha256, write_atomic
+from curate.documents import Document, ReadReport, text_sha256
 from curate.errors import InputError
 from curate.lm.rows import TextPath, get_text, read_rows, row_texts, set_text
 from curate.package_files import package_file

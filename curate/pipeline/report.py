@@ -19,6 +19,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from curate.atomic import write_atomic
 from curate.classify.bundle import BundleError, read_manifest, task_thresholds  # noqa: E402
 from curate.classify.plots import tradeoff_figure  # noqa: E402
 from curate.documents import read_documents  # noqa: E402
@@ -221,7 +222,5 @@ def write_report(out_dir: str | Path) -> Path:
         "background:#f4f4f4;padding:6px}</style>" + "\n".join(parts)
     )
     path = RunLayout(out_dir).report
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, page)
     return path

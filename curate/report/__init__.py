@@ -1,1 +1,0 @@
-"""Run reports: plots and a self-contained HTML page for a filtering run."""
