@@ -52,6 +52,7 @@ from curate.classify.side import SideModels
 from curate.classify.trained import write_metrics
 from curate.errors import InputError
 from curate.fit import fit as fit_resumable
+from curate.fit import last_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -200,7 +201,7 @@ def fit(module, data, t, out: Path, resume: bool, progress: bool):
         save_weights_only=True,
         enable_version_counter=False,
     )
-    last_checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", save_top_k=0, save_last=True)
+    keep_last = ModelCheckpoint(dirpath=out / "checkpoints", save_top_k=0, save_last=True)
     trainer = pl.Trainer(
         max_epochs=t.epochs,
         max_steps=t.max_steps,
@@ -210,7 +211,7 @@ def fit(module, data, t, out: Path, resume: bool, progress: bool):
         precision=auto_precision(t.precision),
         callbacks=[
             checkpoint,
-            last_checkpoint,
+            keep_last,
             # strict=False: a --max-steps run can end before the first validation
             EarlyStopping("val_macro_f1", mode="max", patience=t.patience, strict=False),
         ],
