@@ -12,8 +12,9 @@ def local_spec(spec_path: Path, docs, out: Path, whole: bool = False):
     """The spec on `docs` (written under `out`), one local task; without `whole`, dedup and
     rehydration left out: the benchmark's documents are one copy each."""
     from curate.documents import write_documents
-    from curate.pipeline.build import parse
-    from curate.pipeline.dedup import DEDUPS
+    from curate.pipeline.build import STEPS, parse
+    from curate.pipeline.clusters import Rehydrate
+    from curate.pipeline.dedup import Dedup
     from curate.pipeline.spec import read_spec
 
     write_documents(docs, out / "input" / "docs.jsonl.gz")
@@ -21,7 +22,8 @@ def local_spec(spec_path: Path, docs, out: Path, whole: bool = False):
     spec["input"] = {"path": str(out / "input"), "source": "curate"}
     spec["output"] = {"path": str(out / "output"), "format": "jsonl.gz"}
     if not whole:
-        spec["steps"] = [s for s in spec["steps"] if next(iter(s)) not in {*DEDUPS, "rehydrate"}]
+        one_copy = (Dedup, Rehydrate)
+        spec["steps"] = [s for s in spec["steps"] if not issubclass(STEPS[next(iter(s))], one_copy)]
     spec["executor"] = {"type": "local", "local": {"tasks": 1, "workers": 1}}
     return parse(spec, str(spec_path))
 

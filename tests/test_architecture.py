@@ -263,12 +263,10 @@ def registered_names() -> dict[str, tuple[str | None, set[str]]]:
     from curate.annotate.backends import BACKENDS
     from curate.degrade import FAMILIES
     from curate.pipeline.build import STEPS
-    from curate.pipeline.dedup import DEDUPS
     from curate.pipeline.executors import RUNNERS
 
     return {
         "step": (None, set(STEPS)),
-        "dedup": ("pipeline/dedup.py", set(DEDUPS)),
         "runner": ("pipeline/executors.py", set(RUNNERS)),
         "backend": ("annotate/backends.py", set(BACKENDS)),
         "family": ("degrade.py", set(FAMILIES)),
@@ -311,6 +309,25 @@ def test_no_registered_name_is_compared_outside_its_owner():
             if str(path.relative_to(PACKAGE)) not in {owner, *elsewhere}:
                 hits += [f"{kind} {hit}" for hit in name_comparisons(path, names)]
     assert hits == []
+
+
+def test_dedups_are_steps_of_the_one_registry():
+    """A dedup is registered like every step (STEPS), says what it is by its class, and takes
+    its constructor's parameters: no second registry, no hand-written allowed keys."""
+    from curate.pipeline import dedup
+    from curate.pipeline.build import STEPS, step_classes
+
+    assert step_classes() == STEPS
+    dedups = {name for name, cls in STEPS.items() if issubclass(cls, dedup.Dedup)}
+    assert dedups == {"exact_dedup", "minhash_dedup", "semantic_dedup"}
+    registries = [
+        name
+        for name, value in vars(dedup).items()
+        if isinstance(value, dict) and any(v in STEPS.values() for v in value.values())
+    ]
+    assert registries == []
+    own = {n for cls in (dedup.Dedup, *map(STEPS.get, dedups)) for n in vars(cls)}
+    assert "allowed" not in own
 
 
 def test_every_atomic_write_goes_through_one_helper():

@@ -17,9 +17,10 @@ from curate.annotate import backends
 from curate.annotate.backends import BACKENDS, Answer, make_backend
 from curate.annotate.config import backend_names, default_config_path, load_config
 from curate.degrade import FAMILIES
-from curate.documents import Document, write_documents
+from curate.documents import Document, read_documents, write_documents
 from curate.pipeline import SpecError
 from curate.pipeline import build as pipeline_build
+from curate.pipeline.dedup import ExactDedup
 from curate.sources import SOURCE_SCHEMAS, Schema, detect_schema
 from curate.tasks import get_task, registry, task_names
 
@@ -251,6 +252,54 @@ def test_a_steps_file_parameter_is_confined_by_root_and_part_of_the_run_identity
     words.write_text("fjorden\n")  # the same spec, another word list: another run
     with pytest.raises(SpecError, match="holds a run made from other bundles"):
         pipeline_build.run_spec(pipeline_build.parse(document))
+
+
+# --- a dedup: its class (a Dedup, its parameters its constructor's) plus its STEPS entry -------
+
+
+class Prefix:
+    def __init__(self, chars: int):
+        self.chars = chars
+
+    def __call__(self, doc) -> str:  # datatrove hashes what this annotation says
+        return doc.text[: self.chars]
+
+
+class PrefixDedup(ExactDedup):
+    """Documents whose first `chars` characters are equal are one cluster."""
+
+    def __init__(self, chars: int = 20, keep: str = "first", sources=()):
+        super().__init__(keep, sources)
+        self.chars = chars
+
+    def signature(self) -> list:
+        from datatrove.pipeline.dedup.exact_dedup import ExactDedupConfig, ExactDedupSignature
+
+        config = ExactDedupConfig(content_getter=Prefix(self.chars))
+        return [
+            self.members(),
+            ExactDedupSignature(output_folder=str(self.work / "signatures"), config=config),
+        ]
+
+
+def test_a_dedup_is_one_step_class_with_its_parameters_in_its_signature(tmp_path, monkeypatch):
+    monkeypatch.setitem(pipeline_build.STEPS, "prefix_dedup", PrefixDedup)
+    texts = ["Dette er dokument nummer en.", "Dette er dokument nummer to.", "Noe helt annet."]
+    write_documents(
+        [Document(id=f"d{i}", text=t) for i, t in enumerate(texts)], tmp_path / "in" / "d.jsonl.gz"
+    )
+    document = {
+        "input": {"path": str(tmp_path / "in"), "source": "curate"},
+        "steps": [{"prefix_dedup": {"chars": 24, "keep": "longest"}}],
+        "output": {"path": str(tmp_path / "out")},
+        "executor": {"local": {"tasks": 1}},
+    }
+    wrong = {**document, "steps": [{"prefix_dedup": {"char": 24}}]}
+    with pytest.raises(SpecError, match=r"unknown parameters \['char'\]; allowed: \['chars'"):
+        pipeline_build.build_stages(pipeline_build.parse(wrong))
+    assert pipeline_build.run_spec(pipeline_build.parse(document)).state == "done"
+    kept = sorted(d.text for d in read_documents([tmp_path / "out" / "kept"]))
+    assert len(kept) == 2 and texts[2] in kept
 
 
 # --- a damage family: its function in FAMILIES plus its score in each task file --------------

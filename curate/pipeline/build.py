@@ -24,7 +24,7 @@ from curate.classify.bundle import task_thresholds
 from curate.errors import CurateError, InputError
 from curate.pipeline import SpecError
 from curate.pipeline.clusters import Rehydrate
-from curate.pipeline.dedup import DEDUPS, Stage
+from curate.pipeline.dedup import Dedup, ExactDedup, MinhashDedup, SemanticDedup, Stage
 from curate.pipeline.executors import RunOutcome, make_runner
 from curate.pipeline.fineweb2 import fineweb2_defaults
 from curate.pipeline.heuristics import (
@@ -60,6 +60,9 @@ STEPS = {
     "quality_scorer": QualityScorer,
     "score_filter": ScoreFilter,
     "rehydrate": Rehydrate,
+    "exact_dedup": ExactDedup,
+    "minhash_dedup": MinhashDedup,
+    "semantic_dedup": SemanticDedup,
 }
 WRITERS = {"jsonl.gz": JsonlWriter, "parquet": ParquetWriter}
 log = logging.getLogger(__name__)
@@ -67,8 +70,8 @@ DEFAULT_LANGUAGE = "nb"  # datatrove's filters default to English word tokenizat
 
 
 def step_classes() -> dict[str, type]:
-    """Every step a spec may name: the filters and scorers, and the dedups."""
-    return {**STEPS, **DEDUPS}
+    """Every step a spec may name: the filters, scorers and dedups."""
+    return dict(STEPS)
 
 
 def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> FilterSpec:
@@ -180,29 +183,29 @@ def chain_stages(spec: FilterSpec) -> list[Stage]:
     embedded = False  # a quality_scorer before writes text vectors (for semantic_dedup)
     scorers: list[QualityScorer] = []
     for index, name, params in ((s.index, s.name, s.params) for s in spec.steps):
-        if name in DEDUPS and DEDUPS[name].needs_embeddings and not embedded:
-            raise SpecError(
-                f"step {index} ({name}) compares the texts' vectors: put a quality_scorer with "
-                "`embeddings: true` before it"
-            )
-        if name in DEDUPS:
-            dedup = DEDUPS[name](name, index, params, layout.dedup(index, name), scored)
+        step = build_step(index, name, params, layout)
+        if isinstance(step, Dedup):
+            if step.needs_embeddings and not embedded:
+                raise SpecError(
+                    f"step {index} ({name}) compares the texts' vectors: put a quality_scorer "
+                    "with `embeddings: true` before it"
+                )
+            step.bind(name, index, layout.dedup(index, name), scored)
             reached = layout.reached(index, name)
             stages.append(([*current, JsonlWriter(output_folder=str(reached))], {}))
-            stages.append(([reached_reader(reached), *dedup.signature()], {}))
-            stages.extend(dedup.middle())
+            stages.append(([reached_reader(reached), *step.signature()], {}))
+            stages.extend(step.middle())
             excluded = JsonlWriter(output_folder=str(layout.excluded_by(index, name)))
-            current = [reached_reader(reached), *dedup.filter(excluded)]
-        else:
-            step = build_step(index, name, params, layout)
-            if isinstance(step, QualityScorer):
-                scorers.append(step)
-                scored.extend(t for b in step.bundles for t in task_thresholds(b))
-                embedded = embedded or step.embeddings
-            if isinstance(step, ScoreFilter):  # the cascade's bands sit around its thresholds
-                for scorer in scorers:
-                    scorer.decided_by(step.thresholds)
-            current.append(step)
+            current = [reached_reader(reached), *step.filter(excluded)]
+            continue
+        if isinstance(step, QualityScorer):
+            scorers.append(step)
+            scored.extend(t for b in step.bundles for t in task_thresholds(b))
+            embedded = embedded or step.embeddings
+        if isinstance(step, ScoreFilter):  # the cascade's bands sit around its thresholds
+            for scorer in scorers:
+                scorer.decided_by(step.thresholds)
+        current.append(step)
     return [*stages, ([*current, writer(spec)], {})]
 
 

@@ -8,6 +8,7 @@ other copies and runs the steps after it. No step runs twice."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,6 @@ from curate.pipeline.heuristics import ISO3
 from curate.pipeline.words import words_for
 
 Stage = tuple[list, dict[str, int]]
-POLICY_KEYS = {"keep", "sources"}
 
 
 def document_text(doc) -> str:  # return annotation is read by datatrove to pick the hash input
@@ -37,28 +37,29 @@ def document_text(doc) -> str:  # return annotation is read by datatrove to pick
 
 
 class Dedup:
-    """One dedup step: `signature()` ends a stage, `middle()` are the stages between,
-    `filter()` drops the duplicates (optionally into an exclusion writer). `scored_tasks` are
-    the tasks a quality_scorer before this step scores (for `keep: best_score`)."""
+    """One dedup step (curate.pipeline.build cuts the stages at every step of this class). A
+    spec's parameters are its constructor's keyword arguments (each subclass
+    adds its own to `keep` and `sources`, the keep policy's), checked like every step's
+    (curate.pipeline.build); `bind` gives it its place in the run. Then `signature()` ends a
+    stage, `middle()` are the stages between, `filter()` drops the duplicates (optionally into an
+    exclusion writer)."""
 
-    allowed: set[str] = set()
     needs_embeddings = False  # a quality_scorer with `embeddings: true` must come before it
 
-    def __init__(self, name: str, index: int, params: dict[str, Any], work: Path, scored_tasks=()):
-        unknown = set(params) - self.allowed - POLICY_KEYS
-        if unknown:
-            raise SpecError(
-                f"step {index} ({name}): unknown parameters {sorted(unknown)}; "
-                f"allowed: {sorted(self.allowed | POLICY_KEYS)}"
-            )
+    def __init__(self, keep: str = "first", sources: Iterable[str] = ()):
+        self.keep, self.sources = keep, list(sources or ())
+        self.name, self.index, self.work = "", 0, Path()
+        self.policy: KeepPolicy | None = None
+
+    def bind(self, name: str, index: int, work: Path, scored_tasks: Iterable[str] = ()) -> Dedup:
+        """The step's name and index in the spec, its work folder, and the tasks a
+        quality_scorer before it scores (for `keep: best_score`)."""
         self.name, self.index, self.work = name, index, work
-        self.params = {k: v for k, v in params.items() if k not in POLICY_KEYS}
         try:
-            self.policy = KeepPolicy(
-                params.get("keep", "first"), scored_tasks, params.get("sources") or ()
-            )
+            self.policy = KeepPolicy(self.keep, scored_tasks, self.sources)
         except ValueError as err:
             raise SpecError(f"step {index} ({name}): {err}") from err
+        return self
 
     def members(self) -> RecordMembers:
         return RecordMembers(output_folder=str(self.work / "members"), policy=self.policy)
@@ -77,26 +78,49 @@ class Dedup:
         ]
 
 
-class MinhashDedup(Dedup):
-    """datatrove's MinHash: signatures, buckets (one task per bucket), clusters, filter."""
+def given(**params: Any) -> dict[str, Any]:
+    """The parameters a spec set (None: the library's own default)."""
+    return {k: v for k, v in params.items() if v is not None}
 
-    allowed = {"language", "n_grams", "num_buckets", "hashes_per_bucket", "seed"}
+
+class MinhashDedup(Dedup):
+    """datatrove's MinHash: signatures, buckets (one task per bucket), clusters, filter. Its
+    parameters left out take datatrove's MinhashConfig defaults (5-grams, 14 buckets x 8
+    hashes); `language` picks the word tokenizer."""
+
+    def __init__(
+        self,
+        language: str = "nb",
+        n_grams: int | None = None,
+        num_buckets: int | None = None,
+        hashes_per_bucket: int | None = None,
+        seed: int | None = None,
+        keep: str = "first",
+        sources: Iterable[str] = (),
+    ):
+        super().__init__(keep, sources)
+        self.language = language
+        self.settings = given(
+            n_grams=n_grams, num_buckets=num_buckets, hashes_per_bucket=hashes_per_bucket, seed=seed
+        )
 
     def config(self):
         from datatrove.pipeline.dedup.minhash import MinhashConfig
 
-        return MinhashConfig(**{k: v for k, v in self.params.items() if k != "language"})
+        return MinhashConfig(**self.settings)
 
     def signature(self) -> list:
         from datatrove.pipeline.dedup.minhash import MinhashDedupSignature
 
-        language = self.params.get("language", "nb")
+        language = self.language  # the spec's code, or the tokenizer build.py made of it
+        if isinstance(language, str):
+            language = words_for(ISO3.get(language, language))
         return [
             self.members(),
             MinhashDedupSignature(
                 output_folder=str(self.work / "signatures"),
                 config=self.config(),
-                language=words_for(ISO3.get(language, language)),
+                language=language,
             ),
         ]
 
@@ -120,8 +144,6 @@ class MinhashDedup(Dedup):
 class ExactDedup(Dedup):
     """Exact dedup on the full text: datatrove's signatures (a 64-bit xxhash per document),
     then one task groups equal hashes and keeps each group's best copy."""
-
-    allowed: set[str] = set()
 
     def signature(self) -> list:
         from datatrove.pipeline.dedup.exact_dedup import ExactDedupConfig, ExactDedupSignature
@@ -147,8 +169,19 @@ class SemanticDedup(Dedup):
     `embeddings: true`), clustered by k-means, pairs at or above cosine `threshold` joined
     (curate.pipeline.clusters.SemanticClusters), the `keep` policy's copy kept."""
 
-    allowed = {"threshold", "cluster_size", "seed"}
     needs_embeddings = True
+
+    def __init__(
+        self,
+        threshold: float | None = None,
+        cluster_size: int | None = None,
+        seed: int | None = None,
+        keep: str = "first",
+        sources: Iterable[str] = (),
+    ):
+        """Left out: SemanticClusters' defaults (cosine 0.958, k-means clusters of 5,000)."""
+        super().__init__(keep, sources)
+        self.settings = given(threshold=threshold, cluster_size=cluster_size, seed=seed)
 
     def signature(self) -> list:
         return [self.members(), RecordVectors(output_folder=str(self.work / "signatures"))]
@@ -158,12 +191,9 @@ class SemanticDedup(Dedup):
             input_folder=str(self.work / "signatures"),
             members_folder=str(self.work / "members"),
             output_folder=str(self.work / "clusters"),
-            **self.params,
+            **self.settings,
         )
         return [([clusters], {"tasks": 1})]
 
     def filter(self, exclusion_writer: DiskWriter | None) -> list:
         return [DropMetadata([EMBEDDING]), *super().filter(exclusion_writer)]
-
-
-DEDUPS = {"minhash_dedup": MinhashDedup, "exact_dedup": ExactDedup, "semantic_dedup": SemanticDedup}
