@@ -361,7 +361,7 @@ def train(config_paths, annotations, corpus, out_dir, resume, epochs, max_steps,
     require_extra("train")
     from curate.classify.config import load_classifier_config
     from curate.classify.train import default_output, train_classifier
-    from curate.classify.trained import task_metrics_of
+    from curate.classify.trained import parse_metrics
 
     training = {
         k: v
@@ -371,24 +371,35 @@ def train(config_paths, annotations, corpus, out_dir, resume, epochs, max_steps,
     configs = [load_classifier_config(p, sets, training=training) for p in config_paths]
     out_dir = out_dir or default_output(configs)
     metrics = train_classifier(configs, annotations, corpus, out_dir, resume=resume)
-    for task_metrics in task_metrics_of(metrics):
-        _print_metrics(task_metrics)
+    for task in parse_metrics(metrics).tasks:
+        effect, baselines = task.record["threshold"]["test"], task.record["baselines_test"]
+        policy = task.threshold_policy
+        _print_metrics(task.task, "the test split", task.test, effect, policy, baselines)
     console.print(f"model, metrics, plots and model card in {out_dir}/")
 
 
-def _print_metrics(m: dict) -> None:
-    table = Table(title=f"{m['task']} on the test split (n = {m['test']['n']})")
+def _print_metrics(
+    task: str,
+    where: str,
+    figures: dict,
+    effect: dict,
+    policy: str | None = None,
+    baselines: dict | None = None,
+) -> None:
+    """A classifier's figures on labelled documents (beside its baselines, where there are any)
+    and what its threshold keeps of them: `train` and `evaluate` print the same."""
+    from curate.classify.trained import HEADLINE
+
+    table = Table(title=f"{task} on {where} (n = {figures['n']})")
     for col in ("model", "macro-F1", "MSE", "Spearman", "accuracy"):
         table.add_column(col)
-    rows = [("classifier", m["test"])] + list(m["baselines_test"].items())
-    for name, r in rows:
-        table.add_row(name, *(f"{r[k]:.3f}" for k in ("macro_f1", "mse", "spearman", "accuracy")))
+    for name, row in [("classifier", figures), *(baselines or {}).items()]:
+        table.add_row(name, *(f"{row[k]:.3f}" for k in HEADLINE))
     console.print(table)
-    th = m["threshold"]
+    chosen = f" ({policy})" if policy else ""
     console.print(
-        f"threshold {th['value']:.3f} ({th['chosen_by']}): keeps "
-        f"{th['test']['keep_rate']:.1%} of test, precision {th['test']['precision']:.2f}"
-        f", recall {th['test']['recall']:.2f}"
+        f"threshold {effect['threshold']:.3f}{chosen}: keeps {effect['keep_rate']:.1%} of them, "
+        f"precision {effect['precision']:.2f}, recall {effect['recall']:.2f}"
     )
 
 
@@ -511,12 +522,7 @@ def evaluate_cmd(model_dir, data, annotations, as_json) -> None:
         click.echo(json.dumps(results[0] if len(results) == 1 else results, indent=2))
         return
     for m in results:
-        console.print(
-            f"{m['task']}: n={m['n']} macro-F1 {m['macro_f1']:.3f} MSE {m['mse']:.3f} "
-            f"Spearman {m['spearman']:.3f} accuracy {m['accuracy']:.3f}; threshold "
-            f"{m['threshold']['threshold']:.3f} keeps {m['threshold']['keep_rate']:.1%} "
-            f"(precision {m['threshold']['precision']:.2f})"
-        )
+        _print_metrics(m["task"], "the labelled documents", m, m["threshold"])
 
 
 @cli.command("export")

@@ -154,7 +154,7 @@ def test_cli_trains_jointly_and_evaluates_each_task(joint, labels, repo_root, tm
         ["evaluate", str(out), str(repo_root / "data/demo"), "--annotations", str(labels)],
     )
     assert result.exit_code == 0, result.output
-    assert all(f"{t}: n=48" in result.output for t in TASKS)
+    assert all(f"{t} on the labelled documents (n = 48)" in result.output for t in TASKS)
     lq = repo_root / "classifiers" / f"{TASKS[1]}.demo.yaml"
     args = ["train", "--config", str(repo_root / "classifiers" / f"{TASKS[0]}.demo.yaml")]
     args += ["--annotations", str(labels), "-o", str(tmp_path / "x"), "--max-steps", "1"]

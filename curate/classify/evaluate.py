@@ -29,9 +29,9 @@ def evaluate_classifier(
     model, tokenizer = load_encoder(str(root / "model"), num_labels=None)
     results = []
     for column, task in enumerate(tasks):
-        scale = tuple(task["scale"])
+        scale = task.scale
         try:
-            examples, report = load_examples(list(annotations), list(corpus), task["task"], scale)
+            examples, report = load_examples(list(annotations), list(corpus), task.task, scale)
         except ValueError:
             if len(tasks) == 1:
                 raise
@@ -41,11 +41,10 @@ def evaluate_classifier(
         pred = pred.reshape(len(texts), len(tasks))[:, column]
         y = [e.score for e in examples]
         metrics = evaluate(y, pred, scale)
-        th = task["threshold"]
-        metrics["threshold"] = threshold_effect(pred, y, th["value"], th["positive_label"])
-        metrics["task"] = task["task"]
+        metrics["threshold"] = threshold_effect(pred, y, task.threshold, task.positive_label)
+        metrics["task"] = task.task
         metrics["labels"] = {"used": report.used, "skipped": dict(report.skipped)}
         results.append(metrics)
     if not results:
-        raise InputError(f"no annotations for any of {[t['task'] for t in tasks]}")
+        raise InputError(f"no annotations for any of {trained.task_names}")
     return results

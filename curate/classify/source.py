@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.classify.model import load_encoder
-from curate.classify.trained import read_metrics
+from curate.classify.trained import TaskMetrics, read_metrics
 
 
 @dataclass
@@ -40,22 +40,19 @@ def trained_source(model_dir: Path, max_length: int | None) -> Source:
     return Source(model, tokenizer, facts, model_dir)
 
 
-def task_facts(m: dict[str, Any]) -> dict[str, Any]:
+def task_facts(m: TaskMetrics) -> dict[str, Any]:
     """One task's manifest fields from its `curate train` metrics."""
-    threshold = m["threshold"]
     return {
-        "task": m["task"],
-        "scale": m["scale"],
-        "threshold": threshold["value"],
-        "threshold_policy": threshold["chosen_by"],
-        "thresholds_by_language": {
-            lang: t["value"] for lang, t in threshold.get("by_language", {}).items()
-        },
-        "fluency": m.get("fluency"),
-        "lexical": m.get("lexical"),
-        "label_scale": m.get("label_scale"),
-        "curves": m.get("curves"),
-        "metrics": {k: m["test"][k] for k in ("macro_f1", "mse", "spearman", "accuracy")},
+        "task": m.task,
+        "scale": list(m.scale),
+        "threshold": m.threshold,
+        "threshold_policy": m.threshold_policy,
+        "thresholds_by_language": dict(m.thresholds_by_language),
+        "fluency": m.fluency,
+        "lexical": m.lexical,
+        "label_scale": m.label_scale,
+        "curves": m.curves,
+        "metrics": m.headline,
     }
 
 

@@ -49,7 +49,7 @@ from curate.classify.plots import (
     tradeoff_png,
 )
 from curate.classify.side import SideModels
-from curate.classify.trained import write_metrics
+from curate.classify.trained import TaskMetrics, write_metrics
 from curate.errors import InputError
 from curate.fit import fit as fit_resumable
 from curate.fit import last_checkpoint
@@ -123,7 +123,7 @@ def train_classifier(
             for key in ("fluency", "lexical"):
                 m[key] = m[key] and {**m[key], "file": f"{c.task}/{m[key]['file']}"}
             write_model_card(task_dir / "README.md", c, m)
-        per_task.append(m)
+        per_task.append(TaskMetrics.from_record(m))
     metrics = write_metrics(out, per_task)
     saved = [c.to_dict() for c in configs]
     (out / "training_config.yaml").write_text(
