@@ -401,3 +401,42 @@ def test_a_language_model_run_folder_has_one_owner():
         if n in p.read_text(encoding="utf-8")
     ]
     assert hits == []
+
+
+def test_a_classifier_run_folder_has_one_owner():
+    """`curate train`, `evaluate`, `export`, the config resolver and the cards name the files of
+    a classifier run through curate/classify/layout.py only."""
+    names = (
+        '"metrics.json"',
+        '"training_config.yaml"',
+        '"README.md"',
+        '"confusion_matrix.png"',
+        '"score_distribution.png"',
+        '"threshold_curves.png"',
+        '/ "model"',
+    )
+    hits = [
+        f"{p.relative_to(PACKAGE)}: {n}"
+        for p in (PACKAGE / "classify").rglob("*.py")
+        if p.name != "layout.py"
+        for n in names
+        if n in p.read_text(encoding="utf-8")
+    ]
+    assert hits == []
+
+
+def test_trained_metrics_are_typed_per_task(tmp_path):
+    """Readers get each task's figures as a TaskMetrics (old one-task and joint files alike)."""
+    from curate.classify.trained import TaskMetrics, parse_metrics
+
+    task = {
+        "task": "educational_value",
+        "scale": [0, 5],
+        "threshold": {"value": 3.0, "chosen_by": "f1", "positive_label": 3},
+        "test": {"n": 4, "macro_f1": 0.5, "mse": 1.0, "spearman": 0.4, "accuracy": 0.5},
+    }
+    one = parse_metrics({**task, "max_length": 128})
+    joint = parse_metrics({"max_length": 128, "tasks": [task, {**task, "task": "other"}]})
+    assert isinstance(one.tasks[0], TaskMetrics) and one.tasks[0].scale == (0, 5)
+    assert joint.task_names == ["educational_value", "other"]
+    assert one.tasks[0].headline == {"macro_f1": 0.5, "mse": 1.0, "spearman": 0.4, "accuracy": 0.5}

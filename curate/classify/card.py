@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.classify.config import ClassifierConfig, trained_tasks
+from curate.classify.layout import CARD, CONFUSION_PNG, DISTRIBUTION_PNG, TRADEOFF_PNG
 
 
 def side_models(m: dict[str, Any]) -> str:
@@ -67,7 +68,7 @@ pages) and language, with precision and recall at score >= {positive} (the whole
 | --- | --- | --- | --- | --- | --- |
 {curve_rows(m["curves"])}
 
-![threshold curves](threshold_curves.png)
+![threshold curves]({TRADEOFF_PNG})
 """
 
 
@@ -138,7 +139,7 @@ Binary, kept when the rounded score is at least k:
 | --- | --- | --- | --- | --- |
 {binary}
 
-![confusion matrix](confusion_matrix.png) ![score distribution](score_distribution.png)
+![confusion matrix]({CONFUSION_PNG}) ![score distribution]({DISTRIBUTION_PNG})
 
 ## Threshold
 Keep a document when its score is >= **{th["value"]:.3f}** ({th["chosen_by"]}).
@@ -165,7 +166,7 @@ def write_joint_card(path: Path, configs: list[ClassifierConfig], m: dict[str, A
     linking its own card (`<task>/README.md`)."""
     t = configs[0].training
     rows = "\n".join(
-        f"| [{task['task']}]({task['task']}/README.md) | {task['test']['macro_f1']:.3f} | "
+        f"| [{task['task']}]({task['task']}/{CARD}) | {task['test']['macro_f1']:.3f} | "
         f"{task['test']['spearman']:.3f} | {task['threshold']['value']:.3f} |"
         for task in m["tasks"]
     )

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from curate.classify.layout import ClassifierRunLayout
 from curate.classify.trained import is_trained, read_metrics
 from curate.config import ConfigError, load
 from curate.errors import InputError
@@ -153,7 +154,7 @@ def resolve_model_path(name: str) -> str:
     written by `curate train` -> its model/; any other name is passed to `from_pretrained`
     unchanged (a hub id or a local path)."""
     if trained_tasks(name):
-        return str(Path(name) / "model")
+        return str(ClassifierRunLayout.of(name).model)
     if not name.startswith(EMBEDDED_PREFIX):
         return name
     model = name.removeprefix(EMBEDDED_PREFIX)

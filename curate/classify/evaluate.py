@@ -9,6 +9,7 @@ from typing import Any
 
 from curate.classify.calibrate import threshold_effect
 from curate.classify.data import load_examples
+from curate.classify.layout import ClassifierRunLayout
 from curate.classify.metrics import evaluate
 from curate.classify.model import load_encoder, predict
 from curate.classify.trained import read_metrics
@@ -26,7 +27,7 @@ def evaluate_classifier(
     root = Path(model_dir)
     trained = read_metrics(root)
     tasks = trained.tasks
-    model, tokenizer = load_encoder(str(root / "model"), num_labels=None)
+    model, tokenizer = load_encoder(str(ClassifierRunLayout(root).model), num_labels=None)
     results = []
     for column, task in enumerate(tasks):
         scale = task.scale

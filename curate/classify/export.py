@@ -32,9 +32,9 @@ from curate.classify.bundle import (
     write_manifest,
 )
 from curate.classify.fluency import FLUENCY_FILE
+from curate.classify.layout import CARD, PLOTS, ClassifierRunLayout
 from curate.classify.lexical import LEXICAL_FILE
 from curate.classify.model import expected_score, predict
-from curate.classify.plots import TRADEOFF_PNG
 from curate.classify.published import published_source
 from curate.classify.source import Source, task_folders, trained_source
 from curate.classify.torch_encoder import TORCH_FILES, save_torch_weights
@@ -207,8 +207,8 @@ def write_bundle(
         spec["int8_fp32_nodes"] = len(fp32_nodes)
         check_parity(spec, model, tokenizer, texts, tmp, min_agreement)
         write_manifest(tmp, spec)
-        card = source.folder / "README.md" if source.folder else None
-        write_bundle_card(tmp / "README.md", card, spec)
+        card = ClassifierRunLayout(source.folder).card if source.folder else None
+        write_bundle_card(tmp / CARD, card, spec)
     return spec
 
 
@@ -218,7 +218,7 @@ def copy_task_files(source: Source, bundle: Path) -> None:
     if not source.folder:
         return
     for folder in task_folders(source.info):
-        for name in ("confusion_matrix.png", "score_distribution.png", TRADEOFF_PNG, *SIDE_FILES):
+        for name in (*PLOTS, *SIDE_FILES):
             file = source.folder / folder / name
             if file.exists():
                 (bundle / folder).mkdir(exist_ok=True)

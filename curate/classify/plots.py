@@ -45,7 +45,6 @@ def score_distribution_png(pred, y_true, scale, threshold: float, title: str, pa
     plt.close(fig)
 
 
-TRADEOFF_PNG = "threshold_curves.png"
 CURVE_STYLES = {"keep_share": "-", "precision": "--", "recall": ":"}
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from curate.classify.layout import ClassifierRunLayout
 from curate.classify.model import load_encoder
 from curate.classify.trained import TaskMetrics, read_metrics
 
@@ -27,7 +28,7 @@ def trained_source(model_dir: Path, max_length: int | None) -> Source:
     """A classifier folder written by `curate train`: one task, or several (`tasks` in its
     metrics.json: a model with an output per task)."""
     trained = read_metrics(model_dir)
-    model, tokenizer = load_encoder(str(model_dir / "model"), num_labels=None)
+    model, tokenizer = load_encoder(str(ClassifierRunLayout(model_dir).model), num_labels=None)
     facts = {
         "max_length": max_length or trained.max_length,
         "base_model": trained.shared.get("base_model"),

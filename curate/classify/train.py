@@ -19,6 +19,7 @@ import yaml
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 
+from curate.atomic import write_atomic
 from curate.classify.calibrate import (
     choose_threshold,
     per_language_thresholds,
@@ -38,16 +39,18 @@ from curate.classify.data import (
 )
 from curate.classify.fluency import FLUENCY_FILE, FluencyParams, WordBigramLM
 from curate.classify.label_scale import fit_label_scale
+from curate.classify.layout import (
+    CARD,
+    CONFUSION_PNG,
+    DISTRIBUTION_PNG,
+    TRADEOFF_PNG,
+    ClassifierRunLayout,
+)
 from curate.classify.lexical import LEXICAL_FILE, LexicalModel
 from curate.classify.metrics import baselines, evaluate
 from curate.classify.model import ScoreDataModule, ScoreRegressor, load_encoder, loss_weights
 from curate.classify.model import predict as predict_scores
-from curate.classify.plots import (
-    TRADEOFF_PNG,
-    confusion_matrix_png,
-    score_distribution_png,
-    tradeoff_png,
-)
+from curate.classify.plots import confusion_matrix_png, score_distribution_png, tradeoff_png
 from curate.classify.side import SideModels
 from curate.classify.trained import TaskMetrics, write_metrics
 from curate.errors import InputError
@@ -104,15 +107,16 @@ def train_classifier(
     ]
     module = ScoreRegressor(model_path, configs, weights, total_steps)
     data = ScoreDataModule(data_splits, tokenizer, first.max_length, t.batch_size)
-    trainer, best = fit(module, data, t, out, resume, progress)
+    layout = ClassifierRunLayout(out)
+    trainer, best = fit(module, data, t, layout, resume, progress)
     module.restore_inherited_heads()
-    model_dir = out / "model"
+    model_dir = layout.model
     module.model.save_pretrained(model_dir)  # safetensors
     tokenizer.save_pretrained(model_dir)
     model = module.model.cpu()
     per_task = []
     for column, c in enumerate(configs):
-        task_dir = out / c.task if len(configs) > 1 else out
+        task_dir = layout.task_dir(c.task, joint=len(configs) > 1)
         task_dir.mkdir(exist_ok=True)
         fluency = fit_fluency(c, splits[c.task], task_dir) if c.fluency else None
         lexical = fit_lexical(c, splits[c.task]["train"], task_dir) if c.lexical else None
@@ -122,17 +126,16 @@ def train_classifier(
         if len(configs) > 1:
             for key in ("fluency", "lexical"):
                 m[key] = m[key] and {**m[key], "file": f"{c.task}/{m[key]['file']}"}
-            write_model_card(task_dir / "README.md", c, m)
+            write_model_card(task_dir / CARD, c, m)
         per_task.append(TaskMetrics.from_record(m))
     metrics = write_metrics(out, per_task)
     saved = [c.to_dict() for c in configs]
-    (out / "training_config.yaml").write_text(
-        yaml.safe_dump(saved[0] if len(saved) == 1 else {"tasks": saved}, sort_keys=False)
-    )
+    config_text = yaml.safe_dump(saved[0] if len(saved) == 1 else {"tasks": saved}, sort_keys=False)
+    write_atomic(layout.config, config_text)
     if len(configs) == 1:
-        write_model_card(out / "README.md", first, metrics)
+        write_model_card(layout.card, first, metrics)
     else:
-        write_joint_card(out / "README.md", configs, metrics)
+        write_joint_card(layout.card, configs, metrics)
     return metrics
 
 
@@ -188,12 +191,12 @@ def labelled(splits: dict[str, dict[str, list[Example]]], tasks: list[str], name
     return [text for text, _ in rows.values()], [scores for _, scores in rows.values()]
 
 
-def fit(module, data, t, out: Path, resume: bool, progress: bool):
+def fit(module, data, t, layout: ClassifierRunLayout, resume: bool, progress: bool):
     """Lightning's loop; returns the trainer and the best checkpoint's path, whose weights are
     loaded into `module`."""
     # The best epoch keeps weights only; `last.ckpt` keeps optimizer and loop state for resume.
     checkpoint = ModelCheckpoint(
-        dirpath=out / "checkpoints",
+        dirpath=layout.checkpoints,
         filename="best",
         monitor="val_macro_f1",
         mode="max",
@@ -201,7 +204,7 @@ def fit(module, data, t, out: Path, resume: bool, progress: bool):
         save_weights_only=True,
         enable_version_counter=False,
     )
-    keep_last = ModelCheckpoint(dirpath=out / "checkpoints", save_top_k=0, save_last=True)
+    keep_last = ModelCheckpoint(dirpath=layout.checkpoints, save_top_k=0, save_last=True)
     trainer = pl.Trainer(
         max_epochs=t.epochs,
         max_steps=t.max_steps,
@@ -215,13 +218,13 @@ def fit(module, data, t, out: Path, resume: bool, progress: bool):
             # strict=False: a --max-steps run can end before the first validation
             EarlyStopping("val_macro_f1", mode="max", patience=t.patience, strict=False),
         ],
-        logger=CSVLogger(out, name="logs"),
+        logger=CSVLogger(layout.root, name=layout.logs_name),
         enable_progress_bar=progress,
         log_every_n_steps=5,
         enable_model_summary=False,
     )
-    fit_resumable(trainer, module, data, out, resume)
-    best = checkpoint.best_model_path or str(last_checkpoint(out))
+    fit_resumable(trainer, module, data, layout.root, resume)
+    best = checkpoint.best_model_path or str(last_checkpoint(layout.root))
     state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
     module.load_state_dict(state)
     return trainer, best
@@ -361,7 +364,7 @@ def assess(
         test["confusion_matrix"],
         config.scale,
         f"{config.task}: test split",
-        out / "confusion_matrix.png",
+        out / CONFUSION_PNG,
     )
     score_distribution_png(
         preds["test"],
@@ -369,7 +372,7 @@ def assess(
         config.scale,
         threshold,
         f"{config.task}: predicted scores (test)",
-        out / "score_distribution.png",
+        out / DISTRIBUTION_PNG,
     )
     tradeoff_png(metrics["curves"], threshold, config.task, out / TRADEOFF_PNG)
     return metrics

@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from curate.atomic import write_atomic
+from curate.classify.layout import METRICS, ClassifierRunLayout
 from curate.errors import InputError
 
-METRICS = "metrics.json"
 SHARED = ("max_length", "base_model", "base_model_path", "training")
 HEADLINE = ("macro_f1", "mse", "spearman", "accuracy")
 
@@ -102,7 +101,7 @@ def parse_metrics(record: dict[str, Any]) -> TrainedMetrics:
 
 
 def read_metrics(folder: str | os.PathLike) -> TrainedMetrics:
-    path = Path(folder) / METRICS
+    path = ClassifierRunLayout.of(folder).metrics
     try:
         return parse_metrics(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
@@ -127,10 +126,12 @@ def metrics_record(per_task: list[TaskMetrics]) -> dict[str, Any]:
 
 def write_metrics(folder: str | os.PathLike, per_task: list[TaskMetrics]) -> dict[str, Any]:
     record = metrics_record(per_task)
-    write_atomic(Path(folder) / METRICS, json.dumps(record, indent=2, ensure_ascii=False))
+    write_atomic(
+        ClassifierRunLayout.of(folder).metrics, json.dumps(record, indent=2, ensure_ascii=False)
+    )
     return record
 
 
 def is_trained(folder: str | os.PathLike) -> bool:
     """A folder `curate train` wrote: metrics.json beside model/."""
-    return (Path(folder) / METRICS).is_file() and (Path(folder) / "model").is_dir()
+    return ClassifierRunLayout.of(folder).is_trained()
