@@ -5,6 +5,7 @@ other exception is a bug and keeps its traceback."""
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import json
 import logging
@@ -157,6 +158,60 @@ task_or_all = click.option(
 )
 
 
+ANNOTATE_CONFIG = "curate.annotate.config:AnnotateConfig"
+CLASSIFIER_CONFIG = "curate.classify.config:ClassifierConfig"
+LM_CONFIG = "curate.lm.config:LMConfig"
+MIX_CONFIG = "curate.posttrain.mix:MixConfig"
+ABLATION_CONFIG = "curate.ablate.config:AblationConfig"
+
+
+def config_class(name: str) -> type:
+    """ "module:Class" -> the class, imported when a help text needs it (the CLI starts fast)."""
+    module, _, cls = name.partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+class ConfigCommand(click.Command):
+    """A command that reads a config: its --help ends with every key a --set can reach, with
+    its note and default (curate.config_notes, from the config's own fields)."""
+
+    def __init__(self, *args, config: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.config = config
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)
+        from curate.config_notes import config_keys
+
+        rows = [
+            (key, f"{note} ({default})" if note else default)
+            for key, note, default in config_keys(config_class(self.config))
+        ]
+        with formatter.section("Config keys (--set KEY=VALUE; defaults before the config file)"):
+            formatter.write_dl(rows)
+
+
+class ConfigOption(click.Option):
+    """An option that overrides one config key; without a help of its own, its help is the
+    key's note and default, read from the config's fields."""
+
+    def __init__(self, *args, config: str, key: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.config, self.key = config, key
+
+    def get_help_record(self, ctx: click.Context):
+        if self.help is None:
+            from curate.config_notes import key_note
+
+            note = key_note(config_class(self.config), self.key)
+            self.help = f"Overrides the config's {self.key}" + (f": {note}." if note else ".")
+        return super().get_help_record(ctx)
+
+
+def config_option(*decls: str, config: str, key: str, **kwargs):
+    return click.option(*decls, cls=ConfigOption, config=config, key=key, default=None, **kwargs)
+
+
 def set_option(what: str, example: str):
     """`--set KEY=VALUE` (repeatable), the same on every command that reads a config."""
     return click.option(
@@ -179,20 +234,18 @@ def llm_options(what: str, fake_help: str, batch_help: str):
             help="Backend config YAML (default: the backend's own, "
             "curate/resources/annotate/<backend>.yaml).",
         ),
-        click.option(
-            "--backend",
-            type=click.Choice(backend_names()),
-            default=None,
-            help="LLM backend (each has a default config); overrides the config.",
+        config_option(
+            "--backend", type=click.Choice(backend_names()), config=ANNOTATE_CONFIG, key="backend"
         ),
-        click.option("--model", default=None, help="Model name; overrides the config."),
-        click.option("--base-url", default=None, help="Endpoint; overrides the config."),
-        click.option("--concurrency", type=int, default=None, help="Requests in flight at once."),
-        click.option("--rpm", type=float, default=None, help="Requests-per-minute cap."),
-        click.option(
+        config_option("--model", config=ANNOTATE_CONFIG, key="model"),
+        config_option("--base-url", config=ANNOTATE_CONFIG, key="base_url"),
+        config_option("--concurrency", type=int, config=ANNOTATE_CONFIG, key="concurrency"),
+        config_option("--rpm", type=float, config=ANNOTATE_CONFIG, key="requests_per_minute"),
+        config_option(
             "--max-cost",
             type=float,
-            default=None,
+            config=ANNOTATE_CONFIG,
+            key="max_cost_usd",
             help=f"Stop before this run's cost (USD, at the config's prices) would exceed this; "
             f"exit code 3, and a rerun continues where it stopped. {what} already paid for "
             "is never requested again.",
@@ -217,7 +270,7 @@ def llm_options(what: str, fake_help: str, batch_help: str):
     return apply
 
 
-@cli.command()
+@cli.command(cls=ConfigCommand, config=ANNOTATE_CONFIG)
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
 @task_or_all
 @llm_options(
@@ -307,7 +360,7 @@ def agreement_cmd(dirs, task, max_spread, out_dir) -> None:
     run_agreement([Path(d) for d in dirs], task, max_spread, Path(out_dir), console)
 
 
-@cli.command()
+@cli.command(cls=ConfigCommand, config=CLASSIFIER_CONFIG)
 @click.option(
     "--config",
     "config_paths",
@@ -339,9 +392,9 @@ def agreement_cmd(dirs, task, max_spread, out_dir) -> None:
     help="Output directory (default: classifiers/<task>/).",
 )
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT/checkpoints/last.ckpt.")
-@click.option("--epochs", type=int, default=None, help="Override training.epochs.")
-@click.option("--max-steps", type=int, default=None, help="Stop after N optimizer steps.")
-@click.option("--devices", default=None, help="Override training.devices (e.g. 1, 4, auto).")
+@config_option("--epochs", type=int, config=CLASSIFIER_CONFIG, key="training.epochs")
+@config_option("--max-steps", type=int, config=CLASSIFIER_CONFIG, key="training.max_steps")
+@config_option("--devices", config=CLASSIFIER_CONFIG, key="training.devices")
 @set_option("config", "training.learning_rate=3e-5")
 def train(config_paths, annotations, corpus, out_dir, resume, epochs, max_steps, devices, sets):
     """Train a quality classifier on annotations: an encoder with a regression head (MSE on the
@@ -832,7 +885,7 @@ def init_tiny_lm(corpus, output, vocab_size, hidden_size, layers) -> None:
     console.print(f"tiny Llama and tokenizer written to {path}")
 
 
-@cli.command("translate")
+@cli.command("translate", cls=ConfigCommand, config=ANNOTATE_CONFIG)
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option(
     "--to",
@@ -886,7 +939,7 @@ def translate_cmd(**options) -> None:
     run_translate(console=console, **options)
 
 
-@cli.command("mix")
+@cli.command("mix", cls=ConfigCommand, config=MIX_CONFIG)
 @click.argument("config_path", metavar="CONFIG", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", default=None, help="Output folder; overrides the config.")
 @set_option("mix config", "clusterclip.clusters=10")
@@ -929,12 +982,12 @@ def lm_command(stage: str):
         type=click.Path(exists=True, dir_okay=False),
         help="LM config (lm/*.yaml).",
     )
-    @click.option("--model", default=None, help="Hub id or local path; overrides the config.")
-    @click.option("-o", "--output", default=None, help="Output folder; overrides the config.")
+    @config_option("--model", config=LM_CONFIG, key="model")
+    @config_option("-o", "--output", config=LM_CONFIG, key="output")
     @click.option("--resume", is_flag=True, help="Continue from OUTPUT/checkpoints/last.ckpt.")
-    @click.option("--max-steps", type=int, default=None, help="Stop after N optimizer steps.")
-    @click.option("--devices", default=None, help="Override training.devices (e.g. 1, 8, auto).")
-    @click.option("--precision", default=None, help="Override training.precision (bf16-mixed).")
+    @config_option("--max-steps", type=int, config=LM_CONFIG, key="training.max_steps")
+    @config_option("--devices", config=LM_CONFIG, key="training.devices")
+    @config_option("--precision", config=LM_CONFIG, key="training.precision")
     @set_option("config", "training.batch_size=4")
     def command(config_path, model, output, resume, max_steps, devices, precision, sets) -> None:
         require_extra("lm")
@@ -971,12 +1024,11 @@ tokens only, from the chat template's {% generation %} marks; fails if the templ
 DPO_HELP = """Direct preference optimisation on (prompt, chosen, rejected) rows: sigmoid loss with
 beta, reference log-probs computed once from the starting model; logs reward margins and
 preference accuracy."""
-cli.command("pretrain", help=PRETRAIN_HELP)(lm_command("pretrain"))
-cli.command("sft", help=SFT_HELP)(lm_command("sft"))
-cli.command("dpo", help=DPO_HELP)(lm_command("dpo"))
+for _stage, _help in (("pretrain", PRETRAIN_HELP), ("sft", SFT_HELP), ("dpo", DPO_HELP)):
+    cli.command(_stage, help=_help, cls=ConfigCommand, config=LM_CONFIG)(lm_command(_stage))
 
 
-@cli.command("ablate")
+@cli.command("ablate", cls=ConfigCommand, config=ABLATION_CONFIG)
 @click.argument("config_path", metavar="CONFIG", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", default=None, help="Output folder; overrides the config's.")
 @set_option("config", "seeds=[0,1,2]")

@@ -3,6 +3,7 @@ them), and no test double in the runtime package."""
 
 import ast
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import networkx as nx
@@ -440,3 +441,45 @@ def test_trained_metrics_are_typed_per_task(tmp_path):
     assert isinstance(one.tasks[0], TaskMetrics) and one.tasks[0].scale == (0, 5)
     assert joint.task_names == ["educational_value", "other"]
     assert one.tasks[0].headline == {"macro_f1": 0.5, "mse": 1.0, "spearman": 0.4, "accuracy": 0.5}
+
+
+@dataclass
+class NotedConfig:
+    plain: int = 1
+    commented: int = 2  # a comment on its line
+    # a comment above it
+    above: str = "x"
+    documented: float = 0.5
+    """A docstring after it, litgpt's way."""
+
+
+def test_field_notes_come_from_the_config_classes_own_source():
+    from curate.config_notes import config_keys
+
+    assert config_keys(NotedConfig) == [
+        ("plain", "", "default: 1"),
+        ("commented", "a comment on its line", "default: 2"),
+        ("above", "a comment above it", "default: x"),
+        ("documented", "A docstring after it, litgpt's way.", "default: 0.5"),
+    ]
+
+
+def test_config_field_notes_reach_help_and_every_config_option_names_a_real_key():
+    """Options that override a config key take their help from the key's note; every command
+    that reads a config lists its keys, notes and defaults in --help."""
+    from click.testing import CliRunner
+
+    from curate.cli import ConfigCommand, ConfigOption, cli, config_class
+    from curate.config_notes import key_note
+
+    commands = [c for c in cli.commands.values() if isinstance(c, ConfigCommand)]
+    assert {c.name for c in commands} >= {"annotate", "train", "pretrain", "sft", "dpo", "mix"}
+    for command in cli.commands.values():
+        for option in (p for p in command.params if isinstance(p, ConfigOption)):
+            assert key_note(config_class(option.config), option.key) is not None, option.key
+    for command in commands:
+        shown = CliRunner().invoke(cli, [command.name, "--help"], terminal_width=200)
+        assert shown.exit_code == 0 and "Config keys (--set KEY=VALUE" in shown.output
+    train = CliRunner().invoke(cli, ["train", "--help"], terminal_width=200).output
+    assert "stop after this many optimizer steps; -1 = run all epochs (default: -1)" in train
+    assert "--epochs INTEGER" in train and "Overrides the config's training.epochs: passes" in train

@@ -22,16 +22,16 @@ def backend_names() -> tuple[str, ...]:
 
 @dataclass
 class AnnotateConfig:
-    backend: str = "gemini"
-    model: str = "gemini-2.5-flash"
-    api_key_env: str = "GEMINI_API_KEY"
-    base_url: str | None = None
-    api_version: str = "v1beta"
-    instruction_language: str = "nb"
-    concurrency: int = 32
-    requests_per_minute: float = 900
-    timeout_s: float = 60
-    max_attempts: int = 6
+    backend: str = "gemini"  # an annotation backend (curate.annotate.backends)
+    model: str = "gemini-2.5-flash"  # the model name the backend's API takes
+    api_key_env: str = "GEMINI_API_KEY"  # the environment variable holding the key (never logged)
+    base_url: str | None = None  # the endpoint (an OpenAI-compatible server's /v1; null: default)
+    api_version: str = "v1beta"  # Gemini's API version
+    instruction_language: str = "nb"  # the prompt's language (each task file has templates)
+    concurrency: int = 32  # requests in flight at once
+    requests_per_minute: float = 900  # the client's own rate cap
+    timeout_s: float = 60  # per request
+    max_attempts: int = 6  # per request, retries of rate limits, 5xx and dropped connections
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 60.0
     retry_after_max_s: float = 300.0  # a server asking for longer waits this long, then retries

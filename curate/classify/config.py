@@ -20,21 +20,21 @@ EMBEDDED_PREFIX = "embedded:"
 
 @dataclass
 class TrainingConfig:
-    freeze_encoder: bool = False
-    learning_rate: float = 5e-5
-    head_learning_rate: float = 1e-3
+    freeze_encoder: bool = False  # only the heads learn (a base_model's own task keeps its scores)
+    learning_rate: float = 5e-5  # the encoder's (AdamW, linear warmup and decay)
+    head_learning_rate: float = 1e-3  # the regression heads'
     weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    epochs: int = 5
-    batch_size: int = 16
-    class_balance: str = "sqrt"
-    patience: int = 3
+    warmup_ratio: float = 0.1  # share of the steps spent warming up
+    epochs: int = 5  # passes over the training split (early stopping may end it sooner)
+    batch_size: int = 16  # documents per step and device
+    class_balance: str = "sqrt"  # loss weight per label: none, sqrt or inverse of its frequency
+    patience: int = 3  # epochs without a better validation macro-F1 before stopping
     seed: int = 42
-    precision: str = "auto"
-    accelerator: str = "auto"
-    devices: Any = "auto"
-    strategy: str = "auto"
-    max_steps: int = -1  # for smoke tests; -1 = run all epochs
+    precision: str = "auto"  # Lightning's: auto = bf16-mixed on GPUs, 32-true on CPUs
+    accelerator: str = "auto"  # Lightning's: auto, cpu, gpu
+    devices: Any = "auto"  # Lightning's: a count, a list of ids, or auto
+    strategy: str = "auto"  # Lightning's: auto, ddp, ...
+    max_steps: int = -1  # stop after this many optimizer steps; -1 = run all epochs
     RENAMED: ClassVar[dict[str, str]] = {"lr": "learning_rate", "micro_batch_size": "batch_size"}
 
     def __post_init__(self) -> None:
@@ -47,9 +47,9 @@ THRESHOLD_POLICIES = ("fixed", "keep_rate", "min_precision", "min_recall")
 
 @dataclass
 class ThresholdConfig:
-    policy: str = "fixed"
-    value: float = 2.5
-    positive_label: int = 3
+    policy: str = "fixed"  # fixed, keep_rate, min_precision or min_recall on validation
+    value: float = 2.5  # the threshold (fixed), share kept, or minimum precision or recall
+    positive_label: int = 3  # labels at or above it are the documents to keep
     # Languages that get a threshold of their own, calibrated on their validation documents.
     per_language: list[str] = field(default_factory=list)
 
@@ -101,18 +101,18 @@ class LexicalConfig:
 
 @dataclass
 class ClassifierConfig:
-    task: str
-    base_model: str
-    max_length: int = 512
+    task: str  # a task file's name (curate.tasks), or a task of one's own with its `scale`
+    base_model: str  # hub id, local path, embedded:all-MiniLM-L6-v2, or a `curate train` folder
+    max_length: int = 512  # tokens per document (its first window)
     scale: tuple[int, int] | None = None  # the task file's (curate.tasks); needed for others
-    corpus: str | None = None
-    split: dict[str, float] = field(
+    corpus: str | None = None  # the documents the annotations refer to
+    split: dict[str, float] = field(  # shares and seed of the held-out splits
         default_factory=lambda: {"validation": 0.15, "test": 0.2, "seed": 42}
     )
     training: TrainingConfig = field(default_factory=TrainingConfig)
     threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
-    fluency: FluencyConfig | None = None
-    lexical: LexicalConfig | None = None
+    fluency: FluencyConfig | None = None  # null: no fluency penalty
+    lexical: LexicalConfig | None = None  # null: no lexical model (and no cascade)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -31,16 +31,16 @@ class TrainingConfig:
     RENAMED: ClassVar[dict[str, str]] = {"lr": "learning_rate", "micro_batch_size": "batch_size"}
     batch_size: int = 8  # per device and step; accumulate_grad_batches steps per update
     accumulate_grad_batches: int = 1
-    epochs: int = 1
-    max_steps: int = -1
+    epochs: int = 1  # passes over the training data
+    max_steps: int = -1  # stop after this many optimizer steps; -1 = run all epochs
     learning_rate: float = 3e-4
     weight_decay: float = 0.1
     warmup_ratio: float = 0.03
     schedule: str = "cosine"  # any transformers.get_scheduler name: linear, cosine, constant...
     grad_clip: float = 1.0
     precision: str = "32-true"  # bf16-mixed on GPUs
-    accelerator: str = "auto"
-    devices: Any = 1
+    accelerator: str = "auto"  # Lightning's: auto, cpu, gpu
+    devices: Any = 1  # Lightning's: a count, a list of ids, or auto
     num_nodes: int = 1
     strategy: str = "auto"  # ddp, fsdp (decoder layer as wrap + checkpointing policy)
     activation_checkpointing: bool = False
@@ -57,9 +57,9 @@ class TrainingConfig:
 
 @dataclass
 class LMConfig:
-    stage: str
-    model: str
-    output: str
+    stage: str  # pretrain, sft or dpo (each command sets its own)
+    model: str  # hub id or local path of the model to start from
+    output: str  # the run folder (checkpoints, logs, model; curate.lm.layout)
     data: DataConfig = field(default_factory=DataConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     beta: float = 0.1  # DPO only
