@@ -483,3 +483,19 @@ def test_config_field_notes_reach_help_and_every_config_option_names_a_real_key(
     train = CliRunner().invoke(cli, ["train", "--help"], terminal_width=200).output
     assert "stop after this many optimizer steps; -1 = run all epochs (default: -1)" in train
     assert "--epochs INTEGER" in train and "Overrides the config's training.epochs: passes" in train
+
+
+def test_a_bundle_manifest_is_written_from_typed_tasks(tmp_path):
+    """Export hands the manifest's owner TaskSpecs; what it writes reads back as the same
+    tasks, in the one-task format (1) and the several-task format (2)."""
+    from curate.classify.bundle import TaskSpec, read_manifest, write_manifest
+
+    edu = TaskSpec("educational_value", (0, 5), 3.0, "given", {"nb": 2.5}, parity={"n": 3})
+    lq = TaskSpec("linguistic_quality", (0, 4), 2.0)
+    shared = {"max_length": 128, "base_model": "x", "inputs": ["input_ids"], "sha256": {}}
+    for tasks, version in (([edu], 1), ([edu, lq], 2)):
+        folder = tmp_path / str(version)
+        folder.mkdir()
+        write_manifest(folder, tasks, shared)
+        manifest = read_manifest(folder)
+        assert manifest.format_version == version and manifest.tasks == tasks

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -150,11 +150,26 @@ def read_manifest(path: str | os.PathLike) -> Manifest:
     return parse_manifest(path, spec)
 
 
-def write_manifest(path: Path, spec: dict[str, Any]) -> None:
-    """Write `spec` as the manifest of the bundle being built at `path`, stamping its format
-    version (2 only where it holds several tasks)."""
-    spec["format_version"] = 2 if "tasks" in spec else 1
-    (path / MANIFEST).write_text(json.dumps(spec, indent=2), encoding="utf-8")
+def task_record(task: TaskSpec) -> dict[str, Any]:
+    """A task as a manifest stores it."""
+    return {**asdict(task), "scale": list(task.scale)}
+
+
+def manifest_document(tasks: list[TaskSpec], shared: dict[str, Any]) -> dict[str, Any]:
+    """The stored form of a bundle of `tasks` whose other fields are `shared` (max_length,
+    base_model, inputs, fused_ops, sha256, ...): one task's fields at the top level (format 1,
+    for the curate that wrote them before), several tasks under `tasks` (format 2)."""
+    if len(tasks) == 1:
+        return {**shared, **task_record(tasks[0]), "format_version": 1}
+    return {**shared, "tasks": [task_record(t) for t in tasks], "format_version": 2}
+
+
+def write_manifest(path: Path, tasks: list[TaskSpec], shared: dict[str, Any]) -> dict[str, Any]:
+    """Write the manifest of the bundle being built at `path` (inside the export's atomic
+    folder); returns it as stored."""
+    document = manifest_document(tasks, shared)
+    (path / MANIFEST).write_text(json.dumps(document, indent=2), encoding="utf-8")
+    return document
 
 
 def update_task(path: str | os.PathLike, task: str, **fields: Any) -> None:

@@ -17,6 +17,7 @@ import random
 import re
 import shutil
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,12 @@ import torch
 
 from curate.atomic import atomic_path
 from curate.classify.bundle import (
-    FORMAT_VERSION,
+    TASK_FIELDS,
+    TaskSpec,
     file_digests,
+    manifest_document,
     parse_manifest,
+    task_spec,
     task_specs,
     write_manifest,
 )
@@ -203,10 +207,10 @@ def write_bundle(
         if torch_copy:
             save_torch_weights(model, tmp)
         copy_task_files(source, tmp)
-        spec = classifier_spec(info, model, fused, tmp)
-        spec["int8_fp32_nodes"] = len(fp32_nodes)
-        check_parity(spec, model, tokenizer, texts, tmp, min_agreement)
-        write_manifest(tmp, spec)
+        tasks = [task_spec(t) for t in task_specs(info)]
+        shared = {**bundle_fields(info, model, fused, tmp), "int8_fp32_nodes": len(fp32_nodes)}
+        tasks = check_parity(tasks, shared, model, tokenizer, texts, tmp, min_agreement)
+        spec = write_manifest(tmp, tasks, shared)
         card = ClassifierRunLayout(source.folder).card if source.folder else None
         write_bundle_card(tmp / CARD, card, spec)
     return spec
@@ -226,31 +230,39 @@ def copy_task_files(source: Source, bundle: Path) -> None:
 
 
 def check_parity(
-    spec: dict, model, tokenizer, texts: list[str], bundle: Path, min_agreement: float
-) -> None:
+    tasks: list[TaskSpec],
+    shared: dict[str, Any],
+    model,
+    tokenizer,
+    texts: list[str],
+    bundle: Path,
+    min_agreement: float,
+) -> list[TaskSpec]:
     """Each task's fp32 and int8 ONNX scores against the torch model's (with the same lexical
-    blend and fluency penalty the bundle applies), recorded in the task's `parity`;
+    blend and fluency penalty the bundle applies): the tasks with their `parity`;
     ParityError where int8's keep/drop agreement is under `min_agreement`."""
     from curate.classify.runtime import QualityClassifier
 
-    reference = predict(model, tokenizer, texts, spec["max_length"], head=spec["head"])
+    head = shared.get("head", tasks[0].head if len(tasks) == 1 else None)
+    reference = predict(model, tokenizer, texts, shared["max_length"], head=head)
     reference = reference.reshape(len(texts), -1)
-    manifest = parse_manifest(bundle, {**spec, "format_version": FORMAT_VERSION})
+    manifest = parse_manifest(bundle, manifest_document(tasks, shared))
     fp32 = QualityClassifier(bundle, manifest, variant="fp32")
     onnx_scores = {
         "fp32": fp32.scores(texts),
         "int8": QualityClassifier(bundle, manifest, variant="int8").scores(texts),
     }
-    tasks = task_specs(spec)  # a single task's fields: a copy of the manifest's top level
+    checked = []
     for column, task in enumerate(tasks):
-        name = task["task"]
+        name = task.task
         expected = fp32.adjust(reference[:, column], texts, name)
-        task["parity"] = {
-            variant: parity(expected, scores[name], task["threshold"])
+        found: dict[str, Any] = {
+            variant: parity(expected, scores[name], task.threshold)
             for variant, scores in onnx_scores.items()
         }
-        task["parity"]["min_agreement"] = min_agreement
-        int8 = task["parity"]["int8"]
+        found["min_agreement"] = min_agreement
+        checked.append(replace(task, parity=found))
+        int8 = found["int8"]
         if int8["keep_agreement"] < min_agreement:
             raise ParityError(
                 f"{name}: int8 model keeps/drops differently from torch on "
@@ -258,16 +270,18 @@ def check_parity(
                 f"{min_agreement:.2%} agreement; max |Δ| {int8['max_abs_delta']:.4f}, mean "
                 f"{int8['mean_abs_delta']:.4f}); no bundle written"
             )
-    if "tasks" not in spec:  # a single task's fields sit at the manifest's top level
-        spec["parity"] = tasks[0]["parity"]
+    return checked
 
 
-def classifier_spec(info: dict, model, fused: dict, bundle: Path) -> dict:
+def bundle_fields(info: dict, model, fused: dict, bundle: Path) -> dict[str, Any]:
+    """The manifest's fields besides its tasks': the source's (max_length, base_model, head)
+    and the export's (ONNX inputs, fused operators, every file's sha256)."""
     side = [f"{d}/{name}".lstrip("/") for d in task_folders(info) for name in SIDE_FILES]
     files = ["model.onnx", "model.int8.onnx", *side, *TOKENIZER_FILES, *TORCH_FILES]
     inputs = [n for n in ONNX_INPUTS if n != "token_type_ids" or model.config.type_vocab_size > 0]
+    own = {k: v for k, v in info.items() if k != "tasks" and k not in TASK_FIELDS}
     return {
-        **info,
+        **own,
         "inputs": inputs,
         "fused_ops": fused,
         "sha256": file_digests(bundle, files),
