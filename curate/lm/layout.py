@@ -30,6 +30,11 @@ class LMRunLayout:
         return last_checkpoint(self.root)
 
     @property
+    def logs_name(self) -> str:
+        """Lightning's CSVLogger `name` under the root."""
+        return "logs"
+
+    @property
     def token_cache(self) -> Path:
         return self.root / "token_cache"
 

@@ -141,11 +141,12 @@ def attach_reference(config: LMConfig, module, datamodule) -> None:
         torch.save(values, tmp)
 
 
-def make_trainer(config: LMConfig, total_steps: int, callbacks: list) -> pl.Trainer:
+def make_trainer(
+    config: LMConfig, layout: LMRunLayout, total_steps: int, callbacks: list
+) -> pl.Trainer:
     t = config.training
-    out = Path(config.output)
     checkpoints = ModelCheckpoint(
-        dirpath=LMRunLayout(out).checkpoints,
+        dirpath=layout.checkpoints,
         save_last=True,
         save_top_k=1,
         every_n_train_steps=t.checkpoint_every_n_steps,
@@ -161,7 +162,7 @@ def make_trainer(config: LMConfig, total_steps: int, callbacks: list) -> pl.Trai
         precision=t.precision,
         val_check_interval=t.val_every_n_steps,
         log_every_n_steps=t.log_every_n_steps,
-        logger=CSVLogger(out, name="logs", version=""),
+        logger=CSVLogger(layout.root, name=layout.logs_name, version=""),
         callbacks=[checkpoints, throughput, *callbacks],
         deterministic=False,
         enable_progress_bar=True,
@@ -173,8 +174,8 @@ def run(config: LMConfig, resume: bool = False, callbacks: list = ()) -> dict[st
     from transformers import AutoTokenizer
 
     pl.seed_everything(config.training.seed, workers=True)
-    out = Path(config.output)
-    out.mkdir(parents=True, exist_ok=True)
+    layout = LMRunLayout(Path(config.output))
+    layout.root.mkdir(parents=True, exist_ok=True)
     tokenizer = AutoTokenizer.from_pretrained(config.model)
     datamodule = make_datamodule(config, tokenizer)
     datamodule.setup("fit")
@@ -186,10 +187,10 @@ def run(config: LMConfig, resume: bool = False, callbacks: list = ()) -> dict[st
     if config.stage == "dpo":
         attach_reference(config, module, datamodule)
     clock = TokenClock()
-    trainer = make_trainer(config, total_steps, [clock, *callbacks])
-    last = LMRunLayout(out).last_checkpoint
+    trainer = make_trainer(config, layout, total_steps, [clock, *callbacks])
+    last = layout.last_checkpoint
     started = time.perf_counter()
-    ckpt_path = fit_resumable(trainer, module, datamodule, out, resume)
+    ckpt_path = fit_resumable(trainer, module, datamodule, layout.root, resume)
     fit_seconds = time.perf_counter() - started
     trainer.save_checkpoint(last)  # the end state, so a later --resume has nothing left to do
     summary = {
@@ -211,21 +212,21 @@ def run(config: LMConfig, resume: bool = False, callbacks: list = ()) -> dict[st
                 last,
             )
         else:
-            summary.update(save_outputs(module.model, tokenizer, out))
-        write_json(LMRunLayout(out).summary, summary)
+            summary.update(save_outputs(module.model, tokenizer, layout))
+        write_json(layout.summary, summary)
     return summary
 
 
-def save_outputs(model, tokenizer, out: Path) -> dict[str, Any]:
+def save_outputs(model, tokenizer, layout: LMRunLayout) -> dict[str, Any]:
     """model/ (adapter merged in, loadable by transformers and vLLM) and, for an adapter run,
     adapter/ (peft's adapter alone, for serving it on the base model)."""
     saved = {}
     if is_adapted(model):
         trainable, total = parameter_counts(model)
         saved["trainable_parameters"], saved["parameters"] = trainable, total
-        saved["adapter_dir"] = str(save_model(model, tokenizer, LMRunLayout(out).adapter))
+        saved["adapter_dir"] = str(save_model(model, tokenizer, layout.adapter))
         model = merged_model(model)
-    saved["model_dir"] = str(save_model(model, tokenizer, LMRunLayout(out).model))
+    saved["model_dir"] = str(save_model(model, tokenizer, layout.model))
     return saved
 
 
