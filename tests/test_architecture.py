@@ -104,7 +104,7 @@ def test_no_fault_injection_ships_in_the_package(marker):
     assert hits == []
 
 
-def test_user_errors_are_one_line_and_bugs_keep_their_traceback(tmp_path, monkeypatch):
+def test_user_errors_are_one_line_and_bugs_keep_their_traceback(tmp_path, monkeypatch, repo_root):
     from click.testing import CliRunner
 
     from curate.cli import cli
@@ -121,6 +121,15 @@ def test_user_errors_are_one_line_and_bugs_keep_their_traceback(tmp_path, monkey
     monkeypatch.setattr("curate.pipeline.build.run_filter", bug)
     result = CliRunner().invoke(cli, ["filter", str(spec)])
     assert isinstance(result.exception, ValueError)  # not turned into a user error
+
+    # the same for `curate mix`: a wrong key is one line naming it; a bug keeps its traceback
+    mix = ["mix", str(repo_root / "lm" / "mix.demo.yaml"), "-o", str(tmp_path / "mix")]
+    result = CliRunner().invoke(cli, [*mix, "--set", "upsampel=2"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "unknown keys ['upsampel']" in result.output
+    monkeypatch.setattr("curate.posttrain.mix.mix", bug)
+    result = CliRunner().invoke(cli, mix)
+    assert isinstance(result.exception, ValueError)
 
 
 def curate_modules():
