@@ -168,3 +168,29 @@ def test_documents_the_encoder_judges_score_exactly_as_the_full_model(lexical_bu
     full_scores, full_raw = clf.scores_and_raw(texts)[task]
     assert by_encoder.all()
     assert np.allclose(scores, full_scores, atol=1e-6) and np.allclose(raw, full_raw, atol=1e-6)
+
+
+def test_a_later_bundles_encoder_skips_what_an_earlier_encoder_drops(lexical_bundle, tmp_path):
+    """Two bundles, every document inside both bands: the second encoder runs only on the
+    documents the first one keeps; their decision is the same as with both encoders."""
+    import shutil
+
+    from curate.classify import QualityClassifier
+    from curate.classify.cascade import fit_bundle, judged_scores
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(lexical_bundle[2], bundle)
+    texts = lexical_bundle[4]
+    fit_bundle(QualityClassifier.load(bundle), texts, ["nb"] * len(texts))
+    first, second = QualityClassifier.load(bundle), QualityClassifier.load(bundle)
+    task = first.tasks[0]
+    full = first.scores(texts)[task]
+    cut = float(np.median(full))
+    bands = {id(first): (-1e9, 1e9, cut), id(second): (-1e9, 1e9, -1e9)}
+    judged = judged_scores([first, second], texts, lambda c: {task: [[bands[id(c)]]] * len(texts)})
+    kept_by_first = full >= cut
+    assert judged[0][task][2].all()  # the first encoder judged everything
+    assert (judged[1][task][2] == kept_by_first).all() and 0 < kept_by_first.sum() < len(texts)
+    # int8 quantises each batch's activations on the fly: the same batch, the same scores
+    alone = second.scores([t for t, k in zip(texts, kept_by_first, strict=True) if k])[task]
+    assert np.allclose(judged[1][task][0][kept_by_first], alone, atol=1e-6)

@@ -174,15 +174,15 @@ class CheapJudgement:
 def cheap_judgement(
     side: SideModels, cascade: Cascade, texts: list[str], windows
 ) -> CheapJudgement:
-    """`windows`: each document's bands, one per threshold it will meet."""
+    """`windows`: each document's bands, one per threshold it will meet: (low, high) or
+    (low, high, threshold)."""
     parts = side.parts(texts)
     raw = cascade.cheap_raw(side, parts)
     score = side.calibrate(raw)
-    inside = [any(lo <= c < hi for lo, hi in mine) for c, mine in zip(score, windows, strict=True)]
+    pairs = list(zip(score, windows, strict=True))
+    inside = [any(band[0] <= c < band[1] for band in mine) for c, mine in pairs]
     # no band: the document's language has no threshold, the score_filter drops it
-    below = [
-        not mine or any(c < lo for lo, _ in mine) for c, mine in zip(score, windows, strict=True)
-    ]
+    below = [not mine or any(c < band[0] for band in mine) for c, mine in pairs]
     return CheapJudgement(parts, raw, score, np.array(inside, bool), np.array(below, bool))
 
 
@@ -190,12 +190,16 @@ def judged_scores(classifiers, texts: list[str], windows_of) -> list[dict[str, t
     """Per bundle, every task's (score, raw score, judged by the encoder) through the cascade.
     `windows_of(clf)` gives {task: each document's bands} for the tasks a later step judges.
     A bundle's encoder runs on the documents inside some band of one of its tasks, unless the
-    cheap score of some task already drops them below a band (the final decision is then made);
-    a task without bands or without a fitted cascade sends every document to its encoder."""
+    cheap score of some task already drops them below a band, or an earlier bundle's encoder
+    scored them below a threshold (the final decision is then made: list the more selective
+    bundle first); a task without bands or without a fitted cascade sends every document to its
+    encoder."""
     live = np.array([bool(t and t.strip()) for t in texts], dtype=bool)
     cheap: list[dict[str, CheapJudgement | None]] = []
+    every_window = []
     for clf in classifiers:
         windows = windows_of(clf)
+        every_window.append(windows)
         mine: dict[str, CheapJudgement | None] = {}
         for task in clf.tasks:
             cascade = clf.cascade(task)
@@ -211,7 +215,7 @@ def judged_scores(classifiers, texts: list[str], windows_of) -> list[dict[str, t
             if judgement is not None:
                 dropped |= judgement.below & ~judgement.inside
     out = []
-    for clf, mine in zip(classifiers, cheap, strict=True):
+    for clf, mine, windows in zip(classifiers, cheap, every_window, strict=True):
         need = ~live
         for judgement in mine.values():
             need = need | (np.ones_like(live) if judgement is None else judgement.inside & ~dropped)
@@ -225,9 +229,17 @@ def judged_scores(classifiers, texts: list[str], windows_of) -> list[dict[str, t
             raw = empty.copy() if judgement is None else judgement.raw.astype(np.float32)
             if len(rows):
                 score[rows], raw[rows] = full[task]
+                if judgement is not None:  # the later bundles' encoders skip what this drops
+                    dropped[rows] |= fails(score[rows], [windows[task][i] for i in rows])
             scored[task] = (score, raw, need)
         out.append(scored)
     return out
+
+
+def fails(scores: np.ndarray, windows) -> np.ndarray:
+    """Documents whose full score is below a threshold they will meet (bands that carry one)."""
+    pairs = zip(scores, windows, strict=True)
+    return np.array([any(len(b) > 2 and s < b[2] for b in mine) for s, mine in pairs], dtype=bool)
 
 
 def fit_bundle(
