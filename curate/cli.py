@@ -622,6 +622,13 @@ def evaluate_cmd(model_dir, data, annotations, as_json) -> None:
     show_default=True,
     help="Also write the encoder as fp16 safetensors in torch/, for `curate score --device cuda`.",
 )
+@click.option(
+    "--int8-down-projections",
+    is_flag=True,
+    help="Quantise the feed-forward down-projections too (left fp32 by default for their "
+    "outlier activations): the int8 encoder runs about 1.4x faster at 128 tokens; check the "
+    "parity figures it prints (docs/classify.md).",
+)
 @click.option("--task", default=None, help="Published models: the score's name (metadata key).")
 @click.option(
     "--scale",
@@ -633,7 +640,15 @@ def evaluate_cmd(model_dir, data, annotations, as_json) -> None:
 )
 @click.option("--threshold", type=float, default=None, help="Published models: keep threshold.")
 def export_cmd(
-    model_dir, out_dir, data, parity_docs, min_agreement, max_length, torch_copy, **published
+    model_dir,
+    out_dir,
+    data,
+    parity_docs,
+    min_agreement,
+    max_length,
+    torch_copy,
+    int8_down_projections,
+    **published,
 ):
     """Export the classifier MODEL to an ONNX bundle: fused fp32 and int8 models, tokenizer,
     classifier.json (task, scale, threshold, sha256 of each file, parity figures), a model
@@ -648,7 +663,16 @@ def export_cmd(
     from curate.classify.export import export_bundle, parity_sample
 
     texts = parity_sample(data, parity_docs)
-    export_bundle(model_dir, out_dir, texts, min_agreement, max_length, torch_copy, **published)
+    export_bundle(
+        model_dir,
+        out_dir,
+        texts,
+        min_agreement,
+        max_length,
+        torch_copy,
+        int8_down_projections=int8_down_projections,
+        **published,
+    )
     manifest = read_manifest(out_dir)
     tasks = manifest.tasks
     for task, variant in itertools.product(tasks, ("fp32", "int8")):

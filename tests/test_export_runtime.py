@@ -107,6 +107,21 @@ def test_export_refuses_a_bundle_below_the_agreement_bar(trained, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_export_can_quantise_the_down_projections_too(bundle, trained, tmp_path, repo_root):
+    """--int8-down-projections: the encoder's every linear layer int8 (the head's stay fp32),
+    parity still measured and recorded; the default leaves the six down-projections fp32."""
+    out = tmp_path / "all_int8"
+    args = ["export", str(trained[0]), "-o", str(out), "--data", str(repo_root / "data/demo")]
+    args += ["--parity-docs", "60", "--min-agreement", "0", "--no-torch-copy"]
+    result = CliRunner().invoke(cli, [*args, "--int8-down-projections"])
+    assert result.exit_code == 0, result.output
+    default, every = bundle[1], json.loads((out / "classifier.json").read_text())
+    assert default["int8_fp32_nodes"] - every["int8_fp32_nodes"] == 6  # one per layer
+    assert every["parity"]["int8"]["n"] == 60 and "int8: max |Δ|" in result.output
+    clf = QualityClassifier.load(out)
+    assert np.isfinite(clf.score(TEXTS)).all()
+
+
 def test_bundle_scores_in_a_process_where_torch_cannot_be_imported(bundle):
     code = f"""
 import sys
