@@ -13,9 +13,10 @@ export, the config resolver (`base_model` naming a trained folder) and the model
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from curate.fit import LightningRun
 
 METRICS = "metrics.json"
 CARD = "README.md"
@@ -26,16 +27,8 @@ PLOTS = (CONFUSION_PNG, DISTRIBUTION_PNG, TRADEOFF_PNG)  # each task's, copied i
 
 
 @dataclass(frozen=True)
-class ClassifierRunLayout:
-    root: Path
-
-    @classmethod
-    def of(cls, folder: str | os.PathLike) -> ClassifierRunLayout:
-        return cls(Path(folder))
-
-    @property
-    def model(self) -> Path:
-        return self.root / "model"
+class ClassifierRunLayout(LightningRun):
+    """checkpoints/, logs/ and model/ as every Lightning run (curate.fit), and its own."""
 
     @property
     def metrics(self) -> Path:
@@ -48,15 +41,6 @@ class ClassifierRunLayout:
     @property
     def card(self) -> Path:
         return self.root / CARD
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.root / "checkpoints"
-
-    @property
-    def logs_name(self) -> str:
-        """Lightning's CSVLogger `name` under the root."""
-        return "logs"
 
     def task_dir(self, task: str, joint: bool) -> Path:
         """Where a task's plots, side models and card go."""

@@ -55,7 +55,6 @@ from curate.classify.side import SideModels
 from curate.classify.trained import TaskMetrics, write_metrics
 from curate.errors import InputError
 from curate.fit import fit as fit_resumable
-from curate.fit import last_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -218,13 +217,13 @@ def fit(module, data, t, layout: ClassifierRunLayout, resume: bool, progress: bo
             # strict=False: a --max-steps run can end before the first validation
             EarlyStopping("val_macro_f1", mode="max", patience=t.patience, strict=False),
         ],
-        logger=CSVLogger(layout.root, name=layout.logs_name),
+        logger=CSVLogger(layout.root, name=layout.LOGS),
         enable_progress_bar=progress,
         log_every_n_steps=5,
         enable_model_summary=False,
     )
-    fit_resumable(trainer, module, data, layout.root, resume)
-    best = checkpoint.best_model_path or str(last_checkpoint(layout.root))
+    fit_resumable(trainer, module, data, layout, resume)
+    best = checkpoint.best_model_path or str(layout.last_checkpoint)
     state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
     module.load_state_dict(state)
     return trainer, best

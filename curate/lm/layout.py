@@ -14,25 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from curate.fit import last_checkpoint
+from curate.fit import LightningRun
 
 
 @dataclass(frozen=True)
-class LMRunLayout:
-    root: Path
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.root / "checkpoints"
-
-    @property
-    def last_checkpoint(self) -> Path:
-        return last_checkpoint(self.root)
-
-    @property
-    def logs_name(self) -> str:
-        """Lightning's CSVLogger `name` under the root."""
-        return "logs"
+class LMRunLayout(LightningRun):
+    """checkpoints/, logs/ and model/ as every Lightning run (curate.fit), and its own."""
 
     @property
     def token_cache(self) -> Path:
@@ -41,10 +28,6 @@ class LMRunLayout:
     @property
     def summary(self) -> Path:
         return self.root / "summary.json"
-
-    @property
-    def model(self) -> Path:
-        return self.root / "model"
 
     @property
     def adapter(self) -> Path:

@@ -89,7 +89,7 @@ def make_datamodule(config: LMConfig, tokenizer):
         "shuffle": d.shuffle,
     }
     if config.stage == "pretrain":
-        cache = Path(d.cache_dir or LMRunLayout(Path(config.output)).token_cache)
+        cache = Path(d.cache_dir or LMRunLayout.of(config.output).token_cache)
         return PackedDataModule(d.train, tokenizer, d.max_length, cache, d.val_fraction, **window)
     cls = SFTDataModule if config.stage == "sft" else DPODataModule
     return cls(d.train, tokenizer, d.max_length, d.val_fraction, d.val, **window)
@@ -162,7 +162,7 @@ def make_trainer(
         precision=t.precision,
         val_check_interval=t.val_every_n_steps,
         log_every_n_steps=t.log_every_n_steps,
-        logger=CSVLogger(layout.root, name=layout.logs_name, version=""),
+        logger=CSVLogger(layout.root, name=layout.LOGS, version=""),
         callbacks=[checkpoints, throughput, *callbacks],
         deterministic=False,
         enable_progress_bar=True,
@@ -174,7 +174,7 @@ def run(config: LMConfig, resume: bool = False, callbacks: list = ()) -> dict[st
     from transformers import AutoTokenizer
 
     pl.seed_everything(config.training.seed, workers=True)
-    layout = LMRunLayout(Path(config.output))
+    layout = LMRunLayout.of(config.output)
     layout.root.mkdir(parents=True, exist_ok=True)
     tokenizer = AutoTokenizer.from_pretrained(config.model)
     datamodule = make_datamodule(config, tokenizer)
@@ -190,7 +190,7 @@ def run(config: LMConfig, resume: bool = False, callbacks: list = ()) -> dict[st
     trainer = make_trainer(config, layout, total_steps, [clock, *callbacks])
     last = layout.last_checkpoint
     started = time.perf_counter()
-    ckpt_path = fit_resumable(trainer, module, datamodule, layout.root, resume)
+    ckpt_path = fit_resumable(trainer, module, datamodule, layout, resume)
     fit_seconds = time.perf_counter() - started
     trainer.save_checkpoint(last)  # the end state, so a later --resume has nothing left to do
     summary = {
