@@ -193,7 +193,7 @@ class ConfigCommand(click.Command):
 
 class ConfigOption(click.Option):
     """An option that overrides one config key; without a help of its own, its help is the
-    key's note and default, read from the config's fields."""
+    key's note, read from the config's fields when --help is shown."""
 
     def __init__(self, *args, config: str, key: str, **kwargs):
         super().__init__(*args, **kwargs)

@@ -12,7 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 from curate.classify.bundle import read_manifest
-from curate.classify.cascade import ENCODER, Cascade, fit_band, fit_cascade
+from curate.classify.cascade import ENCODER, Band, Cascade, fit_band, fit_cascade
 from curate.classify.side import SideModels, SideParts
 from curate.cli import cli
 from curate.documents import read_documents
@@ -59,7 +59,7 @@ def test_a_threshold_between_grid_points_keeps_the_agreement_in_every_language()
     for threshold in (1.234, 2.5, 3.871):
         for lang in ("nb", "nn", "sv"):  # sv has no band of its own: the pooled one
             mine = np.array([x == lang for x in langs]) if lang != "sv" else np.ones(n, bool)
-            low, high = cascade.band(lang, threshold)
+            low, high, _ = cascade.band(lang, threshold)
             on_kept, on_dropped = per_side_agreement(cheap[mine], full[mine], low, high, threshold)
             assert on_kept >= 0.995 and on_dropped >= 0.995, (lang, threshold)
 
@@ -162,7 +162,7 @@ def test_documents_the_encoder_judges_score_exactly_as_the_full_model(lexical_bu
     clf = QualityClassifier.load(bundle)  # again: with the cascade it wrote
     task = clf.tasks[0]
     texts = [*docs, "", "   "]  # empty texts too
-    everywhere = {task: [[(-1e9, 1e9)]] * len(texts)}  # every document inside its band
+    everywhere = {task: [[Band(-1e9, 1e9, -1e9)]] * len(texts)}  # every document inside its band
     (judged,) = judged_scores([clf], texts, lambda c: everywhere)
     scores, raw, by_encoder = judged[task]
     full_scores, full_raw = clf.scores_and_raw(texts)[task]
@@ -186,7 +186,7 @@ def test_a_later_bundles_encoder_skips_what_an_earlier_encoder_drops(lexical_bun
     task = first.tasks[0]
     full = first.scores(texts)[task]
     cut = float(np.median(full))
-    bands = {id(first): (-1e9, 1e9, cut), id(second): (-1e9, 1e9, -1e9)}
+    bands = {id(first): Band(-1e9, 1e9, cut), id(second): Band(-1e9, 1e9, -1e9)}
     judged = judged_scores([first, second], texts, lambda c: {task: [[bands[id(c)]]] * len(texts)})
     kept_by_first = full >= cut
     assert judged[0][task][2].all()  # the first encoder judged everything

@@ -21,7 +21,7 @@ Where no threshold applies (`curate score`, `curate mix`), every document gets t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -35,6 +35,15 @@ GRID_STEP = 0.05  # grid of thresholds on the label scale
 MARGIN = 0.1  # on the web test split, 0.1 took edu nb from 99.4% to 99.7% agreement
 MIN_LANGUAGE_TEXTS = 100  # fewer fitting texts in a language: its band is the pooled one
 CHEAP, ENCODER = "cheap", "encoder"  # which path judged a document
+
+
+class Band(NamedTuple):
+    """Cheap scores in [low, high) go to the encoder; `threshold` is the keep threshold the band
+    sits around (a page the encoder scores below it is dropped)."""
+
+    low: float
+    high: float
+    threshold: float
 
 
 @dataclass(frozen=True)
@@ -64,8 +73,8 @@ class Cascade:
         """The raw score with the lexical model's guess in the encoder's place."""
         return side.combine(self.slope * parts.lexical + self.intercept, parts)
 
-    def band(self, lang: str | None, threshold: float) -> tuple[float, float]:
-        """[low, high): cheap scores in it go to the encoder. Between two grid points, the
+    def band(self, lang: str | None, threshold: float) -> Band:
+        """Cheap scores in [low, high) go to the encoder. Between two grid points, the
         low end of the one below and the high end of the one above: every document the full
         model keeps at `threshold` it keeps at the lower point, every one it drops it drops at
         the upper, so both points' agreement holds."""
@@ -75,7 +84,7 @@ class Cascade:
         left = max(right - 1, 0) if grid[right] > threshold else right
         low = min(grid[left] - band["below"][left], threshold)
         high = max(grid[right] + band["above"][right], threshold)
-        return float(low - self.margin), float(high + self.margin)
+        return Band(float(low - self.margin), float(high + self.margin), float(threshold))
 
     def point(self, lang: str | None, threshold: float) -> dict[str, float]:
         """The fitting texts' agreement and share reaching the encoder at the grid point
@@ -174,15 +183,14 @@ class CheapJudgement:
 def cheap_judgement(
     side: SideModels, cascade: Cascade, texts: list[str], windows
 ) -> CheapJudgement:
-    """`windows`: each document's bands, one per threshold it will meet: (low, high) or
-    (low, high, threshold)."""
+    """`windows`: each document's bands (`Band`), one per threshold it will meet."""
     parts = side.parts(texts)
     raw = cascade.cheap_raw(side, parts)
     score = side.calibrate(raw)
     pairs = list(zip(score, windows, strict=True))
-    inside = [any(band[0] <= c < band[1] for band in mine) for c, mine in pairs]
+    inside = [any(b.low <= c < b.high for b in mine) for c, mine in pairs]
     # no band: the document's language has no threshold, the score_filter drops it
-    below = [not mine or any(c < band[0] for band in mine) for c, mine in pairs]
+    below = [not mine or any(c < b.low for b in mine) for c, mine in pairs]
     return CheapJudgement(parts, raw, score, np.array(inside, bool), np.array(below, bool))
 
 
@@ -237,9 +245,9 @@ def judged_scores(classifiers, texts: list[str], windows_of) -> list[dict[str, t
 
 
 def fails(scores: np.ndarray, windows) -> np.ndarray:
-    """Documents whose full score is below a threshold they will meet (bands that carry one)."""
+    """Documents whose full score is below a threshold they will meet."""
     pairs = zip(scores, windows, strict=True)
-    return np.array([any(len(b) > 2 and s < b[2] for b in mine) for s, mine in pairs], dtype=bool)
+    return np.array([any(s < b.threshold for b in mine) for s, mine in pairs], dtype=bool)
 
 
 def fit_bundle(

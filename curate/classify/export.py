@@ -255,10 +255,9 @@ def check_parity(
     ParityError where int8's keep/drop agreement is under `min_agreement`."""
     from curate.classify.runtime import QualityClassifier
 
-    head = shared.get("head", tasks[0].head if len(tasks) == 1 else None)
-    reference = predict(model, tokenizer, texts, shared["max_length"], head=head)
-    reference = reference.reshape(len(texts), -1)
     manifest = parse_manifest(bundle, manifest_document(tasks, shared))
+    reference = predict(model, tokenizer, texts, manifest.max_length, head=manifest.head)
+    reference = reference.reshape(len(texts), -1)
     fp32 = QualityClassifier(bundle, manifest, variant="fp32")
     onnx_scores = {
         "fp32": fp32.scores(texts),
@@ -286,8 +285,8 @@ def check_parity(
 
 
 def bundle_fields(info: dict, model, fused: dict, bundle: Path) -> dict[str, Any]:
-    """The manifest's fields besides its tasks': the source's (max_length, base_model, head)
-    and the export's (ONNX inputs, fused operators, every file's sha256)."""
+    """The manifest's fields besides its tasks': the source's (max_length, base_model) and the
+    export's (ONNX inputs, fused operators, every file's sha256)."""
     side = [f"{d}/{name}".lstrip("/") for d in task_folders(info) for name in SIDE_FILES]
     files = ["model.onnx", "model.int8.onnx", *side, *TOKENIZER_FILES, *TORCH_FILES]
     inputs = [n for n in ONNX_INPUTS if n != "token_type_ids" or model.config.type_vocab_size > 0]

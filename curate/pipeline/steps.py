@@ -153,8 +153,8 @@ class QualityScorer(PipelineStep):
         return {**self.__dict__, "_classifiers": None}
 
     def windows(self, clf, langs: list[str | None]) -> dict:
-        """{task: each document's bands} for the bundle's tasks the cascade judges (one band
-        (low, high, threshold) per threshold a later step applies to the document's language)."""
+        """{task: each document's bands} for the bundle's tasks the cascade judges (one
+        cascade.Band per threshold a later step applies to the document's language)."""
         out = {}
         for task in clf.tasks:
             cascade = clf.cascade(task)
@@ -162,7 +162,7 @@ class QualityScorer(PipelineStep):
                 continue
             bands = {
                 lang: [
-                    (*cascade.band(lang, t), t)
+                    cascade.band(lang, t)
                     for by_language in self.decisions[task]
                     if (t := by_language.get(lang, by_language.get(None))) is not None
                 ]
