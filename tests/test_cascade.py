@@ -12,7 +12,14 @@ import yaml
 from click.testing import CliRunner
 
 from curate.classify.bundle import read_manifest
-from curate.classify.cascade import ENCODER, Band, Cascade, fit_band, fit_cascade
+from curate.classify.cascade import (
+    ENCODER,
+    Band,
+    Cascade,
+    cross_fitted_margin,
+    fit_band,
+    fit_cascade,
+)
 from curate.classify.side import SideModels, SideParts
 from curate.cli import cli
 from curate.documents import read_documents
@@ -40,6 +47,32 @@ def test_the_band_meets_the_target_on_each_side_of_the_decision(threshold):
     assert fit_band(full, full, threshold, 0.995)[3] == 0
     noisier = fit_band(full + rng.normal(0, 0.8, len(full)), full, threshold, 0.995)
     assert noisier[0] + noisier[1] > below + above
+
+
+def test_the_margin_chosen_by_cross_fitting_holds_on_texts_the_band_never_saw():
+    rng = np.random.default_rng(2)
+    grid = [round(float(t), 2) for t in np.arange(0, 5.01, 0.05)]
+    full = rng.uniform(0, 5, 1500)
+    assert cross_fitted_margin(full, full, grid, 0.995)[0] == 0  # a judge never wrong
+    cheap = full + rng.normal(0, 0.5, len(full))
+    margin, held_out = cross_fitted_margin(cheap, full, grid, 0.995)
+    assert margin > 0 and len(held_out) == len(grid)
+    fresh_full = rng.uniform(0, 5, 20000)
+    fresh_cheap = fresh_full + rng.normal(0, 0.5, len(fresh_full))
+
+    def share_of_thresholds_meeting_the_target(margin: float) -> float:
+        met = []
+        for threshold in grid[10:91]:
+            below, above, *_ = fit_band(cheap, full, threshold, 0.995)
+            low, high = threshold - below - margin, threshold + above + margin
+            inside = (fresh_cheap >= low) & (fresh_cheap < high)
+            keep = fresh_full >= threshold
+            met.append((np.where(inside, keep, fresh_cheap >= threshold) == keep).mean() >= 0.995)
+        return float(np.mean(met))
+
+    # a band fitted to exactly the target falls short on new texts about half the time
+    assert share_of_thresholds_meeting_the_target(0) < 0.8
+    assert share_of_thresholds_meeting_the_target(margin) >= 0.95
 
 
 def test_a_threshold_between_grid_points_keeps_the_agreement_in_every_language():

@@ -107,19 +107,44 @@ def test_export_refuses_a_bundle_below_the_agreement_bar(trained, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_export_can_quantise_the_down_projections_too(bundle, trained, tmp_path, repo_root):
-    """--int8-down-projections: the encoder's every linear layer int8 (the head's stay fp32),
-    parity still measured and recorded; the default leaves the six down-projections fp32."""
-    out = tmp_path / "all_int8"
+def test_export_can_leave_the_down_projections_fp32(bundle, trained, tmp_path, repo_root):
+    """Default: the encoder's every linear layer int8 (the down-projections smoothed first);
+    --fp32-down-projections leaves the six down-projections fp32. Parity measured either way."""
+    out = tmp_path / "fp32_down"
     args = ["export", str(trained[0]), "-o", str(out), "--data", str(repo_root / "data/demo")]
     args += ["--parity-docs", "60", "--min-agreement", "0", "--no-torch-copy"]
-    result = CliRunner().invoke(cli, [*args, "--int8-down-projections"])
+    result = CliRunner().invoke(cli, [*args, "--fp32-down-projections"])
     assert result.exit_code == 0, result.output
-    default, every = bundle[1], json.loads((out / "classifier.json").read_text())
-    assert default["int8_fp32_nodes"] - every["int8_fp32_nodes"] == 6  # one per layer
-    assert every["parity"]["int8"]["n"] == 60 and "int8: max |Δ|" in result.output
+    default, fp32_down = bundle[1], json.loads((out / "classifier.json").read_text())
+    assert fp32_down["int8_fp32_nodes"] - default["int8_fp32_nodes"] == 6  # one per layer
+    assert default["int8_smoothing"]["alpha"] > 0 and "int8_smoothing" not in fp32_down
+    assert fp32_down["parity"]["int8"]["n"] == 60 and "int8: max |Δ|" in result.output
     clf = QualityClassifier.load(out)
     assert np.isfinite(clf.score(TEXTS)).all()
+
+
+def test_smoothing_leaves_the_fp32_model_s_scores_unchanged(bundle, tmp_path):
+    """SmoothQuant moves scale from the down-projections' inputs into their weights: in fp32
+    the smoothed graph computes the same scores (what int8 then gains is evener activations)."""
+    import onnx
+    import onnxruntime as ort
+    from transformers import AutoTokenizer
+
+    from curate.classify.export import calibration_feeds
+    from curate.classify.smoothquant import down_projections, smooth_down_projections
+
+    out, spec, _ = bundle
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    feeds = calibration_feeds(tokenizer, TEXTS, spec["max_length"], spec["inputs"])
+    smoothed = tmp_path / "smoothed.onnx"
+    assert smooth_down_projections(out / "model.onnx", smoothed, feeds) == 6
+    scores = {}
+    for name, path in (("original", out / "model.onnx"), ("smoothed", smoothed)):
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        scores[name] = session.run(None, feeds[0])[0]
+    np.testing.assert_allclose(scores["smoothed"], scores["original"], atol=1e-4)
+    graph = onnx.load(str(smoothed)).graph
+    assert all(n.input[0].endswith("smoothed_input") for n in down_projections(graph))
 
 
 def test_bundle_scores_in_a_process_where_torch_cannot_be_imported(bundle):
