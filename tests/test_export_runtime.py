@@ -123,6 +123,14 @@ def test_export_can_leave_the_down_projections_fp32(bundle, trained, tmp_path, r
     assert np.isfinite(clf.score(TEXTS)).all()
 
 
+def test_int8_down_projections_refuse_to_quantise_without_calibration(bundle, tmp_path):
+    from curate.classify.export import quantize
+
+    with pytest.raises(ValueError, match="calibration"):
+        quantize(bundle[0] / "model.onnx", tmp_path / "model.int8.onnx", True, calibration=[])
+    assert not (tmp_path / "model.int8.onnx").exists()
+
+
 def test_smoothing_leaves_the_fp32_model_s_scores_unchanged(bundle, tmp_path):
     """SmoothQuant moves scale from the down-projections' inputs into their weights: in fp32
     the smoothed graph computes the same scores (what int8 then gains is evener activations)."""

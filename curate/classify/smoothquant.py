@@ -32,12 +32,14 @@ def down_projections(graph) -> list:
     return [n for n in graph.node if n.op_type == "MatMul" and DOWN_PROJECTION.search(n.name)]
 
 
-def input_maxima(model_path: Path, nodes: list, feeds: Iterable[dict[str, np.ndarray]]):
-    """Each node's per-channel max |input| over the calibration batches' real tokens."""
+def input_maxima(model, nodes: list, feeds: Iterable[dict[str, np.ndarray]]):
+    """Each node's per-channel max |input| over the calibration batches' real tokens, from a
+    copy of `model` (an onnx ModelProto) that also returns those inputs."""
     import onnx
     import onnxruntime as ort
 
-    probe = onnx.load(str(model_path))
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
     names = [n.input[0] for n in nodes]
     for name in names:
         probe.graph.output.append(
@@ -66,7 +68,7 @@ def smooth_down_projections(
     graph = model.graph
     nodes = down_projections(graph)
     weights = {w.name: w for w in graph.initializer}
-    maxima = input_maxima(src, nodes, feeds) if nodes else []
+    maxima = input_maxima(model, nodes, feeds) if nodes else []
     smoothing = {}
     for node, activation_max in zip(nodes, maxima, strict=True):
         weight = numpy_helper.to_array(weights[node.input[1]])
